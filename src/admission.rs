@@ -1,0 +1,193 @@
+//! Which row of the design's table a request falls in, and what the policy does about it.
+//!
+//! This is the whole decision, as a pure function from the payload policy-server sends to an outcome, so
+//! that it is tested natively and any front end (waPC, a CLI, a browser page) can reuse it.
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::declaration;
+use crate::error::PolicyError;
+use crate::marker;
+use crate::pipelinerun;
+use crate::pod;
+use crate::request::{Envelope, Head, Metadata};
+use crate::settings::{self, Settings};
+use crate::taskrun;
+
+/// The label Tekton's Pod builder gives a TaskRun's Pod (`pipeline.TaskRunLabelKey`).
+pub const TASKRUN_LABEL: &str = "tekton.dev/taskRun";
+
+/// The label the PipelineRun reconciler gives a pipeline task's TaskRun and Pod (`pipeline.PipelineTaskLabelKey`).
+pub const PIPELINE_TASK_LABEL: &str = "tekton.dev/pipelineTask";
+
+/// What the policy answers.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// Accept the object as it is.
+    Accept,
+    /// Accept it with these changes: the whole object, which policy-server turns into a JSONPatch.
+    Mutate(Value),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    PipelineRun,
+    TaskRun,
+    Pod,
+}
+
+/// Evaluates one `validate` payload.
+pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
+    let envelope: Envelope = serde_json::from_slice(payload)
+        .map_err(|err| PolicyError::Request(format!("the payload is not {{\"request\": ..., \"settings\": ...}} ({err})")))?;
+    let request = envelope.request;
+    let target = match (request.kind.group.as_str(), request.kind.kind.as_str()) {
+        ("tekton.dev", "PipelineRun") => Target::PipelineRun,
+        ("tekton.dev", "TaskRun") => Target::TaskRun,
+        ("", "Pod") => Target::Pod,
+        _ => return Ok(Outcome::Accept),
+    };
+    // Pods and TaskRuns are changed on CREATE only: after that Tekton owns them (a TaskRun's spec is
+    // immutable once started, and Tekton patches a Pod's sidecar images to stop them).
+    match (target, request.operation.as_str()) {
+        (Target::PipelineRun, "CREATE" | "UPDATE") | (Target::TaskRun | Target::Pod, "CREATE") => {}
+        _ => return Ok(Outcome::Accept),
+    }
+    let Some(object) = request.object else { return Ok(Outcome::Accept) };
+    let head: Head = serde_json::from_str(object.get())
+        .map_err(|err| PolicyError::Request(format!("the object's metadata cannot be read ({err})")))?;
+    let metadata = head.metadata;
+    if target == Target::Pod && !is_taskrun_pod(&metadata) {
+        return Ok(Outcome::Accept);
+    }
+    if !metadata.has_prefix(&annotation_prefix(envelope.settings)?) {
+        return Ok(Outcome::Accept);
+    }
+    let settings_value: Value = match envelope.settings {
+        Some(raw) => serde_json::from_str(raw.get()).map_err(|err| PolicyError::Settings(err.to_string()))?,
+        None => Value::Null,
+    };
+    let settings = Settings::from_value(&settings_value)
+        .map_err(|errors| PolicyError::Settings(crate::error::render_settings_errors(&errors)))?;
+    let mut object: Value = serde_json::from_str(object.get())
+        .map_err(|err| PolicyError::Request(format!("the object is not valid JSON ({err})")))?;
+    match target {
+        Target::PipelineRun => {
+            let problems = pipelinerun::check(&object, &metadata.annotations, &settings);
+            if problems.is_empty() { Ok(Outcome::Accept) } else { Err(PolicyError::Declarations(problems)) }
+        }
+        Target::TaskRun | Target::Pod => {
+            let task = metadata.labels.get(PIPELINE_TASK_LABEL).map(String::as_str);
+            let declared = declaration::for_task(&metadata.annotations, task, &settings)
+                .map_err(PolicyError::Declarations)?;
+            if declared.is_empty() {
+                return Ok(Outcome::Accept);
+            }
+            let marker_key = declaration::key(&settings.annotation_prefix, declaration::MARKER);
+            let mut names = marker::names(metadata.annotations.get(&marker_key).map(String::as_str));
+            let injected = if target == Target::TaskRun {
+                let v1beta1 = request.kind.version == "v1beta1";
+                taskrun::inject(&mut object, &declared, &names, v1beta1, &settings)
+            } else {
+                pod::inject(&mut object, &declared, &names, &settings)
+            }
+            .map_err(PolicyError::Declarations)?;
+            if injected.is_empty() {
+                return Ok(Outcome::Accept);
+            }
+            names.extend(injected);
+            marker::write(&mut object, &marker_key, &names);
+            Ok(Outcome::Mutate(object))
+        }
+    }
+}
+
+/// A Pod that Tekton created for a TaskRun: it has the `tekton.dev/taskRun` label and a TaskRun as its
+/// controller (taskrun.go finds its Pod by both). Any other Pod is never changed.
+fn is_taskrun_pod(metadata: &Metadata) -> bool {
+    metadata.labels.contains_key(TASKRUN_LABEL)
+        && metadata.owner_references.iter().any(|owner| {
+            owner.kind == "TaskRun" && owner.controller == Some(true) && owner.api_version.starts_with("tekton.dev/")
+        })
+}
+
+/// The annotation prefix from the raw settings, without reading the rest of them (templates can be large).
+fn annotation_prefix(settings: Option<&RawValue>) -> Result<String, PolicyError> {
+    #[derive(Deserialize)]
+    struct PrefixOnly {
+        #[serde(rename = "annotationPrefix")]
+        annotation_prefix: Option<String>,
+    }
+    let given = match settings {
+        Some(raw) if raw.get() != "null" => serde_json::from_str::<PrefixOnly>(raw.get())
+            .map_err(|err| PolicyError::Settings(format!("annotationPrefix cannot be read ({err})")))?
+            .annotation_prefix,
+        _ => None,
+    };
+    Ok(given.unwrap_or_else(settings::default_prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn payload(kind: (&str, &str, &str), operation: &str, object: Value, settings: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "request": {"uid": "u", "kind": {"group": kind.0, "version": kind.1, "kind": kind.2},
+                        "operation": operation, "object": object},
+            "settings": settings
+        }))
+        .expect("json")
+    }
+
+    const POD: (&str, &str, &str) = ("", "v1", "Pod");
+    const TASKRUN: (&str, &str, &str) = ("tekton.dev", "v1", "TaskRun");
+
+    fn tekton_pod(annotations: Value) -> Value {
+        json!({"metadata": {"name": "run-test-pod", "labels": {"tekton.dev/taskRun": "run-test", "tekton.dev/pipelineTask": "test"},
+                            "annotations": annotations,
+                            "ownerReferences": [{"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": "run-test", "controller": true}]},
+               "spec": {"containers": [{"name": "step-test", "image": "golang"}]}})
+    }
+
+    #[rstest::rstest]
+    #[case::other_kind(("apps", "v1", "Deployment"), "CREATE", json!({"metadata": {}}))]
+    #[case::pod_update(POD, "UPDATE", tekton_pod(json!({"pipelinerun-sidecars.io/test": "- {name: db, image: p}"})))]
+    #[case::pod_delete(POD, "DELETE", Value::Null)]
+    #[case::taskrun_update(TASKRUN, "UPDATE", json!({"metadata": {"annotations": {"pipelinerun-sidecars.io/test": "bad"}}}))]
+    #[case::non_tekton_pod(POD, "CREATE", json!({"metadata": {"annotations": {"pipelinerun-sidecars.io/all-tasks": "- {name: db, image: p}"}}, "spec": {"containers": []}}))]
+    #[case::tekton_pod_without_declaration(POD, "CREATE", tekton_pod(json!({"pipeline.tekton.dev/release": "v1.15.0"})))]
+    #[case::object_without_metadata(TASKRUN, "CREATE", json!({"spec": {}}))]
+    #[case::only_the_marker(POD, "CREATE", tekton_pod(json!({"pipelinerun-sidecars.io/injected": "db"})))]
+    fn passes_untouched(#[case] kind: (&str, &str, &str), #[case] operation: &str, #[case] object: Value) {
+        assert_eq!(evaluate(&payload(kind, operation, object, json!({}))), Ok(Outcome::Accept));
+    }
+
+    #[test]
+    fn injects_into_a_tekton_pod_and_marks_it_once() {
+        let pod = tekton_pod(json!({"pipelinerun-sidecars.io/test": "- {name: db, image: postgres}"}));
+        let Ok(Outcome::Mutate(mutated)) = evaluate(&payload(POD, "CREATE", pod, json!({}))) else { panic!("mutation expected") };
+        assert_eq!(mutated["spec"]["containers"][1], json!({"name": "sidecar-db", "image": "postgres"}));
+        assert_eq!(mutated["metadata"]["annotations"]["pipelinerun-sidecars.io/injected"], "db");
+        assert_eq!(evaluate(&payload(POD, "CREATE", mutated, json!({}))), Ok(Outcome::Accept));
+    }
+
+    #[test]
+    fn a_custom_prefix_is_honoured() {
+        let pod = tekton_pod(json!({"sidecars.acme.io/test": "- {name: db, image: postgres}"}));
+        let settings = json!({"annotationPrefix": "sidecars.acme.io"});
+        assert!(matches!(evaluate(&payload(POD, "CREATE", pod.clone(), settings)), Ok(Outcome::Mutate(_))));
+        assert_eq!(evaluate(&payload(POD, "CREATE", pod, json!({}))), Ok(Outcome::Accept));
+    }
+
+    #[rstest::rstest]
+    #[case::not_json(b"{{".to_vec(), "pipelinerun-sidecars cannot read the admission request: the payload is not {\"request\": ..., \"settings\": ...} (key must be a string at line 1 column 2)")]
+    #[case::not_an_envelope(b"[1]".to_vec(), "pipelinerun-sidecars cannot read the admission request: the payload is not {\"request\": ..., \"settings\": ...} (invalid type: integer `1`, expected struct Request at line 1 column 2)")]
+    #[case::metadata_not_a_mapping(payload(TASKRUN, "CREATE", json!({"metadata": "x"}), json!({})), "pipelinerun-sidecars cannot read the admission request: the object's metadata cannot be read (invalid type: string \"x\", expected struct Metadata at line 1 column 15)")]
+    fn unreadable_requests_are_rejected_with_a_reason(#[case] payload: Vec<u8>, #[case] expected: &str) {
+        assert_eq!(evaluate(&payload).expect_err("rejected").to_string(), expected);
+    }
+}

@@ -1,0 +1,458 @@
+//! Declarations: the annotations `<prefix>/<pipelineTask>` and `<prefix>/all-tasks`, read into the sidecars
+//! one TaskRun should get.
+//!
+//! Tekton copies PipelineRun annotations onto every TaskRun it creates and TaskRun annotations onto the
+//! Pod (`createChildResourceAnnotations` in `pkg/reconciler/pipelinerun/pipelinerun.go`, `Build` in
+//! `pkg/pod/pod.go`), so the same reading happens at PipelineRun, TaskRun and Pod admission.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+use crate::error::{FieldError, Problem, SidecarRef};
+use crate::guardrails;
+use crate::settings::Settings;
+use crate::sidecar::{self, Sidecar};
+
+/// The key suffix whose sidecars go to every TaskRun that carries it.
+pub const ALL_TASKS: &str = "all-tasks";
+
+/// The key suffix of the marker annotation that lists the sidecars already injected.
+pub const MARKER: &str = "injected";
+
+/// The fields a declaration may override on a template. Left out are those that decide what the sidecar
+/// may reach: `image`, `securityContext`, `volumeMounts`, `volumeDevices` and `restartPolicy` stay as the
+/// platform team wrote them.
+pub const OVERRIDABLE: [&str; 21] = [
+    "name",
+    "command",
+    "args",
+    "script",
+    "workingDir",
+    "ports",
+    "envFrom",
+    "env",
+    "computeResources",
+    "resources",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "lifecycle",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "imagePullPolicy",
+    "stdin",
+    "stdinOnce",
+    "tty",
+    "workspaces",
+];
+
+/// `<prefix>/<suffix>`.
+pub fn key(prefix: &str, suffix: &str) -> String {
+    format!("{prefix}/{suffix}")
+}
+
+/// A sidecar ready to inject, with the annotation that declared it (for messages).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Declared {
+    pub sidecar: Sidecar,
+    pub annotation: String,
+}
+
+/// The sidecars for the TaskRun of pipeline task `task` (none for a standalone TaskRun), in order:
+/// `all-tasks` first, then the task's own, which replace an `all-tasks` sidecar of the same name.
+pub fn for_task(
+    annotations: &BTreeMap<String, String>,
+    task: Option<&str>,
+    settings: &Settings,
+) -> Result<Vec<Declared>, Vec<Problem>> {
+    let prefix = &settings.annotation_prefix;
+    let mut keys = vec![key(prefix, ALL_TASKS)];
+    keys.extend(task.filter(|t| *t != ALL_TASKS && *t != MARKER).map(|t| key(prefix, t)));
+    let mut declared: Vec<Declared> = Vec::new();
+    let mut problems = Vec::new();
+    for annotation in keys {
+        let Some(value) = annotations.get(&annotation) else { continue };
+        match parse_annotation(&annotation, value, settings) {
+            Ok(sidecars) => {
+                for sidecar in sidecars {
+                    let entry = Declared { sidecar, annotation: annotation.clone() };
+                    match declared.iter_mut().find(|d| d.sidecar.name == entry.sidecar.name) {
+                        Some(existing) => *existing = entry,
+                        None => declared.push(entry),
+                    }
+                }
+            }
+            Err(found) => problems.extend(found),
+        }
+    }
+    if problems.is_empty() && declared.len() > settings.max_sidecars_per_task {
+        let annotation = declared.last().map(|d| d.annotation.clone()).unwrap_or_default();
+        problems.push(Problem {
+            annotation,
+            sidecar: None,
+            error: FieldError::new(
+                "",
+                format!(
+                    "{} sidecars are declared for this task; the policy setting maxSidecarsPerTask allows at most {}",
+                    declared.len(),
+                    settings.max_sidecars_per_task
+                ),
+            ),
+        });
+    }
+    if problems.is_empty() { Ok(declared) } else { Err(problems) }
+}
+
+/// Reads one annotation value: a YAML or JSON list of sidecars or `template:` entries.
+pub fn parse_annotation(annotation: &str, value: &str, settings: &Settings) -> Result<Vec<Sidecar>, Vec<Problem>> {
+    let whole = |error: FieldError| vec![Problem { annotation: annotation.to_string(), sidecar: None, error }];
+    let items = match read_yaml(value) {
+        Ok(Value::Array(items)) => items,
+        Ok(Value::Null) => return Err(whole(FieldError::new("", "is empty; declare a list of sidecars"))),
+        Ok(Value::Object(_)) => {
+            return Err(whole(FieldError::new(
+                "",
+                "must be a list of sidecars, not a mapping: start each sidecar with \"- \" (YAML) or wrap it in [ ] (JSON)",
+            )));
+        }
+        Ok(other) => {
+            return Err(whole(FieldError::new(
+                "",
+                format!("must be a list of sidecars, not {}", sidecar::kind_of(&other)),
+            )));
+        }
+        Err(message) => return Err(whole(FieldError::new("", message))),
+    };
+    if items.len() > settings.max_sidecars_per_task {
+        return Err(whole(FieldError::new(
+            "",
+            format!(
+                "declares {} sidecars; the policy setting maxSidecarsPerTask allows at most {}",
+                items.len(),
+                settings.max_sidecars_per_task
+            ),
+        )));
+    }
+    let mut sidecars = Vec::new();
+    let mut problems = Vec::new();
+    let mut names = BTreeSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let reference = match item.get("name").and_then(Value::as_str) {
+            Some(name) if !name.is_empty() => SidecarRef::Named(name.to_string()),
+            _ => match item.get("template").and_then(Value::as_str) {
+                Some(template) => SidecarRef::Named(template.to_string()),
+                None => SidecarRef::Index(i),
+            },
+        };
+        let report = |errors: Vec<FieldError>| {
+            errors.into_iter().map(|error| Problem {
+                annotation: annotation.to_string(),
+                sidecar: Some(reference.clone()),
+                error,
+            })
+        };
+        match resolve(item, settings) {
+            Ok(sidecar) => {
+                let mut errors = sidecar::check(&sidecar);
+                errors.extend(guardrails::check(&sidecar, settings));
+                if !names.insert(sidecar.name.clone()) {
+                    errors.push(FieldError::new(
+                        "name",
+                        format!("{:?} is declared twice in this annotation; sidecar names must be unique", sidecar.name),
+                    ));
+                }
+                if errors.is_empty() {
+                    sidecars.push(with_default_resources(sidecar, settings));
+                } else {
+                    problems.extend(report(errors));
+                }
+            }
+            Err(errors) => problems.extend(report(errors)),
+        }
+    }
+    if problems.is_empty() { Ok(sidecars) } else { Err(problems) }
+}
+
+/// One list entry as a sidecar: a template with its overrides merged in, or an inline sidecar.
+fn resolve(item: &Value, settings: &Settings) -> Result<Sidecar, Vec<FieldError>> {
+    let Value::Object(fields) = item else {
+        return Err(vec![FieldError::new(
+            "",
+            format!("must be a mapping of sidecar fields, not {}", sidecar::kind_of(item)),
+        )]);
+    };
+    let Some(template) = fields.get("template") else {
+        if !settings.allow_inline_sidecars {
+            return Err(vec![FieldError::new(
+                "",
+                format!(
+                    "inline sidecars are not allowed by the policy setting allowInlineSidecars; use `template: NAME` with one of the templates: {}",
+                    template_names(settings)
+                ),
+            )]);
+        }
+        return sidecar::parse(item);
+    };
+    let Some(name) = template.as_str() else {
+        return Err(vec![FieldError::new(
+            "template",
+            format!("must be a template name, not {}", sidecar::kind_of(template)),
+        )]);
+    };
+    let Some(Value::Object(base)) = settings.template(name) else {
+        return Err(vec![FieldError::new(
+            "template",
+            format!("{name:?} is not a template of this policy; the templates are: {}", template_names(settings)),
+        )]);
+    };
+    let refused: Vec<FieldError> = fields
+        .keys()
+        .filter(|key| *key != "template" && !OVERRIDABLE.contains(&key.as_str()))
+        .map(|key| {
+            if sidecar::FIELDS.contains(&key.as_str()) {
+                FieldError::new(
+                    key.as_str(),
+                    format!("cannot be overridden on template {name:?}; the fields an override may set are {}", OVERRIDABLE.join(", ")),
+                )
+            } else {
+                FieldError::unknown("", key, &OVERRIDABLE)
+            }
+        })
+        .collect();
+    if !refused.is_empty() {
+        return Err(refused);
+    }
+    sidecar::parse(&Value::Object(merge(base, fields)))
+}
+
+/// The template's fields with the overrides on top. `env` merges by variable name, so that an override can
+/// set one variable without repeating the others; every other field is replaced whole.
+fn merge(base: &Map<String, Value>, overrides: &Map<String, Value>) -> Map<String, Value> {
+    let mut merged = base.clone();
+    for (key, value) in overrides {
+        match (key.as_str(), merged.get_mut("env"), value) {
+            ("template", _, _) => {}
+            ("env", Some(Value::Array(env)), Value::Array(more)) => {
+                for var in more {
+                    let name = var.get("name");
+                    match env.iter_mut().find(|existing| name.is_some() && existing.get("name") == name) {
+                        Some(existing) => *existing = var.clone(),
+                        None => env.push(var.clone()),
+                    }
+                }
+            }
+            ("resources" | "computeResources", _, _) => {
+                merged.remove("resources");
+                merged.remove("computeResources");
+                merged.insert(key.clone(), value.clone());
+            }
+            _ => {
+                merged.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    merged
+}
+
+fn template_names(settings: &Settings) -> String {
+    if settings.templates.is_empty() {
+        "none are configured".to_string()
+    } else {
+        settings.templates.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Fills in `defaultResources` for each resource the declaration says nothing about. A resource with a
+/// declared request or limit is left alone: a default limit under a declared request would make the Pod
+/// invalid.
+fn with_default_resources(mut sidecar: Sidecar, settings: &Settings) -> Sidecar {
+    let defaults = &settings.default_resources;
+    if defaults.requests.is_none() && defaults.limits.is_none() {
+        return sidecar;
+    }
+    let resources = sidecar.compute_resources.get_or_insert_with(Default::default);
+    let declared: BTreeSet<String> = [&resources.requests, &resources.limits]
+        .into_iter()
+        .flatten()
+        .flat_map(|list| list.keys().cloned())
+        .collect();
+    for (default, target) in [(&defaults.requests, &mut resources.requests), (&defaults.limits, &mut resources.limits)] {
+        for (resource, quantity) in default.iter().flatten() {
+            if !declared.contains(resource) {
+                target.get_or_insert_with(Default::default).insert(resource.clone(), quantity.clone());
+            }
+        }
+    }
+    sidecar
+}
+
+/// The budget a declaration's YAML is parsed under. Annotations are at most 256 KiB in all; a declaration
+/// needs little nesting and few anchors, and an alias bomb must fail fast instead of expanding.
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_reader_input_bytes: Some(512 * 1024),
+            max_depth: 32,
+            max_documents: 1,
+            max_nodes: 100_000,
+            max_aliases: 100,
+            max_anchors: 100,
+            max_recorded_anchor_events: 10_000,
+            max_recorded_anchor_bytes: 256 * 1024,
+            max_total_scalar_bytes: 512 * 1024,
+            max_merge_keys: 100,
+        },
+    }
+}
+
+/// Parses YAML (JSON is YAML) into a JSON value.
+///
+/// serde-saphyr is the YAML crate: pure Rust (no C libyaml to build for wasm32-wasip1), maintained, made
+/// to be panic-free on hostile input, with budgets for aliases, nesting and size (the deprecated
+/// serde_yaml and its forks serde_yaml_ng and serde_norway only cap recursion), and its errors give the
+/// line and column.
+pub fn read_yaml(text: &str) -> Result<Value, String> {
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_saphyr::from_str_with_options::<Value>(text, yaml_options())
+        .map_err(|err| format!("is not valid YAML or JSON: {}", first_line(&err.to_string())))
+}
+
+/// serde-saphyr renders a source snippet under its message; a Kubernetes message is one line.
+fn first_line(message: &str) -> &str {
+    message.lines().map(str::trim).find(|line| !line.is_empty()).unwrap_or(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    const TEST: &str = "pipelinerun-sidecars.io/test";
+    const ALL: &str = "pipelinerun-sidecars.io/all-tasks";
+
+    fn settings(extra: Value) -> Settings {
+        Settings::from_value(&extra).expect("valid settings")
+    }
+
+    fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn names(declared: &[Declared]) -> Vec<(&str, &str)> {
+        declared.iter().map(|d| (d.sidecar.name.as_str(), d.annotation.as_str())).collect()
+    }
+
+    fn problems(pairs: &[(&str, &str)], task: Option<&str>, extra: Value) -> Vec<String> {
+        for_task(&annotations(pairs), task, &settings(extra))
+            .expect_err("must be rejected")
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn reads_the_tep_example() {
+        let yaml = "- name: postgres\n  image: postgres:14\n  env:\n    - {name: POSTGRES_DB, value: foobar}\n  readinessProbe:\n    exec: {command: [pg_isready, -h, 127.0.0.1]}\n";
+        let declared = for_task(&annotations(&[(TEST, yaml)]), Some("test"), &Settings::default()).expect("valid");
+        assert_eq!(names(&declared), vec![("postgres", TEST)]);
+        let sidecar = &declared[0].sidecar;
+        assert_eq!(sidecar.env.as_ref().expect("env")[0].value.as_deref(), Some("foobar"));
+        let probe = sidecar.readiness_probe.as_ref().and_then(|p| p.exec.as_ref()).expect("exec probe");
+        assert_eq!(probe.command.as_ref().expect("command"), &["pg_isready", "-h", "127.0.0.1"]);
+    }
+
+    #[test]
+    fn json_is_accepted_too() {
+        let json = r#"[{"name": "redis", "image": "redis:7"}]"#;
+        let declared = for_task(&annotations(&[(TEST, json)]), Some("test"), &Settings::default()).expect("valid");
+        assert_eq!(names(&declared), vec![("redis", TEST)]);
+    }
+
+    #[rstest]
+    #[case::standalone_taskrun_gets_all_tasks_only(None, vec![("a", ALL), ("b", ALL)])]
+    #[case::task_specific_wins_by_name(Some("test"), vec![("a", ALL), ("b", TEST), ("c", TEST)])]
+    #[case::other_task_gets_all_tasks(Some("build"), vec![("a", ALL), ("b", ALL)])]
+    fn all_tasks_and_task_declarations_merge(#[case] task: Option<&str>, #[case] expected: Vec<(&str, &str)>) {
+        let pairs = [
+            (ALL, "[{name: a, image: alpine}, {name: b, image: alpine}]"),
+            (TEST, "[{name: b, image: busybox}, {name: c, image: alpine}]"),
+        ];
+        let declared = for_task(&annotations(&pairs), task, &Settings::default()).expect("valid");
+        assert_eq!(names(&declared), expected);
+        if task == Some("test") {
+            assert_eq!(declared[1].sidecar.image.as_deref(), Some("busybox"));
+        }
+    }
+
+    #[test]
+    fn templates_merge_overrides_and_env_by_name() {
+        let settings = settings(json!({"templates": {"postgres": {
+            "image": "postgres:16",
+            "env": [{"name": "POSTGRES_DB", "value": "app"}, {"name": "POSTGRES_PASSWORD", "value": "pw"}],
+            "computeResources": {"limits": {"memory": "1Gi"}}
+        }}}));
+        let yaml = "- template: postgres\n  name: db\n  env: [{name: POSTGRES_DB, value: test}]\n  resources: {limits: {memory: 2Gi}}\n";
+        let declared = for_task(&annotations(&[(TEST, yaml)]), Some("test"), &settings).expect("valid");
+        let sidecar = &declared[0].sidecar;
+        assert_eq!(sidecar.name, "db");
+        assert_eq!(sidecar.image.as_deref(), Some("postgres:16"));
+        let env: Vec<_> = sidecar.env.iter().flatten().map(|e| (e.name.as_str(), e.value.as_deref())).collect();
+        assert_eq!(env, vec![("POSTGRES_DB", Some("test")), ("POSTGRES_PASSWORD", Some("pw"))]);
+        let limits = sidecar.compute_resources.as_ref().and_then(|r| r.limits.as_ref()).expect("limits");
+        assert_eq!(limits["memory"].0, "2Gi");
+    }
+
+    #[test]
+    fn a_template_name_is_the_default_sidecar_name() {
+        let settings = settings(json!({"templates": {"redis": {"image": "redis:7"}}}));
+        let declared = for_task(&annotations(&[(TEST, "- template: redis")]), Some("test"), &settings).expect("valid");
+        assert_eq!(names(&declared), vec![("redis", TEST)]);
+    }
+
+    #[test]
+    fn default_resources_fill_only_unmentioned_resources() {
+        let settings = settings(json!({"defaultResources": {
+            "requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}
+        }}));
+        let yaml = "- {name: db, image: postgres, computeResources: {limits: {cpu: '2'}}}";
+        let declared = for_task(&annotations(&[(TEST, yaml)]), Some("test"), &settings).expect("valid");
+        let resources = serde_json::to_value(declared[0].sidecar.compute_resources.as_ref()).expect("json");
+        assert_eq!(resources, json!({"limits": {"cpu": "2", "memory": "256Mi"}, "requests": {"memory": "64Mi"}}));
+    }
+
+    #[rstest]
+    #[case::syntax(&[(TEST, "- name: db\n  image: [unclosed")], json!({}), "annotation \"pipelinerun-sidecars.io/test\": is not valid YAML or JSON:")]
+    #[case::mapping(&[(TEST, "name: db\nimage: postgres")], json!({}), "annotation \"pipelinerun-sidecars.io/test\": must be a list of sidecars, not a mapping: start each sidecar with \"- \" (YAML) or wrap it in [ ] (JSON)")]
+    #[case::scalar(&[(TEST, "postgres")], json!({}), "annotation \"pipelinerun-sidecars.io/test\": must be a list of sidecars, not a string")]
+    #[case::empty(&[(TEST, "  ")], json!({}), "annotation \"pipelinerun-sidecars.io/test\": is empty; declare a list of sidecars")]
+    #[case::typo(&[(TEST, "- {name: db, imgae: postgres}")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": imgae: unknown field; did you mean \"image\"?")]
+    #[case::unnamed(&[(TEST, "- {image: postgres}")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar #1: name: is required")]
+    #[case::duplicate(&[(TEST, "- {name: db, image: a}\n- {name: db, image: b}")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": name: \"db\" is declared twice in this annotation; sidecar names must be unique")]
+    #[case::unknown_template(&[(TEST, "- template: redis")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": template: \"redis\" is not a template of this policy; the templates are: none are configured")]
+    #[case::inline_refused(&[(TEST, "- {name: db, image: postgres}")], json!({"allowInlineSidecars": false, "templates": {"redis": {"image": "redis"}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": inline sidecars are not allowed by the policy setting allowInlineSidecars; use `template: NAME` with one of the templates: redis")]
+    #[case::override_image(&[(TEST, "- {template: redis, image: evil}")], json!({"templates": {"redis": {"image": "redis"}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": image: cannot be overridden on template \"redis\"; the fields an override may set are name, command, args, script, workingDir, ports, envFrom, env, computeResources, resources, livenessProbe, readinessProbe, startupProbe, lifecycle, terminationMessagePath, terminationMessagePolicy, imagePullPolicy, stdin, stdinOnce, tty, workspaces")]
+    #[case::too_many(&[(TEST, "[{name: a, image: x}, {name: b, image: x}, {name: c, image: x}]")], json!({"maxSidecarsPerTask": 2}), "annotation \"pipelinerun-sidecars.io/test\": declares 3 sidecars; the policy setting maxSidecarsPerTask allows at most 2")]
+    #[case::too_many_merged(&[(ALL, "[{name: a, image: x}]"), (TEST, "[{name: b, image: x}, {name: c, image: x}]")], json!({"maxSidecarsPerTask": 2}), "annotation \"pipelinerun-sidecars.io/test\": 3 sidecars are declared for this task; the policy setting maxSidecarsPerTask allows at most 2")]
+    #[case::image_not_allowed(&[(TEST, "- {name: db, image: 'evil.io/db'}")], json!({"allowedImages": ["docker.io/*"]}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": image: \"evil.io/db\" matches none of the allowedImages patterns: docker.io/*")]
+    #[case::privileged(&[(TEST, "- {name: dind, image: 'docker:dind', securityContext: {privileged: true}}")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"dind\": securityContext.privileged: a privileged sidecar is not allowed; set the policy setting allowPrivileged to true to allow it")]
+    fn bad_declarations_are_reported(#[case] pairs: &[(&str, &str)], #[case] extra: Value, #[case] expected: &str) {
+        let found = problems(pairs, Some("test"), extra);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with(expected), "{:?} does not start with {expected:?}", found[0]);
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused() {
+        let mut yaml = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            yaml.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = read_yaml(&yaml).expect_err("bomb refused");
+        assert!(err.starts_with("is not valid YAML or JSON:"), "{err}");
+    }
+}

@@ -1,0 +1,50 @@
+//! The marker annotation `<prefix>/injected`: the names of the sidecars the policy has already injected.
+//!
+//! Set on a TaskRun when its inline `taskSpec` gets the sidecars, it reaches the Pod with the other TaskRun
+//! annotations, so Pod admission knows not to add them twice. Set on a Pod, it makes a second evaluation
+//! of the policy's own output a no-op, and tells a person what the policy did.
+
+use serde_json::{Map, Value};
+
+/// The names listed in a marker value (comma-separated, in injection order).
+pub fn names(value: Option<&str>) -> Vec<String> {
+    value
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Sets the marker on `object` to `names`, creating `metadata.annotations` if needed.
+pub fn write(object: &mut Value, key: &str, names: &[String]) {
+    let Some(root) = object.as_object_mut() else { return };
+    let metadata = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    if !metadata.is_object() {
+        *metadata = Value::Object(Map::new());
+    }
+    let Some(metadata) = metadata.as_object_mut() else { return };
+    let annotations = metadata.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
+    if !annotations.is_object() {
+        *annotations = Value::Object(Map::new());
+    }
+    if let Some(annotations) = annotations.as_object_mut() {
+        annotations.insert(key.to_string(), Value::String(names.join(",")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_and_writes_the_list() {
+        assert_eq!(names(Some("postgres, redis,,")), vec!["postgres", "redis"]);
+        assert!(names(None).is_empty());
+        let mut pod = json!({"metadata": {"annotations": null}});
+        write(&mut pod, "p.io/injected", &["a".into(), "b".into()]);
+        assert_eq!(pod, json!({"metadata": {"annotations": {"p.io/injected": "a,b"}}}));
+    }
+}

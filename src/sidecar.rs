@@ -1,0 +1,363 @@
+//! The Tekton v1 `Sidecar` a declaration spells out, and the checks Tekton and Kubernetes apply to it.
+//!
+//! The field list follows `pkg/apis/pipeline/v1/container_types.go` (`type Sidecar struct`) in
+//! tektoncd/pipeline. The Kubernetes parts use k8s-openapi's types so that they mean exactly what the
+//! API server will make of them; the Tekton-only parts (`script`, `workspaces`) are ours.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::{
+    ContainerPort, EnvFromSource, EnvVar, Lifecycle, Probe, ResourceRequirements, SecurityContext,
+    VolumeDevice, VolumeMount,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::FieldError;
+use crate::strict;
+
+/// The container-name prefix Tekton gives sidecars (`sidecarPrefix` in `pkg/pod/entrypoint.go`).
+pub const CONTAINER_PREFIX: &str = "sidecar-";
+
+/// The sidecar name Tekton reserves for its results sidecar (`pipeline.ReservedResultsSidecarName`).
+pub const RESERVED_NAME: &str = "tekton-log-results";
+
+/// A container name is a DNS-1123 label of at most 63 characters, and Tekton prefixes `sidecar-`.
+pub const MAX_NAME_LEN: usize = 63 - CONTAINER_PREFIX.len();
+
+/// Volume-name prefixes that Tekton keeps for steps: a sidecar that could mount them could rewrite what a
+/// trusted Task's steps run (`/tekton/bin`, `/tekton/scripts`) or read their credentials.
+pub const INTERNAL_VOLUME_PREFIXES: [&str; 2] = ["tekton-internal-", "tekton-creds-init-home-"];
+
+/// A Tekton v1 Sidecar (`computeResources` is also accepted under its v1beta1 name `resources`).
+///
+/// Unknown top-level fields are refused by serde; unknown nested fields, which k8s-openapi's types
+/// ignore, are found by [`parse`] comparing the input with what the typed value serializes back to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Sidecar {
+    /// Defaulted so that a missing name is reported by [`check`] like an empty one, in the same words.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Vec<ContainerPort>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_from: Option<Vec<EnvFromSource>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<EnvVar>>,
+    #[serde(default, alias = "resources", skip_serializing_if = "Option::is_none")]
+    pub compute_resources: Option<ResourceRequirements>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_mounts: Option<Vec<VolumeMount>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_devices: Option<Vec<VolumeDevice>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<Probe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Probe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_probe: Option<Probe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Lifecycle>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination_message_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination_message_policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<SecurityContext>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin_once: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tty: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspaces: Option<Vec<WorkspaceUsage>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<String>,
+}
+
+/// Tekton's `WorkspaceUsage`: a sidecar asks for a Task workspace, optionally at its own path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkspaceUsage {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mount_path: String,
+}
+
+/// Every field name a Sidecar accepts, for "did you mean" hints and for the settings schema test.
+pub const FIELDS: [&str; 27] = [
+    "name",
+    "image",
+    "command",
+    "args",
+    "workingDir",
+    "ports",
+    "envFrom",
+    "env",
+    "computeResources",
+    "resources",
+    "volumeMounts",
+    "volumeDevices",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "lifecycle",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "imagePullPolicy",
+    "securityContext",
+    "stdin",
+    "stdinOnce",
+    "tty",
+    "script",
+    "workspaces",
+    "restartPolicy",
+    // Not a Sidecar field: an entry naming a template from the settings. Listed so that a typo such as
+    // `tempate` gets a hint, and refused by `parse` itself.
+    "template",
+];
+
+/// Turns one JSON object into a [`Sidecar`], reporting every unknown or mistyped field with its path.
+pub fn parse(value: &Value) -> Result<Sidecar, Vec<FieldError>> {
+    let Value::Object(fields) = value else {
+        return Err(vec![FieldError::new(
+            "",
+            format!("must be a mapping of sidecar fields, not {}", kind_of(value)),
+        )]);
+    };
+    // Checked here rather than by the strict deserializer so that the hint can include `template`.
+    let allowed = &FIELDS[..FIELDS.len() - 1];
+    let mut errors: Vec<FieldError> = fields
+        .keys()
+        .filter(|key| !allowed.contains(&key.as_str()))
+        .map(|key| FieldError::unknown("", key, &FIELDS))
+        .collect();
+    if fields.contains_key("computeResources") && fields.contains_key("resources") {
+        errors.push(FieldError::new(
+            "resources",
+            "give either computeResources (v1) or resources (v1beta1), not both",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    strict::from_value(value)
+}
+
+/// Tekton's and Kubernetes' own rules for one sidecar, each reported against its field.
+pub fn check(sidecar: &Sidecar) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(problem) = name_problem(&sidecar.name) {
+        errors.push(FieldError::new("name", problem));
+    }
+    if sidecar.image.as_deref().is_none_or(|image| image.trim().is_empty()) {
+        errors.push(FieldError::new("image", "is required"));
+    }
+    if sidecar.script.is_some() && sidecar.command.is_some() {
+        errors.push(FieldError::new(
+            "script",
+            "cannot be used with command: give the program either as a script or as a command",
+        ));
+    }
+    for (i, mount) in sidecar.volume_mounts.iter().flatten().enumerate() {
+        if let Some(prefix) = INTERNAL_VOLUME_PREFIXES.iter().find(|p| mount.name.starts_with(**p)) {
+            errors.push(FieldError::new(
+                format!("volumeMounts[{i}].name"),
+                format!(
+                    "volume {:?} is internal to Tekton: volumes named {prefix}* are only mounted into steps",
+                    mount.name
+                ),
+            ));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (i, usage) in sidecar.workspaces.iter().flatten().enumerate() {
+        if usage.name.is_empty() {
+            errors.push(FieldError::new(format!("workspaces[{i}].name"), "is required"));
+        } else if !seen.insert(usage.name.as_str()) {
+            errors.push(FieldError::new(
+                format!("workspaces[{i}].name"),
+                format!("workspace {:?} is listed twice", usage.name),
+            ));
+        }
+    }
+    if let Some(policy) = &sidecar.restart_policy
+        && policy != "Always"
+    {
+        errors.push(FieldError::new(
+            "restartPolicy",
+            format!("{policy:?} is not allowed: a sidecar's restartPolicy can only be \"Always\""),
+        ));
+    }
+    errors
+}
+
+/// Why `name` cannot name a sidecar, if it cannot.
+pub fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("is required".to_string());
+    }
+    if name == RESERVED_NAME {
+        return Some(format!("{name:?} is reserved by Tekton for its results sidecar"));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Some(format!(
+            "{name:?} is {} characters long; at most {MAX_NAME_LEN} are allowed so that the container name {CONTAINER_PREFIX}<name> fits in 63",
+            name.len()
+        ));
+    }
+    if !is_dns_label(name) {
+        return Some(format!(
+            "{name:?} is not a DNS-1123 label: use lowercase letters, digits and '-', starting and ending with a letter or digit"
+        ));
+    }
+    None
+}
+
+/// A DNS-1123 label: what Kubernetes requires of a container name.
+pub fn is_dns_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes.first() != Some(&b'-')
+        && bytes.last() != Some(&b'-')
+}
+
+/// The JSON kind of a value, the way a person would name it in a message.
+pub fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    fn messages(errors: Vec<FieldError>) -> Vec<String> {
+        errors.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn parses_every_tekton_field_and_the_v1beta1_resources_spelling() {
+        let sidecar = parse(&json!({
+            "name": "postgres", "image": "postgres:14", "args": ["-c", "fsync=off"], "workingDir": "/w",
+            "ports": [{"containerPort": 5432}], "envFrom": [{"secretRef": {"name": "db"}}],
+            "env": [{"name": "POSTGRES_DB", "value": "foobar"}],
+            "resources": {"limits": {"cpu": 1, "memory": "512Mi"}},
+            "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+            "volumeDevices": [{"name": "raw", "devicePath": "/dev/xvda"}],
+            "livenessProbe": {"tcpSocket": {"port": 5432}},
+            "readinessProbe": {"exec": {"command": ["pg_isready", "-h", "127.0.0.1"]}},
+            "startupProbe": {"tcpSocket": {"port": 5432}},
+            "lifecycle": {"preStop": {"exec": {"command": ["true"]}}},
+            "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
+            "imagePullPolicy": "IfNotPresent", "securityContext": {"runAsUser": 999},
+            "stdin": false, "stdinOnce": false, "tty": false,
+            "workspaces": [{"name": "source", "mountPath": "/src"}], "restartPolicy": "Always"
+        }))
+        .expect("a complete sidecar parses");
+        let limits = sidecar.compute_resources.and_then(|r| r.limits).expect("limits kept");
+        assert_eq!(limits["cpu"].0, "1");
+        assert_eq!(sidecar.workspaces.expect("workspaces")[0].mount_path, "/src");
+        assert_eq!(sidecar.restart_policy.as_deref(), Some("Always"));
+    }
+
+    #[rstest]
+    #[case::top_level_typo(json!({"name": "db", "imgae": "postgres"}), "imgae: unknown field; did you mean \"image\"?")]
+    #[case::nested_typo(
+        json!({"name": "db", "image": "postgres", "readinessProbe": {"exec": {"commnd": ["true"]}}}),
+        "readinessProbe.exec.commnd: unknown field; did you mean \"command\"?"
+    )]
+    #[case::nested_in_list(
+        json!({"name": "db", "image": "postgres", "env": [{"name": "A", "valeu": "1"}]}),
+        "env[0].valeu: unknown field; did you mean \"value\"?"
+    )]
+    #[case::wrong_type(
+        json!({"name": "db", "image": "postgres", "env": [{"name": "PORT", "value": 5432}]}),
+        "env[0].value: is integer `5432`, expected a string"
+    )]
+    #[case::not_a_mapping(json!("postgres"), "must be a mapping of sidecar fields, not a string")]
+    #[case::both_resource_spellings(
+        json!({"name": "db", "image": "p", "resources": {}, "computeResources": {}}),
+        "resources: give either computeResources (v1) or resources (v1beta1), not both"
+    )]
+    fn parse_errors_name_the_field(#[case] input: Value, #[case] expected: &str) {
+        assert_eq!(messages(parse(&input).expect_err("must fail")), vec![expected.to_string()]);
+    }
+
+    #[rstest]
+    #[case::no_image(json!({"name": "db"}), vec!["image: is required"])]
+    #[case::reserved(json!({"name": "tekton-log-results", "image": "x"}), vec!["name: \"tekton-log-results\" is reserved by Tekton for its results sidecar"])]
+    #[case::not_dns(json!({"name": "Postgres_DB", "image": "x"}), vec!["name: \"Postgres_DB\" is not a DNS-1123 label: use lowercase letters, digits and '-', starting and ending with a letter or digit"])]
+    #[case::too_long(json!({"name": "a".repeat(56), "image": "x"}), vec!["name: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is 56 characters long; at most 55 are allowed so that the container name sidecar-<name> fits in 63"])]
+    #[case::script_and_command(json!({"name": "db", "image": "x", "script": "echo", "command": ["sh"]}), vec!["script: cannot be used with command: give the program either as a script or as a command"])]
+    #[case::internal_volume(json!({"name": "db", "image": "x", "volumeMounts": [{"name": "tekton-internal-bin", "mountPath": "/tekton/bin"}]}), vec!["volumeMounts[0].name: volume \"tekton-internal-bin\" is internal to Tekton: volumes named tekton-internal-* are only mounted into steps"])]
+    #[case::restart_policy(json!({"name": "db", "image": "x", "restartPolicy": "OnFailure"}), vec!["restartPolicy: \"OnFailure\" is not allowed: a sidecar's restartPolicy can only be \"Always\""])]
+    #[case::valid(json!({"name": "db", "image": "postgres:14", "script": "echo hi"}), vec![])]
+    fn check_applies_tekton_and_kubernetes_rules(#[case] input: Value, #[case] expected: Vec<&str>) {
+        let sidecar = parse(&input).expect("parses");
+        assert_eq!(messages(check(&sidecar)), expected);
+    }
+
+    #[test]
+    fn field_list_is_exactly_what_the_type_serializes() {
+        let every = Sidecar {
+            name: "x".into(),
+            image: Some(String::new()),
+            command: Some(vec![]),
+            args: Some(vec![]),
+            working_dir: Some(String::new()),
+            ports: Some(vec![]),
+            env_from: Some(vec![]),
+            env: Some(vec![]),
+            compute_resources: Some(Default::default()),
+            volume_mounts: Some(vec![]),
+            volume_devices: Some(vec![]),
+            liveness_probe: Some(Default::default()),
+            readiness_probe: Some(Default::default()),
+            startup_probe: Some(Default::default()),
+            lifecycle: Some(Default::default()),
+            termination_message_path: Some(String::new()),
+            termination_message_policy: Some(String::new()),
+            image_pull_policy: Some(String::new()),
+            security_context: Some(Default::default()),
+            stdin: Some(false),
+            stdin_once: Some(false),
+            tty: Some(false),
+            script: Some(String::new()),
+            workspaces: Some(vec![]),
+            restart_policy: Some(String::new()),
+        };
+        let serialized = serde_json::to_value(&every).expect("serializes");
+        let mut keys: Vec<&str> = serialized.as_object().expect("object").keys().map(String::as_str).collect();
+        keys.push("resources");
+        keys.push("template");
+        keys.sort_unstable();
+        let mut listed = FIELDS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(keys, listed);
+    }
+}

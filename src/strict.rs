@@ -1,0 +1,245 @@
+//! A serde `Deserializer` over a JSON value that records every mapping key the target type does not know.
+//!
+//! k8s-openapi's types skip unknown keys silently, so `env: [{name: A, valeu: "1"}]` would lose its value
+//! without a word. Every derived or generated struct names its fields when it calls `deserialize_struct`;
+//! this wrapper compares them with the keys actually given and records the difference, with the path and
+//! the fields that are allowed there, before letting the type deserialize as usual.
+
+use std::cell::RefCell;
+
+use serde::de::{
+    self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor,
+    value::BorrowedStrDeserializer,
+};
+use serde_json::{Map, Value};
+
+use crate::error::FieldError;
+
+/// Deserializes `T` from `value`, failing on the first type error (with its path) or, when the types all
+/// fit, on every unknown field found anywhere in the value.
+pub fn from_value<'a, T: de::Deserialize<'a>>(value: &'a Value) -> Result<T, Vec<FieldError>> {
+    let unknown = RefCell::new(Vec::new());
+    let result = serde_path_to_error::deserialize(Strict { value, path: String::new(), unknown: &unknown });
+    let unknown = unknown.into_inner();
+    match result {
+        // An unknown field is the likelier cause of a type error nearby (a misspelt key), so say it first.
+        _ if !unknown.is_empty() => Err(unknown),
+        Ok(parsed) => Ok(parsed),
+        Err(err) => {
+            let path = err.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            Err(vec![FieldError::new(path, type_message(&err.into_inner().to_string()))])
+        }
+    }
+}
+
+/// serde's messages name Rust types; say what a field wants in the words of the YAML a person wrote.
+fn type_message(message: &str) -> String {
+    let message = message
+        .replace("invalid type: ", "")
+        .replace("a sequence", "a list")
+        .replace("a map", "a mapping")
+        .replace("struct ", "");
+    match message.split_once(", expected ") {
+        Some((found, expected)) => format!("is {found}, expected {expected}"),
+        None => message,
+    }
+}
+
+struct Strict<'a, 'u> {
+    value: &'a Value,
+    path: String,
+    unknown: &'u RefCell<Vec<FieldError>>,
+}
+
+impl<'a, 'u> Strict<'a, 'u> {
+    fn child(&self, value: &'a Value, segment: &str) -> Self {
+        let path = if self.path.is_empty() || segment.starts_with('[') {
+            format!("{}{segment}", self.path)
+        } else {
+            format!("{}.{segment}", self.path)
+        };
+        Strict { value, path, unknown: self.unknown }
+    }
+
+    fn visit_map<V: Visitor<'a>>(self, map: &'a Map<String, Value>, visitor: V) -> Result<V::Value, serde_json::Error> {
+        visitor.visit_map(StrictMap { parent: self, entries: map.iter(), pending: None })
+    }
+}
+
+macro_rules! delegate {
+    ($($method:ident)*) => {
+        $(fn $method<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+            self.value.$method(visitor)
+        })*
+    };
+}
+
+impl<'a> Deserializer<'a> for Strict<'a, '_> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.value {
+            Value::Object(map) => self.visit_map(map, visitor),
+            Value::Array(items) => visitor.visit_seq(StrictSeq { parent: self, items: items.iter().enumerate() }),
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'a>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self.value {
+            Value::Object(map) => {
+                let unknown = map.keys().filter(|key| !fields.contains(&key.as_str()));
+                let errors: Vec<FieldError> = unknown.map(|key| FieldError::unknown(&self.path, key, fields)).collect();
+                self.unknown.borrow_mut().extend(errors);
+                self.visit_map(map, visitor)
+            }
+            other => other.deserialize_struct(name, fields, visitor),
+        }
+    }
+
+    fn deserialize_map<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.value {
+            Value::Object(map) => self.visit_map(map, visitor),
+            other => other.deserialize_map(visitor),
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.value {
+            Value::Array(items) => visitor.visit_seq(StrictSeq { parent: self, items: items.iter().enumerate() }),
+            other => other.deserialize_seq(visitor),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.value {
+            Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'a>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_tuple<V: Visitor<'a>>(self, _len: usize, visitor: V) -> Result<V::Value, Self::Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'a>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'a>>(self, name: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+        self.value.deserialize_unit_struct(name, visitor)
+    }
+
+    fn deserialize_enum<V: Visitor<'a>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.value.deserialize_enum(name, variants, visitor)
+    }
+
+    delegate! {
+        deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128
+        deserialize_f32 deserialize_f64 deserialize_char deserialize_str deserialize_string
+        deserialize_bytes deserialize_byte_buf deserialize_unit deserialize_identifier deserialize_ignored_any
+    }
+}
+
+struct StrictMap<'a, 'u> {
+    parent: Strict<'a, 'u>,
+    entries: serde_json::map::Iter<'a>,
+    pending: Option<(&'a String, &'a Value)>,
+}
+
+impl<'a> MapAccess<'a> for StrictMap<'a, '_> {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'a>>(&mut self, seed: K) -> Result<Option<K::Value>, Self::Error> {
+        let Some(entry) = self.entries.next() else { return Ok(None) };
+        self.pending = Some(entry);
+        let key = BorrowedStrDeserializer::<serde_json::Error>::new(entry.0.as_str());
+        seed.deserialize(key).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'a>>(&mut self, seed: V) -> Result<V::Value, Self::Error> {
+        let (key, value) = self.pending.take().ok_or_else(|| de::Error::custom("value requested before its key"))?;
+        seed.deserialize(self.parent.child(value, key))
+    }
+}
+
+struct StrictSeq<'a, 'u> {
+    parent: Strict<'a, 'u>,
+    items: std::iter::Enumerate<std::slice::Iter<'a, Value>>,
+}
+
+impl<'a> SeqAccess<'a> for StrictSeq<'a, '_> {
+    type Error = serde_json::Error;
+
+    fn next_element_seed<T: DeserializeSeed<'a>>(&mut self, seed: T) -> Result<Option<T::Value>, Self::Error> {
+        match self.items.next() {
+            Some((i, value)) => seed.deserialize(self.parent.child(value, &format!("[{i}]"))).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{Container, Probe};
+    use serde_json::json;
+
+    fn errors<T: for<'a> de::Deserialize<'a> + std::fmt::Debug>(value: Value) -> Vec<String> {
+        from_value::<T>(&value).expect_err("must fail").iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn finds_unknown_fields_at_any_depth_with_the_allowed_names() {
+        let found = errors::<Container>(json!({
+            "name": "c",
+            "env": [{"name": "A", "value": "1"}, {"name": "B", "valeu": "2"}],
+            "readinessProbe": {"exec": {"commnd": ["true"]}},
+        }));
+        assert_eq!(
+            found,
+            vec![
+                "env[1].valeu: unknown field; did you mean \"value\"?",
+                "readinessProbe.exec.commnd: unknown field; did you mean \"command\"?",
+            ]
+        );
+    }
+
+    #[test]
+    fn type_errors_carry_their_path() {
+        let found = errors::<Probe>(json!({"tcpSocket": {"port": 5432}, "periodSeconds": "often"}));
+        assert_eq!(found, vec!["periodSeconds: is string \"often\", expected i32"]);
+    }
+
+    #[test]
+    fn accepts_what_kubernetes_accepts() {
+        let container: Container = from_value(&json!({
+            "name": "c", "ports": [{"containerPort": 80}],
+            "resources": {"limits": {"cpu": 1, "memory": "1Gi"}},
+            "livenessProbe": {"httpGet": {"port": "http", "path": "/"}},
+        }))
+        .expect("valid container");
+        assert_eq!(container.resources.and_then(|r| r.limits).expect("limits")["cpu"].0, "1");
+    }
+}

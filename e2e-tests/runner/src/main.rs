@@ -1,1 +1,225 @@
-fn main() {}
+//! `kwctl-runner run`: evaluates a Kubewarden waPC policy the way `kwctl run` does, and prints what it
+//! prints, so that the bats suite runs hermetically here and unchanged with a real kwctl on PATH.
+//!
+//! What it reproduces (from kubewarden's policy-evaluator and kwctl): the policy is compiled once and every
+//! call gets a fresh instance (`WasmtimeEngineProviderPre::rehydrate`, as policy-server does); settings are
+//! validated first, and invalid ones print the `validate_settings` answer on stdout, then
+//! `Error: Provided settings are not valid: ...` on stderr, and exit 1; `validate` receives
+//! `{"request": ..., "settings": ...}`; a mutated object becomes a JSONPatch against the request's object
+//! (`json_patch::diff`, base64), and the AdmissionResponse is printed as one line of JSON.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use wapc::{WapcHost, WasiParams};
+use wasmtime_provider::{WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
+
+const USAGE: &str = "usage: kwctl-runner run [--request-path FILE] [--settings-json JSON | --settings-path FILE] POLICY.wasm";
+
+/// What a policy's `validate` returns (kubewarden-policy-sdk's `ValidationResponse`).
+#[derive(Deserialize)]
+struct ValidationResponse {
+    accepted: bool,
+    message: Option<String>,
+    code: Option<u16>,
+    mutated_object: Option<Value>,
+    audit_annotations: Option<HashMap<String, String>>,
+    warnings: Option<Vec<String>>,
+}
+
+/// What a policy's `validate_settings` returns.
+#[derive(Deserialize, Serialize)]
+struct SettingsValidationResponse {
+    valid: bool,
+    message: Option<String>,
+}
+
+/// Kubernetes' admission/v1 AdmissionResponse, with policy-evaluator's field order and omissions.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AdmissionResponse {
+    uid: String,
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<Status>,
+    audit_annotations: Option<HashMap<String, String>>,
+    warnings: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct Status {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<u16>,
+}
+
+struct Args {
+    request_path: Option<String>,
+    settings: Value,
+    policy: String,
+}
+
+fn main() -> ExitCode {
+    match run(std::env::args().skip(1).collect()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(argv: Vec<String>) -> Result<ExitCode> {
+    let args = parse_args(argv)?;
+    let module = std::fs::read(&args.policy).with_context(|| format!("cannot read policy {}", args.policy))?;
+    let policy = WasmtimeEngineProviderBuilder::new()
+        .module_bytes(&module)
+        .wasi_params(WasiParams::default())
+        .build_pre()
+        .map_err(|err| anyhow!("cannot compile policy {}: {err}", args.policy))?;
+
+    let settings = serde_json::to_vec(&args.settings)?;
+    let validation = match call(&policy, "validate_settings", &settings) {
+        Ok(bytes) => serde_json::from_slice::<SettingsValidationResponse>(&bytes)
+            .context("validate_settings returned something that is not a SettingsValidationResponse")?,
+        Err(err) => SettingsValidationResponse {
+            valid: false,
+            message: Some(format!("Error invoking settings validation callback: {err}")),
+        },
+    };
+    if !validation.valid {
+        println!("{}", serde_json::to_string(&validation)?);
+        eprintln!("Error: Provided settings are not valid: {:?}", validation.message);
+        return Ok(ExitCode::FAILURE);
+    }
+
+    let Some(request_path) = args.request_path else { return Ok(ExitCode::SUCCESS) };
+    let text = std::fs::read_to_string(&request_path).with_context(|| format!("cannot read {request_path}"))?;
+    let mut request: Value = serde_json::from_str(&text).with_context(|| format!("{request_path} is not JSON"))?;
+    if request.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
+        request = request.get("request").cloned().ok_or_else(|| anyhow!("the AdmissionReview has no request"))?;
+    }
+    let uid = request.get("uid").and_then(Value::as_str).unwrap_or_default().to_string();
+    let payload = serde_json::to_vec(&json!({"request": request, "settings": args.settings}))?;
+    let response = match call(&policy, "validate", &payload) {
+        Ok(bytes) => {
+            let answer: ValidationResponse = serde_json::from_slice(&bytes)
+                .context("validate returned something that is not a ValidationResponse")?;
+            admission_response(uid, request.get("object").filter(|o| !o.is_null()), answer)?
+        }
+        Err(err) => AdmissionResponse {
+            uid,
+            allowed: false,
+            patch_type: None,
+            patch: None,
+            status: Some(Status { message: Some(format!("internal server error: {err}")), code: Some(500) }),
+            audit_annotations: None,
+            warnings: None,
+        },
+    };
+    println!("{}", serde_json::to_string(&response)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One waPC call on a fresh instance, as policy-server makes every evaluation.
+fn call(policy: &WasmtimeEngineProviderPre, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
+    let engine = policy.rehydrate(None).map_err(|err| anyhow!("cannot instantiate the policy: {err}"))?;
+    let host = WapcHost::new(Box::new(engine), Some(Box::new(host_callback)))
+        .map_err(|err| anyhow!("cannot start the policy: {err}"))?;
+    host.call(operation, payload).map_err(|err| anyhow!("{err}"))
+}
+
+/// The host capabilities a policy may call. Logging is accepted and dropped (kwctl prints it on stderr,
+/// which the tests discard); the cluster and registry capabilities do not exist offline.
+fn host_callback(
+    _id: u64,
+    binding: &str,
+    namespace: &str,
+    operation: &str,
+    _payload: &[u8],
+) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+    match (binding, namespace, operation) {
+        ("kubewarden", "tracing", "log") => Ok(Vec::new()),
+        _ => Err(format!("host capability {binding}/{namespace}/{operation} is not available in kwctl-runner").into()),
+    }
+}
+
+/// policy-evaluator's `AdmissionResponse::from_policy_validation_response`.
+fn admission_response(uid: String, object: Option<&Value>, answer: ValidationResponse) -> Result<AdmissionResponse> {
+    if answer.mutated_object.is_some() && object.is_none() {
+        return Ok(AdmissionResponse {
+            uid,
+            allowed: false,
+            patch_type: None,
+            patch: None,
+            status: Some(Status {
+                message: Some("Incoming object is null, which happens only with DELETE operations, but the policy is attempting a mutation. This is not allowed".into()),
+                code: None,
+            }),
+            audit_annotations: None,
+            warnings: None,
+        });
+    }
+    let patch = match (&answer.mutated_object, object) {
+        (Some(mutated), Some(original)) => {
+            let diff = json_patch::diff(original, mutated);
+            if diff.0.is_empty() {
+                None
+            } else {
+                Some(base64::engine::general_purpose::STANDARD.encode(serde_json::to_string(&diff)?))
+            }
+        }
+        _ => None,
+    };
+    let status = (answer.message.is_some() || answer.code.is_some())
+        .then(|| Status { message: answer.message.clone(), code: answer.code });
+    Ok(AdmissionResponse {
+        uid,
+        allowed: answer.accepted,
+        patch_type: patch.as_ref().map(|_| "JSONPatch".to_string()),
+        patch,
+        status,
+        audit_annotations: answer.audit_annotations,
+        warnings: answer.warnings,
+    })
+}
+
+fn parse_args(argv: Vec<String>) -> Result<Args> {
+    let mut argv = argv.into_iter();
+    match argv.next().as_deref() {
+        Some("run") => {}
+        _ => bail!("{USAGE}"),
+    }
+    let mut request_path = None;
+    let mut settings = Value::Object(Default::default());
+    let mut policy = None;
+    while let Some(arg) = argv.next() {
+        let mut value = |name: &str| argv.next().ok_or_else(|| anyhow!("{name} needs a value\n{USAGE}"));
+        match arg.as_str() {
+            "--request-path" | "-r" => request_path = Some(value(&arg)?),
+            "--settings-json" => {
+                let text = value(&arg)?;
+                settings = serde_json::from_str(&text).with_context(|| format!("--settings-json is not JSON: {text}"))?;
+            }
+            "--settings-path" | "-s" => {
+                let path = value(&arg)?;
+                let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+                // kwctl reads a settings file as YAML, of which JSON is a part.
+                settings = serde_saphyr::from_str::<Value>(&text).with_context(|| format!("{path} is not YAML"))?;
+            }
+            flag if flag.starts_with('-') => bail!("unknown option {flag}\n{USAGE}"),
+            path => policy = Some(path.to_string()),
+        }
+    }
+    let policy = policy.ok_or_else(|| anyhow!("no policy given\n{USAGE}"))?;
+    Ok(Args { request_path, settings, policy })
+}

@@ -40,8 +40,11 @@ enum Target {
 
 /// Evaluates one `validate` payload.
 pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
-    let envelope: Envelope = serde_json::from_slice(payload)
-        .map_err(|err| PolicyError::Request(format!("the payload is not {{\"request\": ..., \"settings\": ...}} ({err})")))?;
+    let envelope: Envelope = serde_json::from_slice(payload).map_err(|err| {
+        PolicyError::Request(format!(
+            "the payload is not {{\"request\": ..., \"settings\": ...}} ({err})"
+        ))
+    })?;
     let request = envelope.request;
     let target = match (request.kind.group.as_str(), request.kind.kind.as_str()) {
         ("tekton.dev", "PipelineRun") => Target::PipelineRun,
@@ -55,9 +58,12 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
         (Target::PipelineRun, "CREATE" | "UPDATE") | (Target::TaskRun | Target::Pod, "CREATE") => {}
         _ => return Ok(Outcome::Accept),
     }
-    let Some(object) = request.object else { return Ok(Outcome::Accept) };
-    let head: Head = serde_json::from_str(object.get())
-        .map_err(|err| PolicyError::Request(format!("the object's metadata cannot be read ({err})")))?;
+    let Some(object) = request.object else {
+        return Ok(Outcome::Accept);
+    };
+    let head: Head = serde_json::from_str(object.get()).map_err(|err| {
+        PolicyError::Request(format!("the object's metadata cannot be read ({err})"))
+    })?;
     let metadata = head.metadata;
     if target == Target::Pod && !is_taskrun_pod(&metadata) {
         return Ok(Outcome::Accept);
@@ -66,7 +72,9 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
         return Ok(Outcome::Accept);
     }
     let settings_value: Value = match envelope.settings {
-        Some(raw) => serde_json::from_str(raw.get()).map_err(|err| PolicyError::Settings(err.to_string()))?,
+        Some(raw) => {
+            serde_json::from_str(raw.get()).map_err(|err| PolicyError::Settings(err.to_string()))?
+        }
         None => Value::Null,
     };
     let settings = Settings::from_value(&settings_value)
@@ -76,7 +84,11 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
     match target {
         Target::PipelineRun => {
             let problems = pipelinerun::check(&object, &metadata.annotations, &settings);
-            if problems.is_empty() { Ok(Outcome::Accept) } else { Err(PolicyError::Declarations(problems)) }
+            if problems.is_empty() {
+                Ok(Outcome::Accept)
+            } else {
+                Err(PolicyError::Declarations(problems))
+            }
         }
         Target::TaskRun | Target::Pod => {
             let task = metadata.labels.get(PIPELINE_TASK_LABEL).map(String::as_str);
@@ -86,7 +98,8 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
                 return Ok(Outcome::Accept);
             }
             let marker_key = declaration::key(&settings.annotation_prefix, declaration::MARKER);
-            let mut names = marker::names(metadata.annotations.get(&marker_key).map(String::as_str));
+            let mut names =
+                marker::names(metadata.annotations.get(&marker_key).map(String::as_str));
             let injected = if target == Target::TaskRun {
                 let v1beta1 = request.kind.version == "v1beta1";
                 taskrun::inject(&mut object, &declared, &names, v1beta1, &settings)
@@ -109,7 +122,9 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
 fn is_taskrun_pod(metadata: &Metadata) -> bool {
     metadata.labels.contains_key(TASKRUN_LABEL)
         && metadata.owner_references.iter().any(|owner| {
-            owner.kind == "TaskRun" && owner.controller == Some(true) && owner.api_version.starts_with("tekton.dev/")
+            owner.kind == "TaskRun"
+                && owner.controller == Some(true)
+                && owner.api_version.starts_with("tekton.dev/")
         })
 }
 
@@ -121,9 +136,13 @@ fn annotation_prefix(settings: Option<&RawValue>) -> Result<String, PolicyError>
         annotation_prefix: Option<String>,
     }
     let given = match settings {
-        Some(raw) if raw.get() != "null" => serde_json::from_str::<PrefixOnly>(raw.get())
-            .map_err(|err| PolicyError::Settings(format!("annotationPrefix cannot be read ({err})")))?
-            .annotation_prefix,
+        Some(raw) if raw.get() != "null" => {
+            serde_json::from_str::<PrefixOnly>(raw.get())
+                .map_err(|err| {
+                    PolicyError::Settings(format!("annotationPrefix cannot be read ({err})"))
+                })?
+                .annotation_prefix
+        }
         _ => None,
     };
     Ok(given.unwrap_or_else(settings::default_prefix))
@@ -134,7 +153,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn payload(kind: (&str, &str, &str), operation: &str, object: Value, settings: Value) -> Vec<u8> {
+    fn payload(
+        kind: (&str, &str, &str),
+        operation: &str,
+        object: Value,
+        settings: Value,
+    ) -> Vec<u8> {
         serde_json::to_vec(&json!({
             "request": {"uid": "u", "kind": {"group": kind.0, "version": kind.1, "kind": kind.2},
                         "operation": operation, "object": object},
@@ -162,32 +186,63 @@ mod tests {
     #[case::tekton_pod_without_declaration(POD, "CREATE", tekton_pod(json!({"pipeline.tekton.dev/release": "v1.15.0"})))]
     #[case::object_without_metadata(TASKRUN, "CREATE", json!({"spec": {}}))]
     #[case::only_the_marker(POD, "CREATE", tekton_pod(json!({"pipelinerun-sidecars.io/injected": "db"})))]
-    fn passes_untouched(#[case] kind: (&str, &str, &str), #[case] operation: &str, #[case] object: Value) {
-        assert_eq!(evaluate(&payload(kind, operation, object, json!({}))), Ok(Outcome::Accept));
+    fn passes_untouched(
+        #[case] kind: (&str, &str, &str),
+        #[case] operation: &str,
+        #[case] object: Value,
+    ) {
+        assert_eq!(
+            evaluate(&payload(kind, operation, object, json!({}))),
+            Ok(Outcome::Accept)
+        );
     }
 
     #[test]
     fn injects_into_a_tekton_pod_and_marks_it_once() {
-        let pod = tekton_pod(json!({"pipelinerun-sidecars.io/test": "- {name: db, image: postgres}"}));
-        let Ok(Outcome::Mutate(mutated)) = evaluate(&payload(POD, "CREATE", pod, json!({}))) else { panic!("mutation expected") };
-        assert_eq!(mutated["spec"]["containers"][1], json!({"name": "sidecar-db", "image": "postgres"}));
-        assert_eq!(mutated["metadata"]["annotations"]["pipelinerun-sidecars.io/injected"], "db");
-        assert_eq!(evaluate(&payload(POD, "CREATE", mutated, json!({}))), Ok(Outcome::Accept));
+        let pod =
+            tekton_pod(json!({"pipelinerun-sidecars.io/test": "- {name: db, image: postgres}"}));
+        let Ok(Outcome::Mutate(mutated)) = evaluate(&payload(POD, "CREATE", pod, json!({}))) else {
+            panic!("mutation expected")
+        };
+        assert_eq!(
+            mutated["spec"]["containers"][1],
+            json!({"name": "sidecar-db", "image": "postgres"})
+        );
+        assert_eq!(
+            mutated["metadata"]["annotations"]["pipelinerun-sidecars.io/injected"],
+            "db"
+        );
+        assert_eq!(
+            evaluate(&payload(POD, "CREATE", mutated, json!({}))),
+            Ok(Outcome::Accept)
+        );
     }
 
     #[test]
     fn a_custom_prefix_is_honoured() {
         let pod = tekton_pod(json!({"sidecars.acme.io/test": "- {name: db, image: postgres}"}));
         let settings = json!({"annotationPrefix": "sidecars.acme.io"});
-        assert!(matches!(evaluate(&payload(POD, "CREATE", pod.clone(), settings)), Ok(Outcome::Mutate(_))));
-        assert_eq!(evaluate(&payload(POD, "CREATE", pod, json!({}))), Ok(Outcome::Accept));
+        assert!(matches!(
+            evaluate(&payload(POD, "CREATE", pod.clone(), settings)),
+            Ok(Outcome::Mutate(_))
+        ));
+        assert_eq!(
+            evaluate(&payload(POD, "CREATE", pod, json!({}))),
+            Ok(Outcome::Accept)
+        );
     }
 
     #[rstest::rstest]
     #[case::not_json(b"{{".to_vec(), "pipelinerun-sidecars cannot read the admission request: the payload is not {\"request\": ..., \"settings\": ...} (key must be a string at line 1 column 2)")]
     #[case::not_an_envelope(b"[1]".to_vec(), "pipelinerun-sidecars cannot read the admission request: the payload is not {\"request\": ..., \"settings\": ...} (invalid type: integer `1`, expected struct Request at line 1 column 2)")]
     #[case::metadata_not_a_mapping(payload(TASKRUN, "CREATE", json!({"metadata": "x"}), json!({})), "pipelinerun-sidecars cannot read the admission request: the object's metadata cannot be read (invalid type: string \"x\", expected struct Metadata at line 1 column 15)")]
-    fn unreadable_requests_are_rejected_with_a_reason(#[case] payload: Vec<u8>, #[case] expected: &str) {
-        assert_eq!(evaluate(&payload).expect_err("rejected").to_string(), expected);
+    fn unreadable_requests_are_rejected_with_a_reason(
+        #[case] payload: Vec<u8>,
+        #[case] expected: &str,
+    ) {
+        assert_eq!(
+            evaluate(&payload).expect_err("rejected").to_string(),
+            expected
+        );
     }
 }

@@ -68,16 +68,27 @@ pub fn for_task(
 ) -> Result<Vec<Declared>, Vec<Problem>> {
     let prefix = &settings.annotation_prefix;
     let mut keys = vec![key(prefix, ALL_TASKS)];
-    keys.extend(task.filter(|t| *t != ALL_TASKS && *t != MARKER).map(|t| key(prefix, t)));
+    keys.extend(
+        task.filter(|t| *t != ALL_TASKS && *t != MARKER)
+            .map(|t| key(prefix, t)),
+    );
     let mut declared: Vec<Declared> = Vec::new();
     let mut problems = Vec::new();
     for annotation in keys {
-        let Some(value) = annotations.get(&annotation) else { continue };
+        let Some(value) = annotations.get(&annotation) else {
+            continue;
+        };
         match parse_annotation(&annotation, value, settings) {
             Ok(sidecars) => {
                 for sidecar in sidecars {
-                    let entry = Declared { sidecar, annotation: annotation.clone() };
-                    match declared.iter_mut().find(|d| d.sidecar.name == entry.sidecar.name) {
+                    let entry = Declared {
+                        sidecar,
+                        annotation: annotation.clone(),
+                    };
+                    match declared
+                        .iter_mut()
+                        .find(|d| d.sidecar.name == entry.sidecar.name)
+                    {
                         Some(existing) => *existing = entry,
                         None => declared.push(entry),
                     }
@@ -87,7 +98,10 @@ pub fn for_task(
         }
     }
     if problems.is_empty() && declared.len() > settings.max_sidecars_per_task {
-        let annotation = declared.last().map(|d| d.annotation.clone()).unwrap_or_default();
+        let annotation = declared
+            .last()
+            .map(|d| d.annotation.clone())
+            .unwrap_or_default();
         problems.push(Problem {
             annotation,
             sidecar: None,
@@ -101,15 +115,34 @@ pub fn for_task(
             ),
         });
     }
-    if problems.is_empty() { Ok(declared) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(declared)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Reads one annotation value: a YAML or JSON list of sidecars or `template:` entries.
-pub fn parse_annotation(annotation: &str, value: &str, settings: &Settings) -> Result<Vec<Sidecar>, Vec<Problem>> {
-    let whole = |error: FieldError| vec![Problem { annotation: annotation.to_string(), sidecar: None, error }];
+pub fn parse_annotation(
+    annotation: &str,
+    value: &str,
+    settings: &Settings,
+) -> Result<Vec<Sidecar>, Vec<Problem>> {
+    let whole = |error: FieldError| {
+        vec![Problem {
+            annotation: annotation.to_string(),
+            sidecar: None,
+            error,
+        }]
+    };
     let items = match read_yaml(value) {
         Ok(Value::Array(items)) => items,
-        Ok(Value::Null) => return Err(whole(FieldError::new("", "is empty; declare a list of sidecars"))),
+        Ok(Value::Null) => {
+            return Err(whole(FieldError::new(
+                "",
+                "is empty; declare a list of sidecars",
+            )));
+        }
         Ok(Value::Object(_)) => {
             return Err(whole(FieldError::new(
                 "",
@@ -119,7 +152,10 @@ pub fn parse_annotation(annotation: &str, value: &str, settings: &Settings) -> R
         Ok(other) => {
             return Err(whole(FieldError::new(
                 "",
-                format!("must be a list of sidecars, not {}", sidecar::kind_of(&other)),
+                format!(
+                    "must be a list of sidecars, not {}",
+                    sidecar::kind_of(&other)
+                ),
             )));
         }
         Err(message) => return Err(whole(FieldError::new("", message))),
@@ -171,7 +207,11 @@ pub fn parse_annotation(annotation: &str, value: &str, settings: &Settings) -> R
             Err(errors) => problems.extend(report(errors)),
         }
     }
-    if problems.is_empty() { Ok(sidecars) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(sidecars)
+    } else {
+        Err(problems)
+    }
 }
 
 /// One list entry as a sidecar: a template with its overrides merged in, or an inline sidecar.
@@ -179,7 +219,10 @@ fn resolve(item: &Value, settings: &Settings) -> Result<Sidecar, Vec<FieldError>
     let Value::Object(fields) = item else {
         return Err(vec![FieldError::new(
             "",
-            format!("must be a mapping of sidecar fields, not {}", sidecar::kind_of(item)),
+            format!(
+                "must be a mapping of sidecar fields, not {}",
+                sidecar::kind_of(item)
+            ),
         )]);
     };
     let Some(template) = fields.get("template") else {
@@ -197,13 +240,19 @@ fn resolve(item: &Value, settings: &Settings) -> Result<Sidecar, Vec<FieldError>
     let Some(name) = template.as_str() else {
         return Err(vec![FieldError::new(
             "template",
-            format!("must be a template name, not {}", sidecar::kind_of(template)),
+            format!(
+                "must be a template name, not {}",
+                sidecar::kind_of(template)
+            ),
         )]);
     };
     let Some(Value::Object(base)) = settings.template(name) else {
         return Err(vec![FieldError::new(
             "template",
-            format!("{name:?} is not a template of this policy; the templates are: {}", template_names(settings)),
+            format!(
+                "{name:?} is not a template of this policy; the templates are: {}",
+                template_names(settings)
+            ),
         )]);
     };
     let refused: Vec<FieldError> = fields
@@ -236,7 +285,10 @@ fn merge(base: &Map<String, Value>, overrides: &Map<String, Value>) -> Map<Strin
             ("env", Some(Value::Array(env)), Value::Array(more)) => {
                 for var in more {
                     let name = var.get("name");
-                    match env.iter_mut().find(|existing| name.is_some() && existing.get("name") == name) {
+                    match env
+                        .iter_mut()
+                        .find(|existing| name.is_some() && existing.get("name") == name)
+                    {
                         Some(existing) => *existing = var.clone(),
                         None => env.push(var.clone()),
                     }
@@ -259,7 +311,12 @@ fn template_names(settings: &Settings) -> String {
     if settings.templates.is_empty() {
         "none are configured".to_string()
     } else {
-        settings.templates.keys().cloned().collect::<Vec<_>>().join(", ")
+        settings
+            .templates
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -271,16 +328,23 @@ fn with_default_resources(mut sidecar: Sidecar, settings: &Settings) -> Sidecar 
     if defaults.requests.is_none() && defaults.limits.is_none() {
         return sidecar;
     }
-    let resources = sidecar.compute_resources.get_or_insert_with(Default::default);
+    let resources = sidecar
+        .compute_resources
+        .get_or_insert_with(Default::default);
     let declared: BTreeSet<String> = [&resources.requests, &resources.limits]
         .into_iter()
         .flatten()
         .flat_map(|list| list.keys().cloned())
         .collect();
-    for (default, target) in [(&defaults.requests, &mut resources.requests), (&defaults.limits, &mut resources.limits)] {
+    for (default, target) in [
+        (&defaults.requests, &mut resources.requests),
+        (&defaults.limits, &mut resources.limits),
+    ] {
         for (resource, quantity) in default.iter().flatten() {
             if !declared.contains(resource) {
-                target.get_or_insert_with(Default::default).insert(resource.clone(), quantity.clone());
+                target
+                    .get_or_insert_with(Default::default)
+                    .insert(resource.clone(), quantity.clone());
             }
         }
     }
@@ -316,13 +380,21 @@ pub fn read_yaml(text: &str) -> Result<Value, String> {
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }
-    serde_saphyr::from_str_with_options::<Value>(text, yaml_options())
-        .map_err(|err| format!("is not valid YAML or JSON: {}", first_line(&err.to_string())))
+    serde_saphyr::from_str_with_options::<Value>(text, yaml_options()).map_err(|err| {
+        format!(
+            "is not valid YAML or JSON: {}",
+            first_line(&err.to_string())
+        )
+    })
 }
 
 /// serde-saphyr renders a source snippet under its message; a Kubernetes message is one line.
 fn first_line(message: &str) -> &str {
-    message.lines().map(str::trim).find(|line| !line.is_empty()).unwrap_or(message)
+    message
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or(message)
 }
 
 #[cfg(test)]
@@ -339,11 +411,17 @@ mod tests {
     }
 
     fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn names(declared: &[Declared]) -> Vec<(&str, &str)> {
-        declared.iter().map(|d| (d.sidecar.name.as_str(), d.annotation.as_str())).collect()
+        declared
+            .iter()
+            .map(|d| (d.sidecar.name.as_str(), d.annotation.as_str()))
+            .collect()
     }
 
     fn problems(pairs: &[(&str, &str)], task: Option<&str>, extra: Value) -> Vec<String> {
@@ -357,18 +435,38 @@ mod tests {
     #[test]
     fn reads_the_tep_example() {
         let yaml = "- name: postgres\n  image: postgres:14\n  env:\n    - {name: POSTGRES_DB, value: foobar}\n  readinessProbe:\n    exec: {command: [pg_isready, -h, 127.0.0.1]}\n";
-        let declared = for_task(&annotations(&[(TEST, yaml)]), Some("test"), &Settings::default()).expect("valid");
+        let declared = for_task(
+            &annotations(&[(TEST, yaml)]),
+            Some("test"),
+            &Settings::default(),
+        )
+        .expect("valid");
         assert_eq!(names(&declared), vec![("postgres", TEST)]);
         let sidecar = &declared[0].sidecar;
-        assert_eq!(sidecar.env.as_ref().expect("env")[0].value.as_deref(), Some("foobar"));
-        let probe = sidecar.readiness_probe.as_ref().and_then(|p| p.exec.as_ref()).expect("exec probe");
-        assert_eq!(probe.command.as_ref().expect("command"), &["pg_isready", "-h", "127.0.0.1"]);
+        assert_eq!(
+            sidecar.env.as_ref().expect("env")[0].value.as_deref(),
+            Some("foobar")
+        );
+        let probe = sidecar
+            .readiness_probe
+            .as_ref()
+            .and_then(|p| p.exec.as_ref())
+            .expect("exec probe");
+        assert_eq!(
+            probe.command.as_ref().expect("command"),
+            &["pg_isready", "-h", "127.0.0.1"]
+        );
     }
 
     #[test]
     fn json_is_accepted_too() {
         let json = r#"[{"name": "redis", "image": "redis:7"}]"#;
-        let declared = for_task(&annotations(&[(TEST, json)]), Some("test"), &Settings::default()).expect("valid");
+        let declared = for_task(
+            &annotations(&[(TEST, json)]),
+            Some("test"),
+            &Settings::default(),
+        )
+        .expect("valid");
         assert_eq!(names(&declared), vec![("redis", TEST)]);
     }
 
@@ -376,10 +474,16 @@ mod tests {
     #[case::standalone_taskrun_gets_all_tasks_only(None, vec![("a", ALL), ("b", ALL)])]
     #[case::task_specific_wins_by_name(Some("test"), vec![("a", ALL), ("b", TEST), ("c", TEST)])]
     #[case::other_task_gets_all_tasks(Some("build"), vec![("a", ALL), ("b", ALL)])]
-    fn all_tasks_and_task_declarations_merge(#[case] task: Option<&str>, #[case] expected: Vec<(&str, &str)>) {
+    fn all_tasks_and_task_declarations_merge(
+        #[case] task: Option<&str>,
+        #[case] expected: Vec<(&str, &str)>,
+    ) {
         let pairs = [
             (ALL, "[{name: a, image: alpine}, {name: b, image: alpine}]"),
-            (TEST, "[{name: b, image: busybox}, {name: c, image: alpine}]"),
+            (
+                TEST,
+                "[{name: b, image: busybox}, {name: c, image: alpine}]",
+            ),
         ];
         let declared = for_task(&annotations(&pairs), task, &Settings::default()).expect("valid");
         assert_eq!(names(&declared), expected);
@@ -396,20 +500,41 @@ mod tests {
             "computeResources": {"limits": {"memory": "1Gi"}}
         }}}));
         let yaml = "- template: postgres\n  name: db\n  env: [{name: POSTGRES_DB, value: test}]\n  resources: {limits: {memory: 2Gi}}\n";
-        let declared = for_task(&annotations(&[(TEST, yaml)]), Some("test"), &settings).expect("valid");
+        let declared =
+            for_task(&annotations(&[(TEST, yaml)]), Some("test"), &settings).expect("valid");
         let sidecar = &declared[0].sidecar;
         assert_eq!(sidecar.name, "db");
         assert_eq!(sidecar.image.as_deref(), Some("postgres:16"));
-        let env: Vec<_> = sidecar.env.iter().flatten().map(|e| (e.name.as_str(), e.value.as_deref())).collect();
-        assert_eq!(env, vec![("POSTGRES_DB", Some("test")), ("POSTGRES_PASSWORD", Some("pw"))]);
-        let limits = sidecar.compute_resources.as_ref().and_then(|r| r.limits.as_ref()).expect("limits");
+        let env: Vec<_> = sidecar
+            .env
+            .iter()
+            .flatten()
+            .map(|e| (e.name.as_str(), e.value.as_deref()))
+            .collect();
+        assert_eq!(
+            env,
+            vec![
+                ("POSTGRES_DB", Some("test")),
+                ("POSTGRES_PASSWORD", Some("pw"))
+            ]
+        );
+        let limits = sidecar
+            .compute_resources
+            .as_ref()
+            .and_then(|r| r.limits.as_ref())
+            .expect("limits");
         assert_eq!(limits["memory"].0, "2Gi");
     }
 
     #[test]
     fn a_template_name_is_the_default_sidecar_name() {
         let settings = settings(json!({"templates": {"redis": {"image": "redis:7"}}}));
-        let declared = for_task(&annotations(&[(TEST, "- template: redis")]), Some("test"), &settings).expect("valid");
+        let declared = for_task(
+            &annotations(&[(TEST, "- template: redis")]),
+            Some("test"),
+            &settings,
+        )
+        .expect("valid");
         assert_eq!(names(&declared), vec![("redis", TEST)]);
     }
 
@@ -419,9 +544,14 @@ mod tests {
             "requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}
         }}));
         let yaml = "- {name: db, image: postgres, computeResources: {limits: {cpu: '2'}}}";
-        let declared = for_task(&annotations(&[(TEST, yaml)]), Some("test"), &settings).expect("valid");
-        let resources = serde_json::to_value(declared[0].sidecar.compute_resources.as_ref()).expect("json");
-        assert_eq!(resources, json!({"limits": {"cpu": "2", "memory": "256Mi"}, "requests": {"memory": "64Mi"}}));
+        let declared =
+            for_task(&annotations(&[(TEST, yaml)]), Some("test"), &settings).expect("valid");
+        let resources =
+            serde_json::to_value(declared[0].sidecar.compute_resources.as_ref()).expect("json");
+        assert_eq!(
+            resources,
+            json!({"limits": {"cpu": "2", "memory": "256Mi"}, "requests": {"memory": "64Mi"}})
+        );
     }
 
     #[rstest]
@@ -439,10 +569,18 @@ mod tests {
     #[case::too_many_merged(&[(ALL, "[{name: a, image: x}]"), (TEST, "[{name: b, image: x}, {name: c, image: x}]")], json!({"maxSidecarsPerTask": 2}), "annotation \"pipelinerun-sidecars.io/test\": 3 sidecars are declared for this task; the policy setting maxSidecarsPerTask allows at most 2")]
     #[case::image_not_allowed(&[(TEST, "- {name: db, image: 'evil.io/db'}")], json!({"allowedImages": ["docker.io/*"]}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": image: \"evil.io/db\" matches none of the allowedImages patterns: docker.io/*")]
     #[case::privileged(&[(TEST, "- {name: dind, image: 'docker:dind', securityContext: {privileged: true}}")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"dind\": securityContext.privileged: a privileged sidecar is not allowed; set the policy setting allowPrivileged to true to allow it")]
-    fn bad_declarations_are_reported(#[case] pairs: &[(&str, &str)], #[case] extra: Value, #[case] expected: &str) {
+    fn bad_declarations_are_reported(
+        #[case] pairs: &[(&str, &str)],
+        #[case] extra: Value,
+        #[case] expected: &str,
+    ) {
         let found = problems(pairs, Some("test"), extra);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].starts_with(expected), "{:?} does not start with {expected:?}", found[0]);
+        assert!(
+            found[0].starts_with(expected),
+            "{:?} does not start with {expected:?}",
+            found[0]
+        );
     }
 
     #[test]

@@ -17,15 +17,25 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { path: path.into(), message: message.into() }
+        FieldError {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     /// An unknown field `key` under `parent`, with the nearest allowed name or, failing that, all of them.
     pub fn unknown(parent: &str, key: &str, allowed: &[&str]) -> Self {
-        let path = if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") };
+        let path = if parent.is_empty() {
+            key.to_string()
+        } else {
+            format!("{parent}.{key}")
+        };
         let message = match nearest(key, allowed) {
             Some(suggestion) => format!("unknown field; did you mean {suggestion:?}?"),
-            None => format!("unknown field; the fields allowed here are {}", allowed.join(", ")),
+            None => format!(
+                "unknown field; the fields allowed here are {}",
+                allowed.join(", ")
+            ),
         };
         FieldError { path, message }
     }
@@ -56,12 +66,20 @@ impl fmt::Display for FieldError {
 /// (a transposition such as `imgae` counts as one).
 pub fn nearest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
     let lower = key.to_ascii_lowercase();
-    if let Some(same) = allowed.iter().find(|name| name.to_ascii_lowercase() == lower) {
+    if let Some(same) = allowed
+        .iter()
+        .find(|name| name.to_ascii_lowercase() == lower)
+    {
         return Some(same);
     }
     allowed
         .iter()
-        .map(|name| (strsim::damerau_levenshtein(&lower, &name.to_ascii_lowercase()), *name))
+        .map(|name| {
+            (
+                strsim::damerau_levenshtein(&lower, &name.to_ascii_lowercase()),
+                *name,
+            )
+        })
         .filter(|(distance, name)| *distance <= 2 && *distance * 3 <= name.len())
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, name)| name)
@@ -119,7 +137,11 @@ pub enum PolicyError {
 }
 
 fn render_problems(problems: &[Problem]) -> String {
-    let list = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+    let list = problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
     match problems.len() {
         1 => format!("pipelinerun-sidecars: {list}"),
         n => format!("pipelinerun-sidecars: {n} problems: {list}"),
@@ -138,7 +160,11 @@ impl fmt::Display for SettingsError {
 
 /// All the problems with the settings, as one message.
 pub fn render_settings_errors(errors: &[SettingsError]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]
@@ -154,7 +180,14 @@ mod tests {
     #[case("xyz", None)]
     #[case("tty2", Some("tty"))]
     fn suggests_the_nearest_field(#[case] key: &str, #[case] expected: Option<&str>) {
-        let allowed = ["image", "imagePullPolicy", "command", "template", "tty", "env"];
+        let allowed = [
+            "image",
+            "imagePullPolicy",
+            "command",
+            "template",
+            "tty",
+            "env",
+        ];
         assert_eq!(nearest(key, &allowed), expected);
     }
 
@@ -165,7 +198,10 @@ mod tests {
             sidecar: Some(SidecarRef::Named("postgres".into())),
             error: FieldError::new("image", "is required"),
         };
-        let second = Problem { sidecar: Some(SidecarRef::Index(1)), ..problem.clone() };
+        let second = Problem {
+            sidecar: Some(SidecarRef::Index(1)),
+            ..problem.clone()
+        };
         assert_eq!(
             PolicyError::Declarations(vec![problem.clone()]).to_string(),
             "pipelinerun-sidecars: annotation \"pipelinerun-sidecars.io/test\", sidecar \"postgres\": image: is required"

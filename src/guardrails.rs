@@ -15,10 +15,17 @@ pub fn check(sidecar: &Sidecar, settings: &Settings) -> Vec<FieldError> {
         && !image_allowed(image, &settings.allowed_images)
     {
         let normalized = normalize_image(image);
-        let shown = if normalized == *image { format!("{image:?}") } else { format!("{image:?} ({normalized})") };
+        let shown = if normalized == *image {
+            format!("{image:?}")
+        } else {
+            format!("{image:?} ({normalized})")
+        };
         errors.push(FieldError::new(
             "image",
-            format!("{shown} matches none of the allowedImages patterns: {}", settings.allowed_images.join(", ")),
+            format!(
+                "{shown} matches none of the allowedImages patterns: {}",
+                settings.allowed_images.join(", ")
+            ),
         ));
     }
     if !settings.allow_privileged {
@@ -31,7 +38,10 @@ pub fn check(sidecar: &Sidecar, settings: &Settings) -> Vec<FieldError> {
     {
         for (resource, quantity) in quantities.iter().flatten() {
             if let Err(problem) = check_quantity(&quantity.0) {
-                errors.push(FieldError::new(format!("computeResources.{list}.{resource}"), problem));
+                errors.push(FieldError::new(
+                    format!("computeResources.{list}.{resource}"),
+                    problem,
+                ));
             }
         }
     }
@@ -42,7 +52,9 @@ pub fn check(sidecar: &Sidecar, settings: &Settings) -> Vec<FieldError> {
 /// platform team has granted by default.
 fn privilege_problems(sidecar: &Sidecar) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let Some(context) = &sidecar.security_context else { return errors };
+    let Some(context) = &sidecar.security_context else {
+        return errors;
+    };
     const HINT: &str = "set the policy setting allowPrivileged to true to allow it";
     if context.privileged == Some(true) {
         errors.push(FieldError::new(
@@ -56,10 +68,18 @@ fn privilege_problems(sidecar: &Sidecar) -> Vec<FieldError> {
             format!("privilege escalation is not allowed; {HINT}"),
         ));
     }
-    if let Some(added) = context.capabilities.as_ref().and_then(|c| c.add.as_ref()).filter(|a| !a.is_empty()) {
+    if let Some(added) = context
+        .capabilities
+        .as_ref()
+        .and_then(|c| c.add.as_ref())
+        .filter(|a| !a.is_empty())
+    {
         errors.push(FieldError::new(
             "securityContext.capabilities.add",
-            format!("adding capabilities ({}) is not allowed; {HINT}", added.join(", ")),
+            format!(
+                "adding capabilities ({}) is not allowed; {HINT}",
+                added.join(", ")
+            ),
         ));
     }
     errors
@@ -68,7 +88,9 @@ fn privilege_problems(sidecar: &Sidecar) -> Vec<FieldError> {
 /// Whether `image` matches one of `patterns`, as written or in its normalized form.
 pub fn image_allowed(image: &str, patterns: &[String]) -> bool {
     let normalized = normalize_image(image);
-    patterns.iter().any(|pattern| glob_match(pattern, image) || glob_match(pattern, &normalized))
+    patterns
+        .iter()
+        .any(|pattern| glob_match(pattern, image) || glob_match(pattern, &normalized))
 }
 
 /// The fully qualified form of an image reference, as container runtimes resolve it: `postgres:14` is
@@ -80,7 +102,9 @@ pub fn normalize_image(image: &str) -> String {
         None => (image, None),
     };
     match rest {
-        Some(_) if first.contains('.') || first.contains(':') || first == "localhost" => image.to_string(),
+        Some(_) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            image.to_string()
+        }
         Some(_) => format!("docker.io/{image}"),
         None => format!("docker.io/library/{first}"),
     }
@@ -132,13 +156,18 @@ pub fn check_quantity(quantity: &str) -> Result<(), String> {
     if is_quantity(quantity) {
         Ok(())
     } else {
-        Err(format!("{quantity:?} is not a Kubernetes quantity such as 500m, 2, 128Mi or 1Gi"))
+        Err(format!(
+            "{quantity:?} is not a Kubernetes quantity such as 500m, 2, 128Mi or 1Gi"
+        ))
     }
 }
 
 fn is_quantity(quantity: &str) -> bool {
     let rest = quantity.strip_prefix(['+', '-']).unwrap_or(quantity);
-    let number_len = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+    let number_len = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.')
+        .count();
     let (number, suffix) = rest.split_at(number_len);
     let digits = number.bytes().filter(u8::is_ascii_digit).count();
     if digits == 0 || number.bytes().filter(|b| *b == b'.').count() > 1 {
@@ -182,7 +211,11 @@ mod tests {
     #[case("postgres:1*", "postgres:14", true)]
     #[case("a*b*c", "aXbYbZc", true)]
     #[case("a*b*c", "aXbYbZ", false)]
-    fn globs_match_whole_references(#[case] pattern: &str, #[case] text: &str, #[case] expected: bool) {
+    fn globs_match_whole_references(
+        #[case] pattern: &str,
+        #[case] text: &str,
+        #[case] expected: bool,
+    ) {
         assert_eq!(glob_match(pattern, text), expected);
     }
 

@@ -20,7 +20,9 @@ pub mod taskrun;
 
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
-use kubewarden_policy_sdk::{accept_request, mutate_request, protocol_version_guest, reject_request};
+use kubewarden_policy_sdk::{
+    accept_request, mutate_request, protocol_version_guest, reject_request,
+};
 
 use crate::admission::Outcome;
 
@@ -44,7 +46,10 @@ fn validate(payload: &[u8]) -> CallResult {
 /// error, so policy-server and kwctl show the reason instead of a deserialization failure.
 fn validate_settings(payload: &[u8]) -> CallResult {
     let response = match settings::validate(payload) {
-        Ok(_) => SettingsValidationResponse { valid: true, message: None },
+        Ok(_) => SettingsValidationResponse {
+            valid: true,
+            message: None,
+        },
         Err(errors) => SettingsValidationResponse {
             valid: false,
             message: Some(error::render_settings_errors(&errors)),

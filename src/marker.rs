@@ -19,13 +19,21 @@ pub fn names(value: Option<&str>) -> Vec<String> {
 
 /// Sets the marker on `object` to `names`, creating `metadata.annotations` if needed.
 pub fn write(object: &mut Value, key: &str, names: &[String]) {
-    let Some(root) = object.as_object_mut() else { return };
-    let metadata = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let Some(root) = object.as_object_mut() else {
+        return;
+    };
+    let metadata = root
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     if !metadata.is_object() {
         *metadata = Value::Object(Map::new());
     }
-    let Some(metadata) = metadata.as_object_mut() else { return };
-    let annotations = metadata.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
+    let Some(metadata) = metadata.as_object_mut() else {
+        return;
+    };
+    let annotations = metadata
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
     if !annotations.is_object() {
         *annotations = Value::Object(Map::new());
     }
@@ -45,6 +53,9 @@ mod tests {
         assert!(names(None).is_empty());
         let mut pod = json!({"metadata": {"annotations": null}});
         write(&mut pod, "p.io/injected", &["a".into(), "b".into()]);
-        assert_eq!(pod, json!({"metadata": {"annotations": {"p.io/injected": "a,b"}}}));
+        assert_eq!(
+            pod,
+            json!({"metadata": {"annotations": {"p.io/injected": "a,b"}}})
+        );
     }
 }

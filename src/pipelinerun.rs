@@ -15,14 +15,33 @@ use crate::settings::Settings;
 use crate::sidecar::is_dns_label;
 
 /// Every problem with the declarations of a PipelineRun (empty: it is fine).
-pub fn check(pipelinerun: &Value, annotations: &BTreeMap<String, String>, settings: &Settings) -> Vec<Problem> {
+pub fn check(
+    pipelinerun: &Value,
+    annotations: &BTreeMap<String, String>,
+    settings: &Settings,
+) -> Vec<Problem> {
     let prefix = &settings.annotation_prefix;
     let mut per_task: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for spec in pipelinerun.pointer("/spec/taskRunSpecs").and_then(Value::as_array).into_iter().flatten() {
-        let Some(task) = spec.get("pipelineTaskName").and_then(Value::as_str) else { continue };
-        let own = spec.pointer("/metadata/annotations").and_then(Value::as_object);
-        let strings = own.into_iter().flatten().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())));
-        per_task.entry(task.to_string()).or_default().extend(strings);
+    for spec in pipelinerun
+        .pointer("/spec/taskRunSpecs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(task) = spec.get("pipelineTaskName").and_then(Value::as_str) else {
+            continue;
+        };
+        let own = spec
+            .pointer("/metadata/annotations")
+            .and_then(Value::as_object);
+        let strings = own
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())));
+        per_task
+            .entry(task.to_string())
+            .or_default()
+            .extend(strings);
     }
     let tasks = pipeline_tasks(pipelinerun);
     let mut problems = Vec::new();
@@ -30,7 +49,10 @@ pub fn check(pipelinerun: &Value, annotations: &BTreeMap<String, String>, settin
     let mut named: Vec<String> = Vec::new();
     for source in sources {
         for key in source.keys() {
-            let Some(suffix) = key.strip_prefix(prefix.as_str()).and_then(|rest| rest.strip_prefix('/')) else {
+            let Some(suffix) = key
+                .strip_prefix(prefix.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+            else {
                 continue;
             };
             if let Some(problem) = key_problem(key, suffix, tasks.as_deref()) {
@@ -67,7 +89,11 @@ pub fn check(pipelinerun: &Value, annotations: &BTreeMap<String, String>, settin
 
 /// What is wrong with a declaration key itself, if anything.
 fn key_problem(key: &str, suffix: &str, tasks: Option<&[String]>) -> Option<Problem> {
-    let problem = |message: String| Problem { annotation: key.to_string(), sidecar: None, error: FieldError::new("", message) };
+    let problem = |message: String| Problem {
+        annotation: key.to_string(),
+        sidecar: None,
+        error: FieldError::new("", message),
+    };
     if suffix == MARKER {
         return Some(problem(format!(
             "is the policy's own marker of injected sidecars and cannot be set by hand; a pipeline task named {MARKER:?} cannot be given sidecars by name (use all-tasks or rename the task)"
@@ -116,16 +142,22 @@ mod tests {
             .pointer("/metadata/annotations")
             .and_then(|a| serde_json::from_value(a.clone()).ok())
             .unwrap_or_default();
-        check(&pipelinerun, &annotations, &Settings::default()).iter().map(ToString::to_string).collect()
+        check(&pipelinerun, &annotations, &Settings::default())
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     #[test]
     fn a_valid_pipelinerun_has_no_problems() {
-        assert!(problems(json!({"metadata": {"annotations": {
-            "pipelinerun-sidecars.io/test": "- {name: db, image: postgres}",
-            "pipelinerun-sidecars.io/all-tasks": "- {name: cache, image: redis}",
-            "other.io/x": "not ours"
-        }}})).is_empty());
+        assert!(
+            problems(json!({"metadata": {"annotations": {
+                "pipelinerun-sidecars.io/test": "- {name: db, image: postgres}",
+                "pipelinerun-sidecars.io/all-tasks": "- {name: cache, image: redis}",
+                "other.io/x": "not ours"
+            }}}))
+            .is_empty()
+        );
     }
 
     #[test]
@@ -143,11 +175,14 @@ mod tests {
                 }}}]
             }
         }));
-        assert_eq!(found, vec![
-            "annotation \"pipelinerun-sidecars.io/injected\": is the policy's own marker of injected sidecars and cannot be set by hand; a pipeline task named \"injected\" cannot be given sidecars by name (use all-tasks or rename the task)",
-            "annotation \"pipelinerun-sidecars.io/tset\": names no task of this pipeline; did you mean \"test\"?",
-            "annotation \"pipelinerun-sidecars.io/all-tasks\", sidecar \"cache\": imgae: unknown field; did you mean \"image\"?",
-            "annotation \"pipelinerun-sidecars.io/build\", sidecar \"db\": image: is required",
-        ]);
+        assert_eq!(
+            found,
+            vec![
+                "annotation \"pipelinerun-sidecars.io/injected\": is the policy's own marker of injected sidecars and cannot be set by hand; a pipeline task named \"injected\" cannot be given sidecars by name (use all-tasks or rename the task)",
+                "annotation \"pipelinerun-sidecars.io/tset\": names no task of this pipeline; did you mean \"test\"?",
+                "annotation \"pipelinerun-sidecars.io/all-tasks\", sidecar \"cache\": imgae: unknown field; did you mean \"image\"?",
+                "annotation \"pipelinerun-sidecars.io/build\", sidecar \"db\": image: is required",
+            ]
+        );
     }
 }

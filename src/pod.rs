@@ -47,37 +47,60 @@ impl PodView {
             .collect();
         let steps: Vec<Vec<VolumeMount>> = array(pod, "/spec/containers")
             .iter()
-            .filter(|c| c.get("name").and_then(Value::as_str).is_some_and(|n| n.starts_with(STEP_PREFIX)))
+            .filter(|c| {
+                c.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n.starts_with(STEP_PREFIX))
+            })
             .map(|c| {
-                let mounts: Vec<VolumeMount> =
-                    c.get("volumeMounts").and_then(|m| serde_json::from_value(m.clone()).ok()).unwrap_or_default();
-                mounts.into_iter().filter(|m| is_workspace_volume(&m.name)).collect()
+                let mounts: Vec<VolumeMount> = c
+                    .get("volumeMounts")
+                    .and_then(|m| serde_json::from_value(m.clone()).ok())
+                    .unwrap_or_default();
+                mounts
+                    .into_iter()
+                    .filter(|m| is_workspace_volume(&m.name))
+                    .collect()
             })
             .collect();
         let shared = match steps.split_first() {
-            Some((first, rest)) => first.iter().filter(|m| rest.iter().all(|other| other.contains(m))).cloned().collect(),
+            Some((first, rest)) => first
+                .iter()
+                .filter(|m| rest.iter().all(|other| other.contains(m)))
+                .cloned()
+                .collect(),
             None => Vec::new(),
         };
-        PodView { volumes, shared, step_mounts: steps.into_iter().flatten().collect() }
+        PodView {
+            volumes,
+            shared,
+            step_mounts: steps.into_iter().flatten().collect(),
+        }
     }
 }
 
 /// Tekton names a workspace's volume `ws-<5 hex digits>` (`workspace.CreateVolumes`).
 fn is_workspace_volume(name: &str) -> bool {
-    name.strip_prefix("ws-").is_some_and(|hash| hash.len() == 5 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    name.strip_prefix("ws-")
+        .is_some_and(|hash| hash.len() == 5 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The volume Tekton creates for workspace `name`: `names.GenerateHashedName("ws", name, 5)`, the FNV-1a
 /// 32-bit hash in hex, cut or padded to five digits.
 pub fn workspace_volume(name: &str) -> String {
-    let hash = name.bytes().fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193));
+    let hash = name.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
     let mut digits = format!("{hash:x}");
     digits.truncate(5);
     format!("ws-{digits:0<5}")
 }
 
 fn array<'a>(pod: &'a Value, pointer: &str) -> &'a [Value] {
-    pod.pointer(pointer).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+    pod.pointer(pointer)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 /// Adds the declared sidecars that `already` does not list to the Pod, or replaces a Task-defined
@@ -93,9 +116,13 @@ pub fn inject(
     let mut injected = Vec::new();
     let mut containers = array(pod, "/spec/containers").to_vec();
     let mut init_containers = array(pod, "/spec/initContainers").to_vec();
-    for entry in declared.iter().filter(|d| !already.contains(&d.sidecar.name)) {
+    for entry in declared
+        .iter()
+        .filter(|d| !already.contains(&d.sidecar.name))
+    {
         let container_name = format!("{CONTAINER_PREFIX}{}", entry.sidecar.name);
-        let named = |c: &Value| c.get("name").and_then(Value::as_str) == Some(container_name.as_str());
+        let named =
+            |c: &Value| c.get("name").and_then(Value::as_str) == Some(container_name.as_str());
         let existing = match containers.iter().position(named) {
             Some(i) => Some((false, i)),
             None => init_containers.iter().position(named).map(|i| (true, i)),
@@ -132,7 +159,10 @@ pub fn inject(
     }
     let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
         return Err(vec![Problem {
-            annotation: declared.first().map(|d| d.annotation.clone()).unwrap_or_default(),
+            annotation: declared
+                .first()
+                .map(|d| d.annotation.clone())
+                .unwrap_or_default(),
             sidecar: None,
             error: FieldError::new("", "the Pod has no spec to add sidecars to"),
         }]);
@@ -166,7 +196,10 @@ fn build(sidecar: &Sidecar, pod: &PodView, native: bool) -> Result<Container, Ve
         if !pod.volumes.contains(&volume) {
             errors.push(FieldError::new(
                 format!("workspaces[{i}].name"),
-                format!("workspace {:?} is not bound in this TaskRun, so there is nothing to mount", usage.name),
+                format!(
+                    "workspace {:?} is not bound in this TaskRun, so there is nothing to mount",
+                    usage.name
+                ),
             ));
             continue;
         }
@@ -250,9 +283,19 @@ fn script_command(name: &str, script: &str) -> Result<Vec<String>, FieldError> {
         ));
     }
     if cleaned.starts_with("#!") {
-        Ok(vec!["/bin/sh".into(), "-c".into(), SHEBANG_RUNNER.into(), cleaned.to_string()])
+        Ok(vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            SHEBANG_RUNNER.into(),
+            cleaned.to_string(),
+        ])
     } else {
-        Ok(vec!["/bin/sh".into(), "-c".into(), format!("set -e\n{script}"), name.to_string()])
+        Ok(vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            format!("set -e\n{script}"),
+            name.to_string(),
+        ])
     }
 }
 
@@ -281,7 +324,10 @@ mod tests {
     use serde_json::json;
 
     fn declared(value: Value) -> Declared {
-        Declared { sidecar: sidecar::parse(&value).expect("valid"), annotation: "p.io/test".into() }
+        Declared {
+            sidecar: sidecar::parse(&value).expect("valid"),
+            annotation: "p.io/test".into(),
+        }
     }
 
     /// A Pod as Tekton's `Build` makes it for a Task with one step and the workspace `source` bound.
@@ -308,7 +354,9 @@ mod tests {
     #[test]
     fn appends_a_sidecar_container_with_the_shared_workspace() {
         let mut pod = pod();
-        let decl = [declared(json!({"name": "db", "image": "postgres", "computeResources": {"limits": {"cpu": "1"}}}))];
+        let decl = [declared(
+            json!({"name": "db", "image": "postgres", "computeResources": {"limits": {"cpu": "1"}}}),
+        )];
         let injected = inject(&mut pod, &decl, &[], &Settings::default()).expect("ok");
         assert_eq!(injected, vec!["db"]);
         assert_eq!(
@@ -321,9 +369,14 @@ mod tests {
     #[test]
     fn declared_workspaces_take_their_mount_path() {
         let mut pod = pod();
-        let decl = [declared(json!({"name": "db", "image": "p", "workspaces": [{"name": "source", "mountPath": "/src"}]}))];
+        let decl = [declared(
+            json!({"name": "db", "image": "p", "workspaces": [{"name": "source", "mountPath": "/src"}]}),
+        )];
         inject(&mut pod, &decl, &[], &Settings::default()).expect("ok");
-        assert_eq!(pod["spec"]["containers"][1]["volumeMounts"], json!([{"name": workspace_volume("source"), "mountPath": "/src"}]));
+        assert_eq!(
+            pod["spec"]["containers"][1]["volumeMounts"],
+            json!([{"name": workspace_volume("source"), "mountPath": "/src"}])
+        );
     }
 
     #[test]
@@ -336,7 +389,9 @@ mod tests {
         assert_eq!(shebang[2], SHEBANG_RUNNER);
         assert_eq!(shebang[3], "#!/usr/bin/env python3\nprint(1)");
         assert_eq!(
-            script_command("db", "#!win pwsh").expect_err("windows").to_string(),
+            script_command("db", "#!win pwsh")
+                .expect_err("windows")
+                .to_string(),
             "script: Windows scripts (#!win) can only be injected into an inline taskSpec, where Tekton runs them"
         );
     }
@@ -344,28 +399,46 @@ mod tests {
     #[test]
     fn native_mode_adds_an_init_container_with_a_startup_probe() {
         let mut pod = pod();
-        let settings = Settings { inject_as: InjectAs::Native, ..Settings::default() };
-        let decl = [declared(json!({"name": "db", "image": "p", "readinessProbe": {"tcpSocket": {"port": 5432}, "periodSeconds": 2}}))];
+        let settings = Settings {
+            inject_as: InjectAs::Native,
+            ..Settings::default()
+        };
+        let decl = [declared(
+            json!({"name": "db", "image": "p", "readinessProbe": {"tcpSocket": {"port": 5432}, "periodSeconds": 2}}),
+        )];
         inject(&mut pod, &decl, &[], &settings).expect("ok");
         let init = &pod["spec"]["initContainers"];
         assert_eq!(init[0]["name"], "prepare");
         assert_eq!(init[1]["name"], "sidecar-db");
         assert_eq!(init[1]["restartPolicy"], "Always");
-        assert_eq!(init[1]["startupProbe"], json!({"tcpSocket": {"port": 5432}, "periodSeconds": 2, "successThreshold": 1, "failureThreshold": 60}));
+        assert_eq!(
+            init[1]["startupProbe"],
+            json!({"tcpSocket": {"port": 5432}, "periodSeconds": 2, "successThreshold": 1, "failureThreshold": 60})
+        );
         assert_eq!(pod["spec"]["containers"].as_array().map(Vec::len), Some(1));
     }
 
     #[test]
     fn overrides_a_task_sidecar_in_place_and_respects_the_marker() {
         let mut pod = pod();
-        pod["spec"]["containers"].as_array_mut().expect("containers").push(json!({"name": "sidecar-db", "image": "old"}));
-        pod["spec"]["containers"].as_array_mut().expect("containers").push(json!({"name": "sidecar-cache", "image": "c"}));
+        pod["spec"]["containers"]
+            .as_array_mut()
+            .expect("containers")
+            .push(json!({"name": "sidecar-db", "image": "old"}));
+        pod["spec"]["containers"]
+            .as_array_mut()
+            .expect("containers")
+            .push(json!({"name": "sidecar-cache", "image": "c"}));
         let decl = [declared(json!({"name": "db", "image": "new"}))];
         inject(&mut pod, &decl, &[], &Settings::default()).expect("ok");
         assert_eq!(pod["spec"]["containers"][1]["image"], "new");
         assert_eq!(pod["spec"]["containers"][2]["name"], "sidecar-cache");
         let before = pod.clone();
-        assert!(inject(&mut pod, &decl, &["db".into()], &Settings::default()).expect("ok").is_empty());
+        assert!(
+            inject(&mut pod, &decl, &["db".into()], &Settings::default())
+                .expect("ok")
+                .is_empty()
+        );
         assert_eq!(pod, before);
     }
 
@@ -374,11 +447,17 @@ mod tests {
         let mut pod = pod();
         let decl = [declared(json!({"name": "db", "image": "p",
             "volumeMounts": [{"name": "cache", "mountPath": "/cache"}], "workspaces": [{"name": "output"}]}))];
-        let problems: Vec<String> =
-            inject(&mut pod, &decl, &[], &Settings::default()).expect_err("bad").iter().map(ToString::to_string).collect();
-        assert_eq!(problems, vec![
-            "annotation \"p.io/test\", sidecar \"db\": volumeMounts[0].name: the Pod has no volume \"cache\"; its volumes are tekton-internal-tools, ws-1bcf2 (add a volume with the TaskRun's podTemplate, or use a workspace)",
-            "annotation \"p.io/test\", sidecar \"db\": workspaces[0].name: workspace \"output\" is not bound in this TaskRun, so there is nothing to mount",
-        ]);
+        let problems: Vec<String> = inject(&mut pod, &decl, &[], &Settings::default())
+            .expect_err("bad")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            problems,
+            vec![
+                "annotation \"p.io/test\", sidecar \"db\": volumeMounts[0].name: the Pod has no volume \"cache\"; its volumes are tekton-internal-tools, ws-1bcf2 (add a volume with the TaskRun's podTemplate, or use a workspace)",
+                "annotation \"p.io/test\", sidecar \"db\": workspaces[0].name: workspace \"output\" is not bound in this TaskRun, so there is nothing to mount",
+            ]
+        );
     }
 }

@@ -73,15 +73,18 @@ pub struct OwnerReference {
 }
 
 /// Kubernetes clients send `null` for empty fields as often as they leave them out.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(deserializer: D) -> Result<T, D::Error> {
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    deserializer: D,
+) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 impl Metadata {
     /// Whether any annotation key starts with `<prefix>/`: the cheap test for "nothing declared here".
     pub fn has_prefix(&self, prefix: &str) -> bool {
-        self.annotations
-            .keys()
-            .any(|key| key.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/')))
+        self.annotations.keys().any(|key| {
+            key.strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+        })
     }
 }

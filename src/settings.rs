@@ -60,7 +60,8 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         // The schema's own defaults always deserialize: `defaults_are_valid_settings` proves it.
-        Settings::from_value(&Value::Object(Map::new())).unwrap_or_else(|_| unreachable!("schema defaults")) // ok: tested
+        Settings::from_value(&Value::Object(Map::new()))
+            .unwrap_or_else(|_| unreachable!("schema defaults")) // ok: tested
     }
 }
 
@@ -76,7 +77,10 @@ impl Settings {
             other => {
                 return Err(vec![SettingsError(FieldError::new(
                     "",
-                    format!("must be a mapping of settings, not {}", sidecar::kind_of(other)),
+                    format!(
+                        "must be a mapping of settings, not {}",
+                        sidecar::kind_of(other)
+                    ),
                 ))]);
             }
         };
@@ -86,12 +90,15 @@ impl Settings {
         if let Some(Value::Object(templates)) = filled.get_mut("templates") {
             for (name, template) in templates.iter_mut() {
                 if let Value::Object(fields) = template {
-                    fields.entry("name").or_insert_with(|| Value::String(name.clone()));
+                    fields
+                        .entry("name")
+                        .or_insert_with(|| Value::String(name.clone()));
                 }
             }
         }
         let filled = Value::Object(filled);
-        strict::from_value(&filled).map_err(|errors| errors.into_iter().map(SettingsError).collect())
+        strict::from_value(&filled)
+            .map_err(|errors| errors.into_iter().map(SettingsError).collect())
     }
 
     /// Each template as a checked sidecar, by template name. Only valid settings reach the requests, so a
@@ -116,7 +123,11 @@ fn defaults() -> &'static Map<String, Value> {
 
 /// The default `annotationPrefix`, from the schema.
 pub fn default_prefix() -> String {
-    defaults().get("annotationPrefix").and_then(Value::as_str).unwrap_or_default().to_string()
+    defaults()
+        .get("annotationPrefix")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The parsed schema.
@@ -130,7 +141,10 @@ pub fn schema() -> &'static Value {
 /// sidecar that the guardrails allow, quantities).
 pub fn validate(payload: &[u8]) -> Result<Settings, Vec<SettingsError>> {
     let value: Value = serde_json::from_slice(payload).map_err(|err| {
-        vec![SettingsError(FieldError::new("", format!("are not valid JSON: {err}")))]
+        vec![SettingsError(FieldError::new(
+            "",
+            format!("are not valid JSON: {err}"),
+        ))]
     })?;
     let schema_errors = schema_violations(&value);
     if !schema_errors.is_empty() {
@@ -149,7 +163,10 @@ pub fn validate(payload: &[u8]) -> Result<Settings, Vec<SettingsError>> {
     ] {
         for (resource, quantity) in quantities.iter().flatten() {
             if let Err(problem) = guardrails::check_quantity(&quantity.0) {
-                errors.push(FieldError::new(format!("defaultResources.{list}.{resource}"), problem));
+                errors.push(FieldError::new(
+                    format!("defaultResources.{list}.{resource}"),
+                    problem,
+                ));
             }
         }
     }
@@ -157,20 +174,31 @@ pub fn validate(payload: &[u8]) -> Result<Settings, Vec<SettingsError>> {
         let path = format!("templates.{name}");
         match sidecar::parse(template) {
             Ok(sidecar) => {
-                let problems = sidecar::check(&sidecar).into_iter().chain(guardrails::check(&sidecar, &settings));
+                let problems = sidecar::check(&sidecar)
+                    .into_iter()
+                    .chain(guardrails::check(&sidecar, &settings));
                 errors.extend(problems.map(|e| e.within(&path)));
             }
             Err(problems) => errors.extend(problems.into_iter().map(|e| e.within(&path))),
         }
     }
-    if errors.is_empty() { Ok(settings) } else { Err(errors.into_iter().map(SettingsError).collect()) }
+    if errors.is_empty() {
+        Ok(settings)
+    } else {
+        Err(errors.into_iter().map(SettingsError).collect())
+    }
 }
 
 /// Every way `value` breaks the schema.
 fn schema_violations(value: &Value) -> Vec<SettingsError> {
     let validator = match jsonschema::validator_for(schema()) {
         Ok(validator) => validator,
-        Err(err) => return vec![SettingsError(FieldError::new("", format!("schema cannot be compiled: {err}")))],
+        Err(err) => {
+            return vec![SettingsError(FieldError::new(
+                "",
+                format!("schema cannot be compiled: {err}"),
+            ))];
+        }
     };
     let mut errors = Vec::new();
     for error in validator.iter_errors(value) {
@@ -180,19 +208,36 @@ fn schema_violations(value: &Value) -> Vec<SettingsError> {
         match error.kind() {
             jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
                 let allowed = allowed_keys(&segments);
-                errors.extend(unexpected.iter().map(|key| SettingsError(FieldError::unknown(&path, key, &allowed))));
+                errors.extend(
+                    unexpected
+                        .iter()
+                        .map(|key| SettingsError(FieldError::unknown(&path, key, &allowed))),
+                );
             }
             jsonschema::error::ValidationErrorKind::Enum { options } => {
-                let options = options.as_array().into_iter().flatten().map(Value::to_string).collect::<Vec<_>>();
-                let message = format!("is {}; allowed values are {}", error.instance(), options.join(", "));
+                let options = options
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(Value::to_string)
+                    .collect::<Vec<_>>();
+                let message = format!(
+                    "is {}; allowed values are {}",
+                    error.instance(),
+                    options.join(", ")
+                );
                 errors.push(SettingsError(FieldError::new(path, message)));
             }
             _ => {
-                let hint = schema_node.and_then(|node| node.get("x-hint")).and_then(Value::as_str);
+                let hint = schema_node
+                    .and_then(|node| node.get("x-hint"))
+                    .and_then(Value::as_str);
                 // A hint replaces the validator's wording, which for a pattern is the raw regex.
                 // propertyNames reports the whole object; the offending value is the key in its inner error.
                 let offending = match error.kind() {
-                    jsonschema::error::ValidationErrorKind::PropertyNames { error } => error.instance().to_string(),
+                    jsonschema::error::ValidationErrorKind::PropertyNames { error } => {
+                        error.instance().to_string()
+                    }
                     _ => error.instance().to_string(),
                 };
                 let message = match hint {
@@ -226,19 +271,32 @@ fn allowed_keys(segments: &[String]) -> Vec<&'static str> {
         };
     }
     let node = resolve(node);
-    node.get("properties").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k.as_str()).collect()
+    node.get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.as_str())
+        .collect()
 }
 
 /// Follows a local `$ref` (`#/$defs/...`).
 fn resolve(node: &'static Value) -> &'static Value {
-    match node.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+    match node
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+    {
         Some(pointer) => schema().pointer(pointer).unwrap_or(node),
         None => node,
     }
 }
 
 fn pointer_segments(pointer: &str) -> Vec<String> {
-    pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect()
 }
 
 /// `["allowedImages", "0"]` as `allowedImages[0]`.
@@ -265,7 +323,11 @@ mod tests {
 
     fn messages(payload: Value) -> Vec<String> {
         let bytes = serde_json::to_vec(&payload).expect("serializes");
-        validate(&bytes).expect_err("must be invalid").iter().map(ToString::to_string).collect()
+        validate(&bytes)
+            .expect_err("must be invalid")
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     #[test]
@@ -302,7 +364,10 @@ mod tests {
         .expect("valid");
         assert_eq!(settings.templates["redis"]["name"], "redis");
         assert_eq!(settings.inject_as, InjectAs::Native);
-        assert_eq!(settings.default_resources.requests.expect("requests")["memory"].0, "128");
+        assert_eq!(
+            settings.default_resources.requests.expect("requests")["memory"].0,
+            "128"
+        );
     }
 
     #[rstest]
@@ -327,13 +392,19 @@ mod tests {
     #[case::template_image_not_allowed(json!({"allowedImages": ["ghcr.io/acme/*"], "templates": {"redis": {"image": "redis:7"}}}), vec!["settings.templates.redis.image: \"redis:7\" (docker.io/library/redis:7) matches none of the allowedImages patterns: ghcr.io/acme/*"])]
     #[case::bad_quantity(json!({"defaultResources": {"limits": {"memory": "lots"}}}), vec!["settings.defaultResources.limits.memory: \"lots\" is not a Kubernetes quantity such as 500m, 2, 128Mi or 1Gi"])]
     #[case::not_an_object(json!(["x"]), vec!["settings: [\"x\"] is not of type \"object\""])]
-    fn invalid_settings_are_reported_with_path_and_hint(#[case] payload: Value, #[case] expected: Vec<&str>) {
+    fn invalid_settings_are_reported_with_path_and_hint(
+        #[case] payload: Value,
+        #[case] expected: Vec<&str>,
+    ) {
         assert_eq!(messages(payload), expected);
     }
 
     #[test]
     fn malformed_json_is_reported() {
         let errors = validate(b"{not json").expect_err("invalid");
-        assert_eq!(errors[0].to_string(), "settings: are not valid JSON: key must be a string at line 1 column 2");
+        assert_eq!(
+            errors[0].to_string(),
+            "settings: are not valid JSON: key must be a string at line 1 column 2"
+        );
     }
 }

@@ -136,7 +136,10 @@ pub fn parse(value: &Value) -> Result<Sidecar, Vec<FieldError>> {
     let Value::Object(fields) = value else {
         return Err(vec![FieldError::new(
             "",
-            format!("must be a mapping of sidecar fields, not {}", kind_of(value)),
+            format!(
+                "must be a mapping of sidecar fields, not {}",
+                kind_of(value)
+            ),
         )]);
     };
     // Checked here rather than by the strict deserializer so that the hint can include `template`.
@@ -164,7 +167,11 @@ pub fn check(sidecar: &Sidecar) -> Vec<FieldError> {
     if let Some(problem) = name_problem(&sidecar.name) {
         errors.push(FieldError::new("name", problem));
     }
-    if sidecar.image.as_deref().is_none_or(|image| image.trim().is_empty()) {
+    if sidecar
+        .image
+        .as_deref()
+        .is_none_or(|image| image.trim().is_empty())
+    {
         errors.push(FieldError::new("image", "is required"));
     }
     if sidecar.script.is_some() && sidecar.command.is_some() {
@@ -174,7 +181,10 @@ pub fn check(sidecar: &Sidecar) -> Vec<FieldError> {
         ));
     }
     for (i, mount) in sidecar.volume_mounts.iter().flatten().enumerate() {
-        if let Some(prefix) = INTERNAL_VOLUME_PREFIXES.iter().find(|p| mount.name.starts_with(**p)) {
+        if let Some(prefix) = INTERNAL_VOLUME_PREFIXES
+            .iter()
+            .find(|p| mount.name.starts_with(**p))
+        {
             errors.push(FieldError::new(
                 format!("volumeMounts[{i}].name"),
                 format!(
@@ -187,7 +197,10 @@ pub fn check(sidecar: &Sidecar) -> Vec<FieldError> {
     let mut seen = BTreeSet::new();
     for (i, usage) in sidecar.workspaces.iter().flatten().enumerate() {
         if usage.name.is_empty() {
-            errors.push(FieldError::new(format!("workspaces[{i}].name"), "is required"));
+            errors.push(FieldError::new(
+                format!("workspaces[{i}].name"),
+                "is required",
+            ));
         } else if !seen.insert(usage.name.as_str()) {
             errors.push(FieldError::new(
                 format!("workspaces[{i}].name"),
@@ -212,7 +225,9 @@ pub fn name_problem(name: &str) -> Option<String> {
         return Some("is required".to_string());
     }
     if name == RESERVED_NAME {
-        return Some(format!("{name:?} is reserved by Tekton for its results sidecar"));
+        return Some(format!(
+            "{name:?} is reserved by Tekton for its results sidecar"
+        ));
     }
     if name.len() > MAX_NAME_LEN {
         return Some(format!(
@@ -233,7 +248,9 @@ pub fn is_dns_label(name: &str) -> bool {
     let bytes = name.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 63
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
         && bytes.first() != Some(&b'-')
         && bytes.last() != Some(&b'-')
 }
@@ -279,9 +296,15 @@ mod tests {
             "workspaces": [{"name": "source", "mountPath": "/src"}], "restartPolicy": "Always"
         }))
         .expect("a complete sidecar parses");
-        let limits = sidecar.compute_resources.and_then(|r| r.limits).expect("limits kept");
+        let limits = sidecar
+            .compute_resources
+            .and_then(|r| r.limits)
+            .expect("limits kept");
         assert_eq!(limits["cpu"].0, "1");
-        assert_eq!(sidecar.workspaces.expect("workspaces")[0].mount_path, "/src");
+        assert_eq!(
+            sidecar.workspaces.expect("workspaces")[0].mount_path,
+            "/src"
+        );
         assert_eq!(sidecar.restart_policy.as_deref(), Some("Always"));
     }
 
@@ -305,7 +328,10 @@ mod tests {
         "resources: give either computeResources (v1) or resources (v1beta1), not both"
     )]
     fn parse_errors_name_the_field(#[case] input: Value, #[case] expected: &str) {
-        assert_eq!(messages(parse(&input).expect_err("must fail")), vec![expected.to_string()]);
+        assert_eq!(
+            messages(parse(&input).expect_err("must fail")),
+            vec![expected.to_string()]
+        );
     }
 
     #[rstest]
@@ -317,7 +343,10 @@ mod tests {
     #[case::internal_volume(json!({"name": "db", "image": "x", "volumeMounts": [{"name": "tekton-internal-bin", "mountPath": "/tekton/bin"}]}), vec!["volumeMounts[0].name: volume \"tekton-internal-bin\" is internal to Tekton: volumes named tekton-internal-* are only mounted into steps"])]
     #[case::restart_policy(json!({"name": "db", "image": "x", "restartPolicy": "OnFailure"}), vec!["restartPolicy: \"OnFailure\" is not allowed: a sidecar's restartPolicy can only be \"Always\""])]
     #[case::valid(json!({"name": "db", "image": "postgres:14", "script": "echo hi"}), vec![])]
-    fn check_applies_tekton_and_kubernetes_rules(#[case] input: Value, #[case] expected: Vec<&str>) {
+    fn check_applies_tekton_and_kubernetes_rules(
+        #[case] input: Value,
+        #[case] expected: Vec<&str>,
+    ) {
         let sidecar = parse(&input).expect("parses");
         assert_eq!(messages(check(&sidecar)), expected);
     }
@@ -352,7 +381,12 @@ mod tests {
             restart_policy: Some(String::new()),
         };
         let serialized = serde_json::to_value(&every).expect("serializes");
-        let mut keys: Vec<&str> = serialized.as_object().expect("object").keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = serialized
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
         keys.push("resources");
         keys.push("template");
         keys.sort_unstable();

@@ -19,7 +19,11 @@ use crate::error::FieldError;
 /// fit, on every unknown field found anywhere in the value.
 pub fn from_value<'a, T: de::Deserialize<'a>>(value: &'a Value) -> Result<T, Vec<FieldError>> {
     let unknown = RefCell::new(Vec::new());
-    let result = serde_path_to_error::deserialize(Strict { value, path: String::new(), unknown: &unknown });
+    let result = serde_path_to_error::deserialize(Strict {
+        value,
+        path: String::new(),
+        unknown: &unknown,
+    });
     let unknown = unknown.into_inner();
     match result {
         // An unknown field is the likelier cause of a type error nearby (a misspelt key), so say it first.
@@ -28,7 +32,10 @@ pub fn from_value<'a, T: de::Deserialize<'a>>(value: &'a Value) -> Result<T, Vec
         Err(err) => {
             let path = err.path().to_string();
             let path = if path == "." { String::new() } else { path };
-            Err(vec![FieldError::new(path, type_message(&err.into_inner().to_string()))])
+            Err(vec![FieldError::new(
+                path,
+                type_message(&err.into_inner().to_string()),
+            )])
         }
     }
 }
@@ -59,11 +66,23 @@ impl<'a, 'u> Strict<'a, 'u> {
         } else {
             format!("{}.{segment}", self.path)
         };
-        Strict { value, path, unknown: self.unknown }
+        Strict {
+            value,
+            path,
+            unknown: self.unknown,
+        }
     }
 
-    fn visit_map<V: Visitor<'a>>(self, map: &'a Map<String, Value>, visitor: V) -> Result<V::Value, serde_json::Error> {
-        visitor.visit_map(StrictMap { parent: self, entries: map.iter(), pending: None })
+    fn visit_map<V: Visitor<'a>>(
+        self,
+        map: &'a Map<String, Value>,
+        visitor: V,
+    ) -> Result<V::Value, serde_json::Error> {
+        visitor.visit_map(StrictMap {
+            parent: self,
+            entries: map.iter(),
+            pending: None,
+        })
     }
 }
 
@@ -81,7 +100,10 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
     fn deserialize_any<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         match self.value {
             Value::Object(map) => self.visit_map(map, visitor),
-            Value::Array(items) => visitor.visit_seq(StrictSeq { parent: self, items: items.iter().enumerate() }),
+            Value::Array(items) => visitor.visit_seq(StrictSeq {
+                parent: self,
+                items: items.iter().enumerate(),
+            }),
             other => other.deserialize_any(visitor),
         }
     }
@@ -95,7 +117,9 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
         match self.value {
             Value::Object(map) => {
                 let unknown = map.keys().filter(|key| !fields.contains(&key.as_str()));
-                let errors: Vec<FieldError> = unknown.map(|key| FieldError::unknown(&self.path, key, fields)).collect();
+                let errors: Vec<FieldError> = unknown
+                    .map(|key| FieldError::unknown(&self.path, key, fields))
+                    .collect();
                 self.unknown.borrow_mut().extend(errors);
                 self.visit_map(map, visitor)
             }
@@ -112,7 +136,10 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
 
     fn deserialize_seq<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         match self.value {
-            Value::Array(items) => visitor.visit_seq(StrictSeq { parent: self, items: items.iter().enumerate() }),
+            Value::Array(items) => visitor.visit_seq(StrictSeq {
+                parent: self,
+                items: items.iter().enumerate(),
+            }),
             other => other.deserialize_seq(visitor),
         }
     }
@@ -124,11 +151,19 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
         }
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'a>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+    fn deserialize_newtype_struct<V: Visitor<'a>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
         visitor.visit_newtype_struct(self)
     }
 
-    fn deserialize_tuple<V: Visitor<'a>>(self, _len: usize, visitor: V) -> Result<V::Value, Self::Error> {
+    fn deserialize_tuple<V: Visitor<'a>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
         self.deserialize_seq(visitor)
     }
 
@@ -141,7 +176,11 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
         self.deserialize_seq(visitor)
     }
 
-    fn deserialize_unit_struct<V: Visitor<'a>>(self, name: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+    fn deserialize_unit_struct<V: Visitor<'a>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
         self.value.deserialize_unit_struct(name, visitor)
     }
 
@@ -171,15 +210,26 @@ struct StrictMap<'a, 'u> {
 impl<'a> MapAccess<'a> for StrictMap<'a, '_> {
     type Error = serde_json::Error;
 
-    fn next_key_seed<K: DeserializeSeed<'a>>(&mut self, seed: K) -> Result<Option<K::Value>, Self::Error> {
-        let Some(entry) = self.entries.next() else { return Ok(None) };
+    fn next_key_seed<K: DeserializeSeed<'a>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let Some(entry) = self.entries.next() else {
+            return Ok(None);
+        };
         self.pending = Some(entry);
         let key = BorrowedStrDeserializer::<serde_json::Error>::new(entry.0.as_str());
         seed.deserialize(key).map(Some)
     }
 
-    fn next_value_seed<V: DeserializeSeed<'a>>(&mut self, seed: V) -> Result<V::Value, Self::Error> {
-        let (key, value) = self.pending.take().ok_or_else(|| de::Error::custom("value requested before its key"))?;
+    fn next_value_seed<V: DeserializeSeed<'a>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        let (key, value) = self
+            .pending
+            .take()
+            .ok_or_else(|| de::Error::custom("value requested before its key"))?;
         seed.deserialize(self.parent.child(value, key))
     }
 }
@@ -192,9 +242,14 @@ struct StrictSeq<'a, 'u> {
 impl<'a> SeqAccess<'a> for StrictSeq<'a, '_> {
     type Error = serde_json::Error;
 
-    fn next_element_seed<T: DeserializeSeed<'a>>(&mut self, seed: T) -> Result<Option<T::Value>, Self::Error> {
+    fn next_element_seed<T: DeserializeSeed<'a>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Self::Error> {
         match self.items.next() {
-            Some((i, value)) => seed.deserialize(self.parent.child(value, &format!("[{i}]"))).map(Some),
+            Some((i, value)) => seed
+                .deserialize(self.parent.child(value, &format!("[{i}]")))
+                .map(Some),
             None => Ok(None),
         }
     }
@@ -207,7 +262,11 @@ mod tests {
     use serde_json::json;
 
     fn errors<T: for<'a> de::Deserialize<'a> + std::fmt::Debug>(value: Value) -> Vec<String> {
-        from_value::<T>(&value).expect_err("must fail").iter().map(ToString::to_string).collect()
+        from_value::<T>(&value)
+            .expect_err("must fail")
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     #[test]
@@ -229,7 +288,10 @@ mod tests {
     #[test]
     fn type_errors_carry_their_path() {
         let found = errors::<Probe>(json!({"tcpSocket": {"port": 5432}, "periodSeconds": "often"}));
-        assert_eq!(found, vec!["periodSeconds: is string \"often\", expected i32"]);
+        assert_eq!(
+            found,
+            vec!["periodSeconds: is string \"often\", expected i32"]
+        );
     }
 
     #[test]
@@ -240,6 +302,9 @@ mod tests {
             "livenessProbe": {"httpGet": {"port": "http", "path": "/"}},
         }))
         .expect("valid container");
-        assert_eq!(container.resources.and_then(|r| r.limits).expect("limits")["cpu"].0, "1");
+        assert_eq!(
+            container.resources.and_then(|r| r.limits).expect("limits")["cpu"].0,
+            "1"
+        );
     }
 }

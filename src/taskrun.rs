@@ -22,7 +22,10 @@ pub fn inject(
     v1beta1: bool,
     settings: &Settings,
 ) -> Result<Vec<String>, Vec<Problem>> {
-    let Some(task_spec) = taskrun.pointer_mut("/spec/taskSpec").filter(|spec| spec.is_object()) else {
+    let Some(task_spec) = taskrun
+        .pointer_mut("/spec/taskSpec")
+        .filter(|spec| spec.is_object())
+    else {
         return Ok(Vec::new());
     };
     let mut problems = Vec::new();
@@ -31,13 +34,24 @@ pub fn inject(
         Some(Value::Array(existing)) => existing.clone(),
         _ => Vec::new(),
     };
-    for entry in declared.iter().filter(|d| !already.contains(&d.sidecar.name)) {
+    for entry in declared
+        .iter()
+        .filter(|d| !already.contains(&d.sidecar.name))
+    {
         let name = &entry.sidecar.name;
-        let Ok(mut json) = serde_json::to_value(&entry.sidecar) else { continue };
-        if v1beta1 && let Some(fields) = json.as_object_mut() && let Some(resources) = fields.remove("computeResources") {
+        let Ok(mut json) = serde_json::to_value(&entry.sidecar) else {
+            continue;
+        };
+        if v1beta1
+            && let Some(fields) = json.as_object_mut()
+            && let Some(resources) = fields.remove("computeResources")
+        {
             fields.insert("resources".to_string(), resources);
         }
-        match sidecars.iter_mut().find(|s| s.get("name").and_then(Value::as_str) == Some(name)) {
+        match sidecars
+            .iter_mut()
+            .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
+        {
             Some(_) if settings.on_conflict == OnConflict::Reject => problems.push(conflict(entry)),
             Some(existing) => *existing = json,
             None => sidecars.push(json),
@@ -75,7 +89,10 @@ mod tests {
     use serde_json::json;
 
     fn declared(value: Value) -> Declared {
-        Declared { sidecar: sidecar::parse(&value).expect("valid"), annotation: "p.io/test".into() }
+        Declared {
+            sidecar: sidecar::parse(&value).expect("valid"),
+            annotation: "p.io/test".into(),
+        }
     }
 
     fn taskrun(sidecars: Value) -> Value {
@@ -84,10 +101,13 @@ mod tests {
 
     #[test]
     fn appends_new_and_overrides_same_name_in_place() {
-        let mut tr = taskrun(json!([{"name": "cache", "image": "old"}, {"name": "other", "image": "x"}]));
+        let mut tr =
+            taskrun(json!([{"name": "cache", "image": "old"}, {"name": "other", "image": "x"}]));
         let decl = [
             declared(json!({"name": "cache", "image": "new"})),
-            declared(json!({"name": "db", "image": "postgres", "computeResources": {"limits": {"cpu": "1"}}})),
+            declared(
+                json!({"name": "db", "image": "postgres", "computeResources": {"limits": {"cpu": "1"}}}),
+            ),
         ];
         let injected = inject(&mut tr, &decl, &[], false, &Settings::default()).expect("ok");
         assert_eq!(injected, vec!["cache", "db"]);
@@ -104,9 +124,14 @@ mod tests {
     #[test]
     fn v1beta1_uses_resources() {
         let mut tr = taskrun(Value::Null);
-        let decl = [declared(json!({"name": "db", "image": "p", "computeResources": {"limits": {"cpu": "1"}}}))];
+        let decl = [declared(
+            json!({"name": "db", "image": "p", "computeResources": {"limits": {"cpu": "1"}}}),
+        )];
         inject(&mut tr, &decl, &[], true, &Settings::default()).expect("ok");
-        assert_eq!(tr["spec"]["taskSpec"]["sidecars"], json!([{"name": "db", "image": "p", "resources": {"limits": {"cpu": "1"}}}]));
+        assert_eq!(
+            tr["spec"]["taskSpec"]["sidecars"],
+            json!([{"name": "db", "image": "p", "resources": {"limits": {"cpu": "1"}}}])
+        );
     }
 
     #[test]
@@ -114,19 +139,39 @@ mod tests {
         let mut tr = taskrun(json!([{"name": "db", "image": "p"}]));
         let before = tr.clone();
         let decl = [declared(json!({"name": "db", "image": "p"}))];
-        let settings = Settings { on_conflict: OnConflict::Reject, ..Settings::default() };
-        assert!(inject(&mut tr, &decl, &["db".into()], false, &settings).expect("ok").is_empty());
+        let settings = Settings {
+            on_conflict: OnConflict::Reject,
+            ..Settings::default()
+        };
+        assert!(
+            inject(&mut tr, &decl, &["db".into()], false, &settings)
+                .expect("ok")
+                .is_empty()
+        );
         assert_eq!(tr, before);
         let mut by_ref = json!({"spec": {"taskRef": {"name": "golang-test"}}});
-        assert!(inject(&mut by_ref, &decl, &[], false, &settings).expect("ok").is_empty());
+        assert!(
+            inject(&mut by_ref, &decl, &[], false, &settings)
+                .expect("ok")
+                .is_empty()
+        );
     }
 
     #[test]
     fn conflicts_are_rejected_when_configured() {
         let mut tr = taskrun(json!([{"name": "db", "image": "p"}]));
-        let settings = Settings { on_conflict: OnConflict::Reject, ..Settings::default() };
-        let problems = inject(&mut tr, &[declared(json!({"name": "db", "image": "q"}))], &[], false, &settings)
-            .expect_err("conflict");
+        let settings = Settings {
+            on_conflict: OnConflict::Reject,
+            ..Settings::default()
+        };
+        let problems = inject(
+            &mut tr,
+            &[declared(json!({"name": "db", "image": "q"}))],
+            &[],
+            false,
+            &settings,
+        )
+        .expect_err("conflict");
         assert_eq!(
             problems[0].to_string(),
             "annotation \"p.io/test\", sidecar \"db\": name: the Task already defines a sidecar named \"db\", and the policy setting onConflict is \"reject\"; choose another name"

@@ -80,7 +80,8 @@ fn main() -> ExitCode {
 
 fn run(argv: Vec<String>) -> Result<ExitCode> {
     let args = parse_args(argv)?;
-    let module = std::fs::read(&args.policy).with_context(|| format!("cannot read policy {}", args.policy))?;
+    let module = std::fs::read(&args.policy)
+        .with_context(|| format!("cannot read policy {}", args.policy))?;
     let policy = WasmtimeEngineProviderBuilder::new()
         .module_bytes(&module)
         .wasi_params(WasiParams::default())
@@ -89,26 +90,43 @@ fn run(argv: Vec<String>) -> Result<ExitCode> {
 
     let settings = serde_json::to_vec(&args.settings)?;
     let validation = match call(&policy, "validate_settings", &settings) {
-        Ok(bytes) => serde_json::from_slice::<SettingsValidationResponse>(&bytes)
-            .context("validate_settings returned something that is not a SettingsValidationResponse")?,
+        Ok(bytes) => serde_json::from_slice::<SettingsValidationResponse>(&bytes).context(
+            "validate_settings returned something that is not a SettingsValidationResponse",
+        )?,
         Err(err) => SettingsValidationResponse {
             valid: false,
-            message: Some(format!("Error invoking settings validation callback: {err}")),
+            message: Some(format!(
+                "Error invoking settings validation callback: {err}"
+            )),
         },
     };
     if !validation.valid {
         println!("{}", serde_json::to_string(&validation)?);
-        eprintln!("Error: Provided settings are not valid: {:?}", validation.message);
+        eprintln!(
+            "Error: Provided settings are not valid: {:?}",
+            validation.message
+        );
         return Ok(ExitCode::FAILURE);
     }
 
-    let Some(request_path) = args.request_path else { return Ok(ExitCode::SUCCESS) };
-    let text = std::fs::read_to_string(&request_path).with_context(|| format!("cannot read {request_path}"))?;
-    let mut request: Value = serde_json::from_str(&text).with_context(|| format!("{request_path} is not JSON"))?;
+    let Some(request_path) = args.request_path else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let text = std::fs::read_to_string(&request_path)
+        .with_context(|| format!("cannot read {request_path}"))?;
+    let mut request: Value =
+        serde_json::from_str(&text).with_context(|| format!("{request_path} is not JSON"))?;
     if request.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
-        request = request.get("request").cloned().ok_or_else(|| anyhow!("the AdmissionReview has no request"))?;
+        request = request
+            .get("request")
+            .cloned()
+            .ok_or_else(|| anyhow!("the AdmissionReview has no request"))?;
     }
-    let uid = request.get("uid").and_then(Value::as_str).unwrap_or_default().to_string();
+    let uid = request
+        .get("uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let payload = serde_json::to_vec(&json!({"request": request, "settings": args.settings}))?;
     let response = match call(&policy, "validate", &payload) {
         Ok(bytes) => {
@@ -121,7 +139,10 @@ fn run(argv: Vec<String>) -> Result<ExitCode> {
             allowed: false,
             patch_type: None,
             patch: None,
-            status: Some(Status { message: Some(format!("internal server error: {err}")), code: Some(500) }),
+            status: Some(Status {
+                message: Some(format!("internal server error: {err}")),
+                code: Some(500),
+            }),
             audit_annotations: None,
             warnings: None,
         },
@@ -132,10 +153,13 @@ fn run(argv: Vec<String>) -> Result<ExitCode> {
 
 /// One waPC call on a fresh instance, as policy-server makes every evaluation.
 fn call(policy: &WasmtimeEngineProviderPre, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
-    let engine = policy.rehydrate(None).map_err(|err| anyhow!("cannot instantiate the policy: {err}"))?;
+    let engine = policy
+        .rehydrate(None)
+        .map_err(|err| anyhow!("cannot instantiate the policy: {err}"))?;
     let host = WapcHost::new(Box::new(engine), Some(Box::new(host_callback)))
         .map_err(|err| anyhow!("cannot start the policy: {err}"))?;
-    host.call(operation, payload).map_err(|err| anyhow!("{err}"))
+    host.call(operation, payload)
+        .map_err(|err| anyhow!("{err}"))
 }
 
 /// The host capabilities a policy may call. Logging is accepted and dropped (kwctl prints it on stderr,
@@ -149,12 +173,19 @@ fn host_callback(
 ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
     match (binding, namespace, operation) {
         ("kubewarden", "tracing", "log") => Ok(Vec::new()),
-        _ => Err(format!("host capability {binding}/{namespace}/{operation} is not available in kwctl-runner").into()),
+        _ => Err(format!(
+            "host capability {binding}/{namespace}/{operation} is not available in kwctl-runner"
+        )
+        .into()),
     }
 }
 
 /// policy-evaluator's `AdmissionResponse::from_policy_validation_response`.
-fn admission_response(uid: String, object: Option<&Value>, answer: ValidationResponse) -> Result<AdmissionResponse> {
+fn admission_response(
+    uid: String,
+    object: Option<&Value>,
+    answer: ValidationResponse,
+) -> Result<AdmissionResponse> {
     if answer.mutated_object.is_some() && object.is_none() {
         return Ok(AdmissionResponse {
             uid,
@@ -175,13 +206,17 @@ fn admission_response(uid: String, object: Option<&Value>, answer: ValidationRes
             if diff.0.is_empty() {
                 None
             } else {
-                Some(base64::engine::general_purpose::STANDARD.encode(serde_json::to_string(&diff)?))
+                Some(
+                    base64::engine::general_purpose::STANDARD.encode(serde_json::to_string(&diff)?),
+                )
             }
         }
         _ => None,
     };
-    let status = (answer.message.is_some() || answer.code.is_some())
-        .then(|| Status { message: answer.message.clone(), code: answer.code });
+    let status = (answer.message.is_some() || answer.code.is_some()).then(|| Status {
+        message: answer.message.clone(),
+        code: answer.code,
+    });
     Ok(AdmissionResponse {
         uid,
         allowed: answer.accepted,
@@ -203,23 +238,33 @@ fn parse_args(argv: Vec<String>) -> Result<Args> {
     let mut settings = Value::Object(Default::default());
     let mut policy = None;
     while let Some(arg) = argv.next() {
-        let mut value = |name: &str| argv.next().ok_or_else(|| anyhow!("{name} needs a value\n{USAGE}"));
+        let mut value = |name: &str| {
+            argv.next()
+                .ok_or_else(|| anyhow!("{name} needs a value\n{USAGE}"))
+        };
         match arg.as_str() {
             "--request-path" | "-r" => request_path = Some(value(&arg)?),
             "--settings-json" => {
                 let text = value(&arg)?;
-                settings = serde_json::from_str(&text).with_context(|| format!("--settings-json is not JSON: {text}"))?;
+                settings = serde_json::from_str(&text)
+                    .with_context(|| format!("--settings-json is not JSON: {text}"))?;
             }
             "--settings-path" | "-s" => {
                 let path = value(&arg)?;
-                let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {path}"))?;
                 // kwctl reads a settings file as YAML, of which JSON is a part.
-                settings = serde_saphyr::from_str::<Value>(&text).with_context(|| format!("{path} is not YAML"))?;
+                settings = serde_saphyr::from_str::<Value>(&text)
+                    .with_context(|| format!("{path} is not YAML"))?;
             }
             flag if flag.starts_with('-') => bail!("unknown option {flag}\n{USAGE}"),
             path => policy = Some(path.to_string()),
         }
     }
     let policy = policy.ok_or_else(|| anyhow!("no policy given\n{USAGE}"))?;
-    Ok(Args { request_path, settings, policy })
+    Ok(Args {
+        request_path,
+        settings,
+        policy,
+    })
 }

@@ -1,0 +1,75 @@
+# pipelinerun-sidecars: build, test and run the Kubewarden policy.
+#
+#   make run    build the module and evaluate it on the example requests in test_data/
+#   make test   everything CI runs: fmt check, clippy, unit tests, wasm build, e2e suite
+#
+# Both install what they need (the wasm32-wasip1 rustup target, bats from npm into e2e-tests/).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+TARGET       := wasm32-wasip1
+WASM_OUT     := target/$(TARGET)/release/pipelinerun_sidecars.wasm
+RUNNER       := target/runner/kwctl-runner
+BATS         := e2e-tests/node_modules/bats/bin/bats
+SOURCES      := $(shell find src -name '*.rs') Cargo.toml Cargo.lock settings-schema.json
+RUNNER_SRCS  := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml Cargo.lock
+
+.PHONY: all run test fmt lint unit-tests e2e-tests wasm-target clean
+
+all: policy.wasm
+
+wasm-target:
+	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
+
+policy.wasm: $(SOURCES) | wasm-target
+	cargo build --locked --target $(TARGET) --release -p pipelinerun-sidecars
+	cp $(WASM_OUT) $@
+
+# Needs a real kwctl on PATH (it is not on crates.io): embeds metadata and the README for `kwctl push`.
+annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
+	kwctl annotate -m policy-metadata.yml -u README.md -o $@ policy.wasm
+
+$(RUNNER): $(RUNNER_SRCS)
+	cargo build --locked -p kwctl-runner --profile runner
+
+$(BATS): e2e-tests/package.json e2e-tests/package-lock.json
+	cd e2e-tests && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+fmt:
+	cargo fmt --all -- --check
+
+lint:
+	cargo clippy --locked --workspace --all-targets -- -D warnings
+
+unit-tests:
+	cargo test --locked --workspace
+
+# The bats suite runs ${KWCTL:-kwctl}; here it gets the in-repo runner. With a real kwctl:
+#   make policy.wasm && KWCTL=kwctl bats e2e-tests
+e2e-tests: policy.wasm $(RUNNER) $(BATS)
+	KWCTL=$(abspath $(RUNNER)) POLICY=$(abspath policy.wasm) $(BATS) e2e-tests
+
+test: fmt lint unit-tests e2e-tests
+
+# Prints, for each example request, the decision and the decoded JSONPatch.
+run: policy.wasm $(RUNNER)
+	@for example in $(EXAMPLES); do \
+	  request=$${example%%@*}; settings=$${example#*@}; [ "$$settings" = "$$example" ] && settings=""; \
+	  echo "=== $$request$${settings:+ (settings: $$settings)}"; \
+	  $(RUNNER) run -r test_data/$$request $${settings:+--settings-path test_data/$$settings} policy.wasm \
+	    | jq -r 'if .allowed then (if .patch then "allowed, patched:\n" + (.patch | @base64d | fromjson | map(tojson) | join("\n")) else "allowed, unchanged" end) else "REJECTED: " + .status.message end'; \
+	done
+
+# request[@settings]: the TEP example in order (PipelineRun, its TaskRun from a hub taskRef, its Pod),
+# then the other shapes the policy handles.
+EXAMPLES := pipelinerun-tep-create.json taskrun-tep-hub.json pod-tep-hub.json \
+	taskrun-inline.json pod-inline-already-injected.json taskrun-override.json \
+	pod-script-workspaces.json pod-tep-hub.json@settings-native.yaml \
+	pod-template-dind.json@settings-dind-template.yaml pipelinerun-typo.json \
+	pod-not-tekton.json pod-tekton-no-declaration.json
+
+clean:
+	cargo clean
+	rm -rf policy.wasm annotated-policy.wasm e2e-tests/node_modules

@@ -1,0 +1,62 @@
+# Shared helpers for the bats suites. They run ${KWCTL:-kwctl} (a real kwctl, or the in-repo kwctl-runner
+# that prints the same thing) on ${POLICY:-policy.wasm}, from the repository root.
+
+setup() {
+  KWCTL="${KWCTL:-kwctl}"
+  POLICY="${POLICY:-policy.wasm}"
+  cd "$BATS_TEST_DIRNAME/.."
+}
+
+# evaluate REQUEST [SETTINGS_FILE]: prints the AdmissionResponse JSON line (stderr dropped, as in
+# Kubewarden's own e2e suites).
+evaluate() {
+  local request="$1" settings="${2:-}"
+  if [ -n "$settings" ]; then
+    "$KWCTL" run --request-path "test_data/$request" --settings-path "test_data/$settings" "$POLICY" 2>/dev/null
+  else
+    "$KWCTL" run --request-path "test_data/$request" "$POLICY" 2>/dev/null
+  fi
+}
+
+# assert_patch REQUEST EXPECTED [SETTINGS_FILE]: the decoded JSONPatch equals test_data/expected/EXPECTED
+# exactly (keys sorted, so only key order may differ).
+assert_patch() {
+  local response actual expected
+  response="$(evaluate "$1" "${3:-}")"
+  [ "$(jq -r '.allowed' <<<"$response")" = "true" ]
+  [ "$(jq -r '.patchType' <<<"$response")" = "JSONPatch" ]
+  actual="$(jq -S '.patch | @base64d | fromjson' <<<"$response")"
+  expected="$(jq -S . "test_data/expected/$2")"
+  if [ "$actual" != "$expected" ]; then
+    diff <(echo "$expected") <(echo "$actual") || true
+    return 1
+  fi
+}
+
+# assert_untouched REQUEST [SETTINGS_FILE]: accepted, with no patch at all.
+assert_untouched() {
+  local response
+  response="$(evaluate "$1" "${2:-}")"
+  echo "response = $response"
+  [ "$(jq -r '.allowed' <<<"$response")" = "true" ]
+  [ "$(jq -r '.patch' <<<"$response")" = "null" ]
+}
+
+# assert_rejected REQUEST MESSAGE [SETTINGS_FILE]: rejected with exactly MESSAGE.
+assert_rejected() {
+  local response
+  response="$(evaluate "$1" "${3:-}")"
+  echo "response = $response"
+  [ "$(jq -r '.allowed' <<<"$response")" = "false" ]
+  [ "$(jq -r '.status.message' <<<"$response")" = "$2" ]
+}
+
+# assert_settings_invalid SETTINGS_JSON MESSAGE: kwctl refuses to run and shows exactly MESSAGE.
+assert_settings_invalid() {
+  run bash -c '"$0" run --request-path test_data/pod-tep-hub.json --settings-json "$1" "$2" 2>/dev/null' \
+    "$KWCTL" "$1" "$POLICY"
+  echo "output = $output"
+  [ "$status" -eq 1 ]
+  [ "$(head -n 1 <<<"$output" | jq -r '.valid')" = "false" ]
+  [ "$(head -n 1 <<<"$output" | jq -r '.message')" = "$2" ]
+}

@@ -1,0 +1,95 @@
+//! Every request in test_data/, through the same `evaluate` the waPC module runs: a mutation changes only
+//! what it means to change, and evaluating the policy's own output changes nothing more.
+
+use std::path::Path;
+
+use pipelinerun_sidecars::admission::{Outcome, evaluate};
+use serde_json::{Value, json};
+
+/// The paths a mutation may touch: the sidecar lists, the container lists and the marker annotation.
+const ALLOWED: [&str; 4] = [
+    "/spec/containers",
+    "/spec/initContainers",
+    "/spec/taskSpec/sidecars",
+    "/metadata/annotations/pipelinerun-sidecars.io~1injected",
+];
+
+fn settings_for(name: &str) -> Value {
+    let file = match name {
+        "pod-template-dind.json" => "settings-dind-template.yaml",
+        _ => return json!({}),
+    };
+    let text = std::fs::read_to_string(Path::new("test_data").join(file)).expect("settings file");
+    serde_saphyr::from_str(&text).expect("settings YAML")
+}
+
+fn requests() -> Vec<(String, Value)> {
+    let mut found: Vec<(String, Value)> = std::fs::read_dir("test_data")
+        .expect("test_data")
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let name = path.file_name()?.to_str()?.to_string();
+            if !name.ends_with(".json") || name.starts_with("settings") {
+                return None;
+            }
+            let text = std::fs::read_to_string(&path).ok()?;
+            Some((name, serde_json::from_str(&text).expect("fixture is JSON")))
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+fn payload(request: &Value, settings: &Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({"request": request, "settings": settings})).expect("payload")
+}
+
+#[test]
+fn mutations_touch_only_sidecars_and_the_marker_and_are_idempotent() {
+    let mut mutated = 0;
+    for settings in [json!({}), json!({"injectAs": "native"})] {
+        for (name, request) in requests() {
+            let settings = if settings == json!({}) {
+                settings_for(&name)
+            } else {
+                settings.clone()
+            };
+            let Ok(Outcome::Mutate(object)) = evaluate(&payload(&request, &settings)) else {
+                continue;
+            };
+            mutated += 1;
+            let original = &request["object"];
+            let patch = json_patch::diff(original, &object);
+            for operation in &patch.0 {
+                let path = operation.path().to_string();
+                assert!(
+                    ALLOWED.iter().any(|allowed| path.starts_with(allowed)),
+                    "{name}: patch touches {path}"
+                );
+            }
+            let mut again = request.clone();
+            again["object"] = object;
+            assert_eq!(
+                evaluate(&payload(&again, &settings)),
+                Ok(Outcome::Accept),
+                "{name}: not idempotent"
+            );
+        }
+    }
+    // Nine fixtures inject with their own settings and eight in native mode (the dind Pod has no template
+    // there): a fixture that stopped injecting would make this test vacuous.
+    assert_eq!(mutated, 17);
+}
+
+#[test]
+fn no_fixture_makes_the_module_fail_to_answer() {
+    for (name, request) in requests() {
+        let outcome = evaluate(&payload(&request, &settings_for(&name)));
+        if let Err(error) = outcome {
+            assert!(
+                error.to_string().starts_with("pipelinerun-sidecars"),
+                "{name}: {error}"
+            );
+        }
+    }
+}

@@ -42,7 +42,8 @@ enum Target {
 pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
     let envelope: Envelope = serde_json::from_slice(payload).map_err(|err| {
         PolicyError::Request(format!(
-            "the payload is not {{\"request\": ..., \"settings\": ...}} ({err})"
+            "the payload is not {{\"request\": ..., \"settings\": ...}} ({})",
+            without_position(&err)
         ))
     })?;
     let request = envelope.request;
@@ -61,14 +62,17 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
     let Some(object) = request.object else {
         return Ok(Outcome::Accept);
     };
-    let head: Head = serde_json::from_str(object.get()).map_err(|err| {
-        PolicyError::Request(format!("the object's metadata cannot be read ({err})"))
+    let mut reader = serde_json::Deserializer::from_str(object.get());
+    let head: Head = serde_path_to_error::deserialize(&mut reader).map_err(|err| {
+        let (path, inner) = (err.path().to_string(), without_position(err.inner()));
+        PolicyError::Request(format!("the object's {path} is not valid: {inner}"))
     })?;
     let metadata = head.metadata;
     if target == Target::Pod && !is_taskrun_pod(&metadata) {
         return Ok(Outcome::Accept);
     }
-    if !metadata.has_prefix(&annotation_prefix(envelope.settings)?) {
+    // PipelineRuns are few and may declare only in spec.taskRunSpecs, so they are always read in full.
+    if target != Target::PipelineRun && !metadata.has_prefix(&annotation_prefix(envelope.settings)?) {
         return Ok(Outcome::Accept);
     }
     let settings_value: Value = match envelope.settings {
@@ -114,6 +118,16 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
             marker::write(&mut object, &marker_key, &names);
             Ok(Outcome::Mutate(object))
         }
+    }
+}
+
+/// serde_json's message without " at line L column C": positions depend on how the caller serialized
+/// the request (policy-server and kwctl re-serialize it), so the message names the path instead.
+fn without_position(err: &serde_json::Error) -> String {
+    let message = err.to_string();
+    match message.rsplit_once(" at line ") {
+        Some((text, _)) => text.to_string(),
+        None => message,
     }
 }
 
@@ -233,9 +247,9 @@ mod tests {
     }
 
     #[rstest::rstest]
-    #[case::not_json(b"{{".to_vec(), "pipelinerun-sidecars cannot read the admission request: the payload is not {\"request\": ..., \"settings\": ...} (key must be a string at line 1 column 2)")]
-    #[case::not_an_envelope(b"[1]".to_vec(), "pipelinerun-sidecars cannot read the admission request: the payload is not {\"request\": ..., \"settings\": ...} (invalid type: integer `1`, expected struct Request at line 1 column 2)")]
-    #[case::metadata_not_a_mapping(payload(TASKRUN, "CREATE", json!({"metadata": "x"}), json!({})), "pipelinerun-sidecars cannot read the admission request: the object's metadata cannot be read (invalid type: string \"x\", expected struct Metadata at line 1 column 15)")]
+    #[case::not_json(b"{{".to_vec(), "pipelinerun-sidecars cannot read the admission request: the payload is not {\"request\": ..., \"settings\": ...} (key must be a string)")]
+    #[case::not_an_envelope(b"[1]".to_vec(), "pipelinerun-sidecars cannot read the admission request: the payload is not {\"request\": ..., \"settings\": ...} (invalid type: integer `1`, expected struct Request)")]
+    #[case::metadata_not_a_mapping(payload(TASKRUN, "CREATE", json!({"metadata": "x"}), json!({})), "pipelinerun-sidecars cannot read the admission request: the object's metadata is not valid: invalid type: string \"x\", expected struct Metadata")]
     fn unreadable_requests_are_rejected_with_a_reason(
         #[case] payload: Vec<u8>,
         #[case] expected: &str,

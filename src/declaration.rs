@@ -380,21 +380,42 @@ pub fn read_yaml(text: &str) -> Result<Value, String> {
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }
-    serde_saphyr::from_str_with_options::<Value>(text, yaml_options()).map_err(|err| {
-        format!(
-            "is not valid YAML or JSON: {}",
-            first_line(&err.to_string())
-        )
-    })
+    serde_saphyr::from_str_with_options::<Value>(text, yaml_options())
+        .map_err(|err| format!("is not valid YAML or JSON: {}", yaml_message(&err)))
 }
 
-/// serde-saphyr renders a source snippet under its message; a Kubernetes message is one line.
-fn first_line(message: &str) -> &str {
-    message
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .unwrap_or(message)
+/// A YAML error in the words of the annotation's author: where, and what, on one line.
+fn yaml_message(err: &serde_saphyr::Error) -> String {
+    use serde_saphyr::budget::BudgetBreach;
+    let at = err.location().map(|l| format!("line {} column {}: ", l.line(), l.column())).unwrap_or_default();
+    // The cause may be wrapped in a source snippet or an alias location; the message is about the cause.
+    let mut cause = err;
+    while let serde_saphyr::Error::WithSnippet { error, .. } | serde_saphyr::Error::AliasError { error, .. } = cause {
+        cause = error;
+    }
+    let what = match cause {
+        serde_saphyr::Error::Budget { breach, .. } => match breach {
+            BudgetBreach::Depth { .. } => "nests deeper than the 32 levels a sidecar declaration may use".to_string(),
+            BudgetBreach::Documents { .. } => "holds more than one YAML document; declare one list".to_string(),
+            BudgetBreach::Aliases { .. }
+            | BudgetBreach::Anchors { .. }
+            | BudgetBreach::RecordedAnchorEvents { .. }
+            | BudgetBreach::RecordedAnchorBytes { .. }
+            | BudgetBreach::AliasAnchorRatio { .. }
+            | BudgetBreach::MergeKeys { .. } => {
+                "its YAML anchors and aliases expand beyond what a sidecar declaration needs, so it is refused rather than expanded".to_string()
+            }
+            _ => "is larger than a sidecar declaration may be".to_string(),
+        },
+        serde_saphyr::Error::DuplicateMappingKey { key: Some(key), .. } => format!("the key {key:?} appears twice in one mapping"),
+        other => {
+            let message = other.to_string();
+            let line = message.lines().map(str::trim).find(|line| !line.is_empty()).unwrap_or_default();
+            let line = line.strip_prefix("error: ").unwrap_or(line);
+            line.strip_prefix(at.as_str()).unwrap_or(line).to_string()
+        }
+    };
+    format!("{at}{what}")
 }
 
 #[cfg(test)]

@@ -194,6 +194,7 @@ pub fn check(sidecar: &Sidecar) -> Vec<FieldError> {
             ));
         }
     }
+    errors.extend(required_fields(sidecar));
     let mut seen = BTreeSet::new();
     for (i, usage) in sidecar.workspaces.iter().flatten().enumerate() {
         if usage.name.is_empty() {
@@ -215,6 +216,52 @@ pub fn check(sidecar: &Sidecar) -> Vec<FieldError> {
             "restartPolicy",
             format!("{policy:?} is not allowed: a sidecar's restartPolicy can only be \"Always\""),
         ));
+    }
+    errors
+}
+
+/// The Kubernetes fields that the API server requires but k8s-openapi fills with a default when they are
+/// missing: without this check `env: [{value: x}]` would pass here and fail when Tekton creates the Pod.
+fn required_fields(sidecar: &Sidecar) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (i, var) in sidecar.env.iter().flatten().enumerate() {
+        if var.name.is_empty() {
+            errors.push(FieldError::new(format!("env[{i}].name"), "is required"));
+        }
+    }
+    for (i, port) in sidecar.ports.iter().flatten().enumerate() {
+        if !(1..=65535).contains(&port.container_port) {
+            errors.push(FieldError::new(
+                format!("ports[{i}].containerPort"),
+                format!("is {}; a port number is between 1 and 65535", port.container_port),
+            ));
+        }
+    }
+    for (i, mount) in sidecar.volume_mounts.iter().flatten().enumerate() {
+        for (field, value) in [("name", &mount.name), ("mountPath", &mount.mount_path)] {
+            if value.is_empty() {
+                errors.push(FieldError::new(format!("volumeMounts[{i}].{field}"), "is required"));
+            }
+        }
+    }
+    for (i, device) in sidecar.volume_devices.iter().flatten().enumerate() {
+        for (field, value) in [("name", &device.name), ("devicePath", &device.device_path)] {
+            if value.is_empty() {
+                errors.push(FieldError::new(format!("volumeDevices[{i}].{field}"), "is required"));
+            }
+        }
+    }
+    let probes = [
+        ("livenessProbe", &sidecar.liveness_probe),
+        ("readinessProbe", &sidecar.readiness_probe),
+        ("startupProbe", &sidecar.startup_probe),
+    ];
+    for (field, probe) in probes {
+        let Some(probe) = probe else { continue };
+        let handlers = [probe.exec.is_some(), probe.http_get.is_some(), probe.tcp_socket.is_some(), probe.grpc.is_some()];
+        if handlers.iter().filter(|h| **h).count() != 1 {
+            errors.push(FieldError::new(field, "needs exactly one of exec, httpGet, tcpSocket or grpc"));
+        }
     }
     errors
 }
@@ -342,6 +389,11 @@ mod tests {
     #[case::script_and_command(json!({"name": "db", "image": "x", "script": "echo", "command": ["sh"]}), vec!["script: cannot be used with command: give the program either as a script or as a command"])]
     #[case::internal_volume(json!({"name": "db", "image": "x", "volumeMounts": [{"name": "tekton-internal-bin", "mountPath": "/tekton/bin"}]}), vec!["volumeMounts[0].name: volume \"tekton-internal-bin\" is internal to Tekton: volumes named tekton-internal-* are only mounted into steps"])]
     #[case::restart_policy(json!({"name": "db", "image": "x", "restartPolicy": "OnFailure"}), vec!["restartPolicy: \"OnFailure\" is not allowed: a sidecar's restartPolicy can only be \"Always\""])]
+    #[case::env_without_name(json!({"name": "db", "image": "x", "env": [{"value": "1"}]}), vec!["env[0].name: is required"])]
+    #[case::port_zero(json!({"name": "db", "image": "x", "ports": [{"name": "pg"}]}), vec!["ports[0].containerPort: is 0; a port number is between 1 and 65535"])]
+    #[case::mount_without_path(json!({"name": "db", "image": "x", "volumeMounts": [{"name": "data"}]}), vec!["volumeMounts[0].mountPath: is required"])]
+    #[case::probe_without_handler(json!({"name": "db", "image": "x", "readinessProbe": {"periodSeconds": 2}}), vec!["readinessProbe: needs exactly one of exec, httpGet, tcpSocket or grpc"])]
+    #[case::probe_with_two_handlers(json!({"name": "db", "image": "x", "startupProbe": {"exec": {"command": ["true"]}, "tcpSocket": {"port": 1}}}), vec!["startupProbe: needs exactly one of exec, httpGet, tcpSocket or grpc"])]
     #[case::valid(json!({"name": "db", "image": "postgres:14", "script": "echo hi"}), vec![])]
     fn check_applies_tekton_and_kubernetes_rules(
         #[case] input: Value,

@@ -47,10 +47,17 @@ fn type_message(message: &str) -> String {
         .replace("a sequence", "a list")
         .replace("a map", "a mapping")
         .replace("struct ", "");
-    match message.split_once(", expected ") {
-        Some((found, expected)) => format!("is {found}, expected {expected}"),
-        None => message,
-    }
+    let (found, expected) = match message.split_once(", expected ") {
+        Some(parts) => parts,
+        None => return message,
+    };
+    let expected = match expected {
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" => "an integer",
+        "f32" | "f64" => "a number",
+        "a boolean" | "bool" => "true or false",
+        other => other,
+    };
+    format!("is {found}, expected {expected}")
 }
 
 struct Strict<'a, 'u> {
@@ -290,7 +297,7 @@ mod tests {
         let found = errors::<Probe>(json!({"tcpSocket": {"port": 5432}, "periodSeconds": "often"}));
         assert_eq!(
             found,
-            vec!["periodSeconds: is string \"often\", expected i32"]
+            vec!["periodSeconds: is string \"often\", expected an integer"]
         );
     }
 

@@ -82,9 +82,14 @@ fn run(argv: Vec<String>) -> Result<ExitCode> {
     let args = parse_args(argv)?;
     let module = std::fs::read(&args.policy)
         .with_context(|| format!("cannot read policy {}", args.policy))?;
+    // Like kwctl, keep compiled modules in wasmtime's cache, here beside the runner (in the build tree), so
+    // that a suite of a hundred runs compiles the module once.
+    let cache = std::env::current_exe()?.with_file_name("wasmtime-cache");
+    std::fs::create_dir_all(&cache).with_context(|| format!("cannot create {}", cache.display()))?;
     let policy = WasmtimeEngineProviderBuilder::new()
         .module_bytes(&module)
         .wasi_params(WasiParams::default())
+        .enable_cache(Some(&cache))
         .build_pre()
         .map_err(|err| anyhow!("cannot compile policy {}: {err}", args.policy))?;
 

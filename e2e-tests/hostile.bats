@@ -1,0 +1,60 @@
+#!/usr/bin/env bats
+# Fail fast and safely: bad input of every kind gets a rejection that says what to fix, never a trap.
+
+load helpers
+
+# Runs one case of test_data/bad: {description, expected, settings, request}. Prints the decision.
+decide() {
+  local request
+  request="$BATS_TEST_TMPDIR/$(basename "$1")"
+  jq '.request' "$1" >"$request"
+  "$KWCTL" run --request-path "$request" --settings-json "$(jq -c '.settings' "$1")" "$POLICY" 2>/dev/null \
+    | jq -r 'if .allowed then "ACCEPTED" else .status.message end'
+}
+
+@test "every bad input in test_data/bad is rejected with its exact message" {
+  local cases failures=0 expected actual
+  cases=(test_data/bad/*.json)
+  [ "${#cases[@]}" -ge 40 ]
+  for case in "${cases[@]}"; do
+    expected="$(jq -r '.expected' "$case")"
+    actual="$(decide "$case")"
+    if [ "$actual" != "$expected" ]; then
+      printf '%s (%s)\n  expected: %s\n  actual:   %s\n' "$case" "$(jq -r .description "$case")" "$expected" "$actual"
+      failures=$((failures + 1))
+    fi
+  done
+  [ "$failures" -eq 0 ]
+}
+
+@test "a PipelineRun with a misspelled field is rejected at admission with the suggested fix" {
+  assert_rejected pipelinerun-typo.json \
+    'pipelinerun-sidecars: annotation "pipelinerun-sidecars.io/test", sidecar "postgres": imgae: unknown field; did you mean "image"?'
+}
+
+@test "an image outside allowedImages is rejected" {
+  [ "$(decide test_data/bad/35-an-image-outside-allowedimages.json)" = \
+    'pipelinerun-sidecars: annotation "pipelinerun-sidecars.io/test", sidecar "db": image: "evil.example.com/postgres:14" matches none of the allowedImages patterns: docker.io/library/*, ghcr.io/acme/*' ]
+}
+
+@test "a privileged docker-in-docker sidecar is rejected by default" {
+  [ "$(decide test_data/bad/37-a-privileged-sidecar.json)" = \
+    'pipelinerun-sidecars: annotation "pipelinerun-sidecars.io/test", sidecar "dind": securityContext.privileged: a privileged sidecar is not allowed; set the policy setting allowPrivileged to true to allow it' ]
+}
+
+@test "a privileged template is refused when the policy loads unless allowPrivileged is true" {
+  assert_settings_invalid '{"templates": {"dind": {"image": "docker:27-dind", "securityContext": {"privileged": true}}}}' \
+    'settings.templates.dind.securityContext.privileged: a privileged sidecar is not allowed; set the policy setting allowPrivileged to true to allow it'
+}
+
+@test "the privileged docker-in-docker template is accepted when allowPrivileged is true" {
+  assert_patch pod-template-dind.json pod-template-dind.patch.json settings-dind-template.yaml
+}
+
+@test "an alias bomb is refused, within a bounded time" {
+  run timeout 10 bash -c '"$0" run --request-path <(jq .request test_data/bad/44-a-yaml-alias-bomb.json) "$1" 2>/dev/null' \
+    "$KWCTL" "$POLICY"
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .allowed <<<"$output")" = "false" ]
+  [ "$(jq -r .status.message <<<"$output")" = "$(jq -r .expected test_data/bad/44-a-yaml-alias-bomb.json)" ]
+}

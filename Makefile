@@ -43,8 +43,10 @@ fmt:
 lint:
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 
+# The runner's tests use its own profile, so wasmtime is not built a third time in debug just for them.
 unit-tests:
-	cargo test --locked --workspace
+	cargo test --locked -p pipelinerun-sidecars
+	cargo test --locked -p kwctl-runner --profile runner
 
 # The bats suite runs ${KWCTL:-kwctl}; here it gets the in-repo runner. With a real kwctl:
 #   make policy.wasm && KWCTL=kwctl bats e2e-tests

@@ -72,7 +72,8 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
         return Ok(Outcome::Accept);
     }
     // PipelineRuns are few and may declare only in spec.taskRunSpecs, so they are always read in full.
-    if target != Target::PipelineRun && !metadata.has_prefix(&annotation_prefix(envelope.settings)?) {
+    if target != Target::PipelineRun && !metadata.has_prefix(&annotation_prefix(envelope.settings)?)
+    {
         return Ok(Outcome::Accept);
     }
     let settings_value: Value = match envelope.settings {

@@ -387,10 +387,15 @@ pub fn read_yaml(text: &str) -> Result<Value, String> {
 /// A YAML error in the words of the annotation's author: where, and what, on one line.
 fn yaml_message(err: &serde_saphyr::Error) -> String {
     use serde_saphyr::budget::BudgetBreach;
-    let at = err.location().map(|l| format!("line {} column {}: ", l.line(), l.column())).unwrap_or_default();
+    let at = err
+        .location()
+        .map(|l| format!("line {} column {}: ", l.line(), l.column()))
+        .unwrap_or_default();
     // The cause may be wrapped in a source snippet or an alias location; the message is about the cause.
     let mut cause = err;
-    while let serde_saphyr::Error::WithSnippet { error, .. } | serde_saphyr::Error::AliasError { error, .. } = cause {
+    while let serde_saphyr::Error::WithSnippet { error, .. }
+    | serde_saphyr::Error::AliasError { error, .. } = cause
+    {
         cause = error;
     }
     let what = match cause {

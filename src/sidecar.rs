@@ -233,21 +233,30 @@ fn required_fields(sidecar: &Sidecar) -> Vec<FieldError> {
         if !(1..=65535).contains(&port.container_port) {
             errors.push(FieldError::new(
                 format!("ports[{i}].containerPort"),
-                format!("is {}; a port number is between 1 and 65535", port.container_port),
+                format!(
+                    "is {}; a port number is between 1 and 65535",
+                    port.container_port
+                ),
             ));
         }
     }
     for (i, mount) in sidecar.volume_mounts.iter().flatten().enumerate() {
         for (field, value) in [("name", &mount.name), ("mountPath", &mount.mount_path)] {
             if value.is_empty() {
-                errors.push(FieldError::new(format!("volumeMounts[{i}].{field}"), "is required"));
+                errors.push(FieldError::new(
+                    format!("volumeMounts[{i}].{field}"),
+                    "is required",
+                ));
             }
         }
     }
     for (i, device) in sidecar.volume_devices.iter().flatten().enumerate() {
         for (field, value) in [("name", &device.name), ("devicePath", &device.device_path)] {
             if value.is_empty() {
-                errors.push(FieldError::new(format!("volumeDevices[{i}].{field}"), "is required"));
+                errors.push(FieldError::new(
+                    format!("volumeDevices[{i}].{field}"),
+                    "is required",
+                ));
             }
         }
     }
@@ -258,9 +267,17 @@ fn required_fields(sidecar: &Sidecar) -> Vec<FieldError> {
     ];
     for (field, probe) in probes {
         let Some(probe) = probe else { continue };
-        let handlers = [probe.exec.is_some(), probe.http_get.is_some(), probe.tcp_socket.is_some(), probe.grpc.is_some()];
+        let handlers = [
+            probe.exec.is_some(),
+            probe.http_get.is_some(),
+            probe.tcp_socket.is_some(),
+            probe.grpc.is_some(),
+        ];
         if handlers.iter().filter(|h| **h).count() != 1 {
-            errors.push(FieldError::new(field, "needs exactly one of exec, httpGet, tcpSocket or grpc"));
+            errors.push(FieldError::new(
+                field,
+                "needs exactly one of exec, httpGet, tcpSocket or grpc",
+            ));
         }
     }
     errors

@@ -85,7 +85,8 @@ fn run(argv: Vec<String>) -> Result<ExitCode> {
     // Like kwctl, keep compiled modules in wasmtime's cache, here beside the runner (in the build tree), so
     // that a suite of a hundred runs compiles the module once.
     let cache = std::env::current_exe()?.with_file_name("wasmtime-cache");
-    std::fs::create_dir_all(&cache).with_context(|| format!("cannot create {}", cache.display()))?;
+    std::fs::create_dir_all(&cache)
+        .with_context(|| format!("cannot create {}", cache.display()))?;
     let policy = WasmtimeEngineProviderBuilder::new()
         .module_bytes(&module)
         .wasi_params(WasiParams::default())
@@ -272,4 +273,107 @@ fn parse_args(argv: Vec<String>) -> Result<Args> {
         settings,
         policy,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(
+        accepted: bool,
+        mutated_object: Option<Value>,
+        message: Option<&str>,
+    ) -> ValidationResponse {
+        ValidationResponse {
+            accepted,
+            message: message.map(str::to_string),
+            code: None,
+            mutated_object,
+            audit_annotations: None,
+            warnings: None,
+        }
+    }
+
+    fn printed(response: &AdmissionResponse) -> String {
+        serde_json::to_string(response).expect("serializes")
+    }
+
+    #[test]
+    fn a_mutation_becomes_a_base64_json_patch_in_kwctls_field_order() {
+        let original = json!({"spec": {"containers": [{"name": "step-a"}]}});
+        let mutated = json!({"spec": {"containers": [{"name": "step-a"}, {"name": "sidecar-db"}]}});
+        let response = admission_response(
+            "u1".into(),
+            Some(&original),
+            answer(true, Some(mutated), None),
+        )
+        .expect("ok");
+        let patch = base64::engine::general_purpose::STANDARD
+            .encode(r#"[{"op":"add","path":"/spec/containers/1","value":{"name":"sidecar-db"}}]"#);
+        assert_eq!(
+            printed(&response),
+            format!(
+                r#"{{"uid":"u1","allowed":true,"patchType":"JSONPatch","patch":"{patch}","auditAnnotations":null,"warnings":null}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn an_unchanged_object_gives_no_patch() {
+        let original = json!({"a": 1});
+        let response = admission_response(
+            "u".into(),
+            Some(&original),
+            answer(true, Some(original.clone()), None),
+        )
+        .expect("ok");
+        assert_eq!(
+            printed(&response),
+            r#"{"uid":"u","allowed":true,"auditAnnotations":null,"warnings":null}"#
+        );
+    }
+
+    #[test]
+    fn a_rejection_carries_its_message_in_status() {
+        let response = admission_response(
+            "u".into(),
+            Some(&json!({})),
+            answer(false, None, Some("no")),
+        )
+        .expect("ok");
+        assert_eq!(
+            printed(&response),
+            r#"{"uid":"u","allowed":false,"status":{"message":"no"},"auditAnnotations":null,"warnings":null}"#
+        );
+    }
+
+    #[test]
+    fn mutating_a_deleted_object_is_refused_as_policy_evaluator_does() {
+        let response =
+            admission_response("u".into(), None, answer(true, Some(json!({})), None)).expect("ok");
+        assert!(!response.allowed);
+        assert!(printed(&response).contains("Incoming object is null"));
+    }
+
+    #[test]
+    fn arguments_follow_kwctl_run() {
+        let args = parse_args(
+            [
+                "run",
+                "-r",
+                "req.json",
+                "--settings-json",
+                r#"{"injectAs":"native"}"#,
+                "policy.wasm",
+            ]
+            .map(String::from)
+            .to_vec(),
+        )
+        .expect("valid");
+        assert_eq!(args.request_path.as_deref(), Some("req.json"));
+        assert_eq!(args.settings, json!({"injectAs": "native"}));
+        assert_eq!(args.policy, "policy.wasm");
+        assert!(parse_args(vec!["bench".into()]).is_err());
+        assert!(parse_args(["run", "--unknown", "p.wasm"].map(String::from).to_vec()).is_err());
+    }
 }

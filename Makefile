@@ -15,7 +15,7 @@ BATS         := e2e-tests/node_modules/bats/bin/bats
 SOURCES      := $(shell find src -name '*.rs') Cargo.toml Cargo.lock settings-schema.json
 RUNNER_SRCS  := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml Cargo.lock
 
-.PHONY: all run test fmt lint unit-tests e2e-tests wasm-target clean
+.PHONY: all run test fmt lint unit-tests e2e-tests wasm-target push clean
 
 all: policy.wasm
 
@@ -28,7 +28,14 @@ policy.wasm: $(SOURCES) | wasm-target
 
 # Needs a real kwctl on PATH (it is not on crates.io): embeds metadata and the README for `kwctl push`.
 annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
+	@command -v kwctl >/dev/null || { echo "annotated-policy.wasm needs kwctl on PATH: https://github.com/kubewarden/kubewarden-controller/releases" >&2; exit 2; }
 	kwctl annotate -m policy-metadata.yml -u README.md -o $@ policy.wasm
+
+# make push REGISTRY=ghcr.io/acme/policies: publish the annotated module as <REGISTRY>/pipelinerun-sidecars:v<version>.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+push: annotated-policy.wasm
+	@test -n "$(REGISTRY)" || { echo "usage: make push REGISTRY=ghcr.io/<org>/policies" >&2; exit 2; }
+	kwctl push annotated-policy.wasm registry://$(REGISTRY)/pipelinerun-sidecars:v$(VERSION)
 
 $(RUNNER): $(RUNNER_SRCS)
 	cargo build --locked -p kwctl-runner --profile runner

@@ -85,7 +85,7 @@ impl Settings {
             }
         };
         for (key, default) in defaults() {
-            filled.entry(key.clone()).or_insert_with(|| default.clone());
+            filled.entry(key).or_insert(default);
         }
         if let Some(Value::Object(templates)) = filled.get_mut("templates") {
             for (name, template) in templates.iter_mut() {
@@ -108,29 +108,39 @@ impl Settings {
     }
 }
 
+// DEFAULTS and DEFAULT_ANNOTATION_PREFIX, taken from the schema by build.rs.
+include!(concat!(env!("OUT_DIR"), "/schema_defaults.rs"));
+
 /// The `default` of every top-level property of the schema.
-fn defaults() -> &'static Map<String, Value> {
-    static DEFAULTS: OnceLock<Map<String, Value>> = OnceLock::new();
-    DEFAULTS.get_or_init(|| {
-        let properties = schema().get("properties").and_then(Value::as_object);
-        properties
-            .into_iter()
-            .flatten()
-            .filter_map(|(name, property)| Some((name.clone(), property.get("default")?.clone())))
-            .collect()
-    })
+fn defaults() -> Map<String, Value> {
+    serde_json::from_str(DEFAULTS).unwrap_or_default()
 }
 
 /// The default `annotationPrefix`, from the schema.
 pub fn default_prefix() -> String {
-    defaults()
-        .get("annotationPrefix")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
+    DEFAULT_ANNOTATION_PREFIX.to_string()
 }
 
-/// The parsed schema.
+/// The validator of `settings-schema.json`, generated at build time. The formats are Kubernetes' name
+/// rules, checked by our functions rather than by regular expressions, which would add two regex engines
+/// and their Unicode tables (about 1 MB) to the module.
+#[jsonschema::validator(
+    path = "settings-schema.json",
+    validate_formats = true,
+    formats = {
+        "dns-subdomain" => crate::settings::is_dns_subdomain,
+        "dns-label" => crate::sidecar::is_dns_label,
+    }
+)]
+struct SettingsSchema;
+
+/// A DNS-1123 subdomain (what Kubernetes requires of an annotation key's prefix): dot-separated labels,
+/// at most 253 characters.
+pub fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(sidecar::is_dns_label)
+}
+
+/// The parsed schema, for the hints of a violation's message (only when the settings are wrong).
 pub fn schema() -> &'static Value {
     static PARSED: OnceLock<Value> = OnceLock::new();
     PARSED.get_or_init(|| serde_json::from_str(SCHEMA).unwrap_or(Value::Null))
@@ -191,17 +201,8 @@ pub fn validate(payload: &[u8]) -> Result<Settings, Vec<SettingsError>> {
 
 /// Every way `value` breaks the schema.
 fn schema_violations(value: &Value) -> Vec<SettingsError> {
-    let validator = match jsonschema::validator_for(schema()) {
-        Ok(validator) => validator,
-        Err(err) => {
-            return vec![SettingsError(FieldError::new(
-                "",
-                format!("schema cannot be compiled: {err}"),
-            ))];
-        }
-    };
     let mut errors = Vec::new();
-    for error in validator.iter_errors(value) {
+    for error in SettingsSchema::iter_errors(value) {
         let segments = pointer_segments(error.instance_path().as_str());
         let path = dotted(&segments);
         let schema_node = pointer_parent(schema(), error.schema_path().as_str());

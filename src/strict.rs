@@ -18,26 +18,49 @@ use crate::error::FieldError;
 /// Deserializes `T` from `value`, failing on the first type error (with its path) or, when the types all
 /// fit, on every unknown field found anywhere in the value.
 pub fn from_value<'a, T: de::Deserialize<'a>>(value: &'a Value) -> Result<T, Vec<FieldError>> {
-    let unknown = RefCell::new(Vec::new());
-    let result = serde_path_to_error::deserialize(Strict {
+    deserialize(value, true)
+}
+
+/// Like [`from_value`] for a type that reads only part of the value on purpose: unknown fields are fine,
+/// and a type error still comes with its path.
+pub fn from_value_partial<'a, T: de::Deserialize<'a>>(
+    value: &'a Value,
+) -> Result<T, Vec<FieldError>> {
+    deserialize(value, false)
+}
+
+fn deserialize<'a, T: de::Deserialize<'a>>(
+    value: &'a Value,
+    report_unknown: bool,
+) -> Result<T, Vec<FieldError>> {
+    let context = Context {
+        report_unknown,
+        ..Context::default()
+    };
+    let result = T::deserialize(Strict {
         value,
         path: String::new(),
-        unknown: &unknown,
+        context: &context,
     });
-    let unknown = unknown.into_inner();
+    let unknown = context.unknown.into_inner();
     match result {
         // An unknown field is the likelier cause of a type error nearby (a misspelt key), so say it first.
         _ if !unknown.is_empty() => Err(unknown),
         Ok(parsed) => Ok(parsed),
         Err(err) => {
-            let path = err.path().to_string();
-            let path = if path == "." { String::new() } else { path };
-            Err(vec![FieldError::new(
-                path,
-                type_message(&err.into_inner().to_string()),
-            )])
+            let path = context.failed_at.into_inner().unwrap_or_default();
+            Err(vec![FieldError::new(path, type_message(&err.to_string()))])
         }
     }
+}
+
+/// What a deserialization found besides its result: the unknown fields, and where the first error was.
+#[derive(Default)]
+struct Context {
+    report_unknown: bool,
+    unknown: RefCell<Vec<FieldError>>,
+    /// The innermost path that failed: errors are met on the way down and recorded first there.
+    failed_at: RefCell<Option<String>>,
 }
 
 /// serde's messages name Rust types; say what a field wants in the words of the YAML a person wrote.
@@ -51,6 +74,13 @@ fn type_message(message: &str) -> String {
         Some(parts) => parts,
         None => return message,
     };
+    // serde names what it found without an article ("sequence", "map"), and other values with one.
+    let found = match found {
+        "sequence" => "a list",
+        "map" => "a mapping",
+        "boolean `true`" | "boolean `false`" => &found[8..],
+        other => other,
+    };
     let expected = match expected {
         "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" => "an integer",
         "f32" | "f64" => "a number",
@@ -63,7 +93,7 @@ fn type_message(message: &str) -> String {
 struct Strict<'a, 'u> {
     value: &'a Value,
     path: String,
-    unknown: &'u RefCell<Vec<FieldError>>,
+    context: &'u Context,
 }
 
 impl<'a, 'u> Strict<'a, 'u> {
@@ -76,8 +106,23 @@ impl<'a, 'u> Strict<'a, 'u> {
         Strict {
             value,
             path,
-            unknown: self.unknown,
+            context: self.context,
         }
+    }
+
+    /// Notes where `result` failed, unless a deeper call already did.
+    fn track<T>(
+        context: &Context,
+        path: &str,
+        result: Result<T, serde_json::Error>,
+    ) -> Result<T, serde_json::Error> {
+        if result.is_err() {
+            context
+                .failed_at
+                .borrow_mut()
+                .get_or_insert_with(|| path.to_string());
+        }
+        result
     }
 
     fn visit_map<V: Visitor<'a>>(
@@ -91,12 +136,23 @@ impl<'a, 'u> Strict<'a, 'u> {
             pending: None,
         })
     }
+
+    fn visit_seq<V: Visitor<'a>>(
+        self,
+        items: &'a [Value],
+        visitor: V,
+    ) -> Result<V::Value, serde_json::Error> {
+        visitor.visit_seq(StrictSeq {
+            parent: self,
+            items: items.iter().enumerate(),
+        })
+    }
 }
 
 macro_rules! delegate {
     ($($method:ident)*) => {
         $(fn $method<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-            self.value.$method(visitor)
+            Self::track(self.context, &self.path, self.value.$method(visitor))
         })*
     };
 }
@@ -105,14 +161,13 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
     type Error = serde_json::Error;
 
     fn deserialize_any<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        match self.value {
+        let (context, path) = (self.context, self.path.clone());
+        let result = match self.value {
             Value::Object(map) => self.visit_map(map, visitor),
-            Value::Array(items) => visitor.visit_seq(StrictSeq {
-                parent: self,
-                items: items.iter().enumerate(),
-            }),
+            Value::Array(items) => self.visit_seq(items, visitor),
             other => other.deserialize_any(visitor),
-        }
+        };
+        Self::track(context, &path, result)
     }
 
     fn deserialize_struct<V: Visitor<'a>>(
@@ -121,34 +176,39 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        match self.value {
+        let (context, path) = (self.context, self.path.clone());
+        let result = match self.value {
             Value::Object(map) => {
-                let unknown = map.keys().filter(|key| !fields.contains(&key.as_str()));
+                let unknown = map
+                    .keys()
+                    .filter(|key| context.report_unknown && !fields.contains(&key.as_str()));
                 let errors: Vec<FieldError> = unknown
-                    .map(|key| FieldError::unknown(&self.path, key, fields))
+                    .map(|key| FieldError::unknown(&path, key, fields))
                     .collect();
-                self.unknown.borrow_mut().extend(errors);
+                context.unknown.borrow_mut().extend(errors);
                 self.visit_map(map, visitor)
             }
             other => other.deserialize_struct(name, fields, visitor),
-        }
+        };
+        Self::track(context, &path, result)
     }
 
     fn deserialize_map<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        match self.value {
+        let (context, path) = (self.context, self.path.clone());
+        let result = match self.value {
             Value::Object(map) => self.visit_map(map, visitor),
             other => other.deserialize_map(visitor),
-        }
+        };
+        Self::track(context, &path, result)
     }
 
     fn deserialize_seq<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        match self.value {
-            Value::Array(items) => visitor.visit_seq(StrictSeq {
-                parent: self,
-                items: items.iter().enumerate(),
-            }),
+        let (context, path) = (self.context, self.path.clone());
+        let result = match self.value {
+            Value::Array(items) => self.visit_seq(items, visitor),
             other => other.deserialize_seq(visitor),
-        }
+        };
+        Self::track(context, &path, result)
     }
 
     fn deserialize_option<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
@@ -188,7 +248,11 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        self.value.deserialize_unit_struct(name, visitor)
+        Self::track(
+            self.context,
+            &self.path,
+            self.value.deserialize_unit_struct(name, visitor),
+        )
     }
 
     fn deserialize_enum<V: Visitor<'a>>(
@@ -197,7 +261,11 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        self.value.deserialize_enum(name, variants, visitor)
+        Self::track(
+            self.context,
+            &self.path,
+            self.value.deserialize_enum(name, variants, visitor),
+        )
     }
 
     delegate! {

@@ -21,7 +21,10 @@ fn schema() -> Value {
 }
 
 fn annotation(metadata: &Value, key: &str) -> String {
-    metadata["annotations"][key].as_str().unwrap_or_else(|| panic!("policy-metadata.yml lacks {key}")).to_string()
+    metadata["annotations"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("policy-metadata.yml lacks {key}"))
+        .to_string()
 }
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -29,11 +32,20 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[test]
 fn metadata_names_the_crate_version_and_the_kubewarden_essentials() {
     let metadata = yaml("policy-metadata.yml");
-    assert_eq!(annotation(&metadata, "io.kubewarden.policy.version"), VERSION);
-    assert_eq!(annotation(&metadata, "com.github.release.tag"), format!("v{VERSION}"));
+    assert_eq!(
+        annotation(&metadata, "io.kubewarden.policy.version"),
+        VERSION
+    );
+    assert_eq!(
+        annotation(&metadata, "com.github.release.tag"),
+        format!("v{VERSION}")
+    );
     assert_eq!(metadata["mutating"], true);
     assert_eq!(metadata["executionMode"], "kubewarden-wapc");
-    assert!(metadata["backgroundAudit"].is_boolean(), "backgroundAudit must be set on purpose");
+    assert!(
+        metadata["backgroundAudit"].is_boolean(),
+        "backgroundAudit must be set on purpose"
+    );
     let resources: BTreeSet<String> = metadata["rules"]
         .as_array()
         .expect("rules")
@@ -41,7 +53,10 @@ fn metadata_names_the_crate_version_and_the_kubewarden_essentials() {
         .flat_map(|rule| rule["resources"].as_array().cloned().unwrap_or_default())
         .filter_map(|r| r.as_str().map(str::to_string))
         .collect();
-    assert_eq!(resources, BTreeSet::from(["pipelineruns".into(), "pods".into(), "taskruns".into()]));
+    assert_eq!(
+        resources,
+        BTreeSet::from(["pipelineruns".into(), "pods".into(), "taskruns".into()])
+    );
 }
 
 #[test]
@@ -50,34 +65,80 @@ fn artifacthub_package_is_what_kwctl_scaffold_would_write() {
     let package = yaml("artifacthub-pkg.yml");
     let source = annotation(&metadata, "io.kubewarden.policy.source");
     assert_eq!(package["version"], VERSION);
-    assert_eq!(package["name"], annotation(&metadata, "io.kubewarden.policy.title"));
-    assert_eq!(package["displayName"], annotation(&metadata, "io.artifacthub.displayName"));
-    assert_eq!(package["description"], annotation(&metadata, "io.kubewarden.policy.description"));
-    assert_eq!(package["license"], annotation(&metadata, "io.kubewarden.policy.license"));
-    assert_eq!(package["homeURL"], annotation(&metadata, "io.kubewarden.policy.url"));
+    assert_eq!(
+        package["name"],
+        annotation(&metadata, "io.kubewarden.policy.title")
+    );
+    assert_eq!(
+        package["displayName"],
+        annotation(&metadata, "io.artifacthub.displayName")
+    );
+    assert_eq!(
+        package["description"],
+        annotation(&metadata, "io.kubewarden.policy.description")
+    );
+    assert_eq!(
+        package["license"],
+        annotation(&metadata, "io.kubewarden.policy.license")
+    );
+    assert_eq!(
+        package["homeURL"],
+        annotation(&metadata, "io.kubewarden.policy.url")
+    );
     assert_eq!(
         package["containersImages"][0]["image"],
-        format!("{}:v{VERSION}", annotation(&metadata, "io.kubewarden.policy.ociUrl"))
+        format!(
+            "{}:v{VERSION}",
+            annotation(&metadata, "io.kubewarden.policy.ociUrl")
+        )
     );
-    let keywords: Vec<String> = annotation(&metadata, "io.artifacthub.keywords").split(',').map(|k| k.trim().to_string()).collect();
+    let keywords: Vec<String> = annotation(&metadata, "io.artifacthub.keywords")
+        .split(',')
+        .map(|k| k.trim().to_string())
+        .collect();
     assert_eq!(package["keywords"], serde_json::json!(keywords));
-    assert_eq!(package["links"][0]["url"], format!("{source}/releases/download/v{VERSION}/policy.wasm"));
+    assert_eq!(
+        package["links"][0]["url"],
+        format!("{source}/releases/download/v{VERSION}/policy.wasm")
+    );
     assert_eq!(package["links"][1]["url"], source);
     let author = annotation(&metadata, "io.kubewarden.policy.author");
-    let (name, email) = author.trim_end_matches('>').split_once(" <").expect("author is Name <email>");
+    let (name, email) = author
+        .trim_end_matches('>')
+        .split_once(" <")
+        .expect("author is Name <email>");
     assert_eq!(package["maintainers"][0]["name"], name);
     assert_eq!(package["maintainers"][0]["email"], email);
     assert_eq!(package["provider"]["name"], "kubewarden");
     let install = package["install"].as_str().expect("install text");
-    assert!(install.contains(&format!("{}:v{VERSION}", annotation(&metadata, "io.kubewarden.policy.ociUrl"))));
+    assert!(install.contains(&format!(
+        "{}:v{VERSION}",
+        annotation(&metadata, "io.kubewarden.policy.ociUrl")
+    )));
     let annotations = &package["annotations"];
-    assert_eq!(annotations["kubewarden/mutation"], metadata["mutating"].to_string());
-    assert_eq!(annotations["kubewarden/resources"], annotation(&metadata, "io.artifacthub.resources"));
-    let rules: Value = serde_saphyr::from_str(annotations["kubewarden/rules"].as_str().expect("rules")).expect("rules YAML");
+    assert_eq!(
+        annotations["kubewarden/mutation"],
+        metadata["mutating"].to_string()
+    );
+    assert_eq!(
+        annotations["kubewarden/resources"],
+        annotation(&metadata, "io.artifacthub.resources")
+    );
+    let rules: Value =
+        serde_saphyr::from_str(annotations["kubewarden/rules"].as_str().expect("rules"))
+            .expect("rules YAML");
     assert_eq!(rules, metadata["rules"]);
-    let context: Value = serde_saphyr::from_str(annotations["kubewarden/contextAwareResources"].as_str().expect("context")).expect("YAML");
+    let context: Value = serde_saphyr::from_str(
+        annotations["kubewarden/contextAwareResources"]
+            .as_str()
+            .expect("context"),
+    )
+    .expect("YAML");
     assert_eq!(context, metadata["contextAwareResources"]);
-    assert_eq!(annotations["kubewarden/questions-ui"], text("questions-ui.yml"));
+    assert_eq!(
+        annotations["kubewarden/questions-ui"],
+        text("questions-ui.yml")
+    );
 }
 
 #[test]
@@ -86,7 +147,10 @@ fn questions_ui_asks_for_every_setting_with_the_schema_default() {
     let questions = yaml("questions-ui.yml");
     let questions = questions["questions"].as_array().expect("questions");
     let find = |variable: &str| {
-        questions.iter().find(|q| q["variable"] == variable).unwrap_or_else(|| panic!("questions-ui.yml has no {variable}"))
+        questions
+            .iter()
+            .find(|q| q["variable"] == variable)
+            .unwrap_or_else(|| panic!("questions-ui.yml has no {variable}"))
     };
     let mut asked = 0;
     for (name, property) in schema["properties"].as_object().expect("properties") {
@@ -106,7 +170,10 @@ fn questions_ui_asks_for_every_setting_with_the_schema_default() {
         }
         let question = find(name);
         asked += 1;
-        assert_eq!(question["default"], property["default"], "default of {name}");
+        assert_eq!(
+            question["default"], property["default"],
+            "default of {name}"
+        );
         let expected_type = match property["type"].as_str() {
             Some("string") if property.get("enum").is_some() => "enum",
             Some("string") => "string",
@@ -125,36 +192,71 @@ fn questions_ui_asks_for_every_setting_with_the_schema_default() {
             }
         }
     }
-    assert_eq!(asked, questions.len(), "questions-ui.yml asks for something the schema does not have");
+    assert_eq!(
+        asked,
+        questions.len(),
+        "questions-ui.yml asks for something the schema does not have"
+    );
 }
 
 #[test]
 fn deploy_manifests_carry_the_metadata_rules_and_valid_settings() {
     let metadata = yaml("policy-metadata.yml");
     let oci = annotation(&metadata, "io.kubewarden.policy.ociUrl");
-    let expected_rules: BTreeSet<String> = metadata["rules"].as_array().expect("rules").iter().map(Value::to_string).collect();
-    for (scope, kind) in [("cluster", "ClusterAdmissionPolicy"), ("namespaced", "AdmissionPolicy")] {
+    let expected_rules: BTreeSet<String> = metadata["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(Value::to_string)
+        .collect();
+    for (scope, kind) in [
+        ("cluster", "ClusterAdmissionPolicy"),
+        ("namespaced", "AdmissionPolicy"),
+    ] {
         let validate = yaml(&format!("deploy/{scope}/validate-pipelineruns.yaml"));
         let inject = yaml(&format!("deploy/{scope}/inject-taskruns-and-pods.yaml"));
         let mut rules = BTreeSet::new();
         for (policy, mutating) in [(&validate, false), (&inject, true)] {
             assert_eq!(policy["apiVersion"], "policies.kubewarden.io/v1");
             assert_eq!(policy["kind"], kind);
-            assert_eq!(policy["spec"]["module"], format!("registry://{oci}:v{VERSION}"));
+            assert_eq!(
+                policy["spec"]["module"],
+                format!("registry://{oci}:v{VERSION}")
+            );
             assert_eq!(policy["spec"]["mutating"], mutating);
-            rules.extend(policy["spec"]["rules"].as_array().expect("rules").iter().map(Value::to_string));
+            rules.extend(
+                policy["spec"]["rules"]
+                    .as_array()
+                    .expect("rules")
+                    .iter()
+                    .map(Value::to_string),
+            );
             let settings_json = serde_json::to_vec(&policy["spec"]["settings"]).expect("json");
             let accepted = settings::validate(&settings_json);
             assert!(accepted.is_ok(), "deploy/{scope}: {:?}", accepted.err());
         }
-        assert_eq!(rules, expected_rules, "deploy/{scope}: rules differ from policy-metadata.yml");
-        assert_eq!(validate["spec"]["settings"], inject["spec"]["settings"], "deploy/{scope}: the two policies must share settings");
-        let prefix = inject["spec"]["settings"]["annotationPrefix"].as_str().expect("prefix");
+        assert_eq!(
+            rules, expected_rules,
+            "deploy/{scope}: rules differ from policy-metadata.yml"
+        );
+        assert_eq!(
+            validate["spec"]["settings"], inject["spec"]["settings"],
+            "deploy/{scope}: the two policies must share settings"
+        );
+        let prefix = inject["spec"]["settings"]["annotationPrefix"]
+            .as_str()
+            .expect("prefix");
         let conditions = inject["spec"]["matchConditions"].to_string();
-        assert!(conditions.contains(&format!("startsWith('{prefix}/')")), "deploy/{scope}: matchConditions use another prefix");
+        assert!(
+            conditions.contains(&format!("startsWith('{prefix}/')")),
+            "deploy/{scope}: matchConditions use another prefix"
+        );
         assert!(conditions.contains("'tekton.dev/taskRun' in object.metadata.labels"));
         if kind == "AdmissionPolicy" {
-            assert!(validate["metadata"]["namespace"].is_string() && inject["metadata"]["namespace"].is_string());
+            assert!(
+                validate["metadata"]["namespace"].is_string()
+                    && inject["metadata"]["namespace"].is_string()
+            );
         }
     }
 }
@@ -168,11 +270,17 @@ fn readme_settings_table_matches_the_schema() {
             other => other.to_string(),
         };
         let row = format!("| `{name}` | `{default}` |");
-        assert!(readme.contains(&row), "README.md settings table lacks the row {row}");
+        assert!(
+            readme.contains(&row),
+            "README.md settings table lacks the row {row}"
+        );
     }
 }
 
 #[test]
 fn changelog_has_this_version() {
-    assert!(text("CHANGELOG.md").contains(&format!("## [{VERSION}]")), "CHANGELOG.md has no section for {VERSION}");
+    assert!(
+        text("CHANGELOG.md").contains(&format!("## [{VERSION}]")),
+        "CHANGELOG.md has no section for {VERSION}"
+    );
 }

@@ -13,10 +13,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
+use kwctl_runner::{call, compile};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use wapc::{WapcHost, WasiParams};
-use wasmtime_provider::{WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
 
 const USAGE: &str = "usage: kwctl-runner run [--request-path FILE] [--settings-json JSON | --settings-path FILE] POLICY.wasm";
 
@@ -87,12 +86,8 @@ fn run(argv: Vec<String>) -> Result<ExitCode> {
     let cache = std::env::current_exe()?.with_file_name("wasmtime-cache");
     std::fs::create_dir_all(&cache)
         .with_context(|| format!("cannot create {}", cache.display()))?;
-    let policy = WasmtimeEngineProviderBuilder::new()
-        .module_bytes(&module)
-        .wasi_params(WasiParams::default())
-        .enable_cache(Some(&cache))
-        .build_pre()
-        .map_err(|err| anyhow!("cannot compile policy {}: {err}", args.policy))?;
+    let policy =
+        compile(&module, Some(&cache)).with_context(|| format!("policy {}", args.policy))?;
 
     let settings = serde_json::to_vec(&args.settings)?;
     let validation = match call(&policy, "validate_settings", &settings) {
@@ -155,35 +150,6 @@ fn run(argv: Vec<String>) -> Result<ExitCode> {
     };
     println!("{}", serde_json::to_string(&response)?);
     Ok(ExitCode::SUCCESS)
-}
-
-/// One waPC call on a fresh instance, as policy-server makes every evaluation.
-fn call(policy: &WasmtimeEngineProviderPre, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
-    let engine = policy
-        .rehydrate(None)
-        .map_err(|err| anyhow!("cannot instantiate the policy: {err}"))?;
-    let host = WapcHost::new(Box::new(engine), Some(Box::new(host_callback)))
-        .map_err(|err| anyhow!("cannot start the policy: {err}"))?;
-    host.call(operation, payload)
-        .map_err(|err| anyhow!("{err}"))
-}
-
-/// The host capabilities a policy may call. Logging is accepted and dropped (kwctl prints it on stderr,
-/// which the tests discard); the cluster and registry capabilities do not exist offline.
-fn host_callback(
-    _id: u64,
-    binding: &str,
-    namespace: &str,
-    operation: &str,
-    _payload: &[u8],
-) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
-    match (binding, namespace, operation) {
-        ("kubewarden", "tracing", "log") => Ok(Vec::new()),
-        _ => Err(format!(
-            "host capability {binding}/{namespace}/{operation} is not available in kwctl-runner"
-        )
-        .into()),
-    }
 }
 
 /// policy-evaluator's `AdmissionResponse::from_policy_validation_response`.

@@ -351,76 +351,12 @@ fn with_default_resources(mut sidecar: Sidecar, settings: &Settings) -> Sidecar 
     sidecar
 }
 
-/// The budget a declaration's YAML is parsed under. Annotations are at most 256 KiB in all; a declaration
-/// needs little nesting and few anchors, and an alias bomb must fail fast instead of expanding.
-fn yaml_options() -> serde_saphyr::Options {
-    serde_saphyr::options! {
-        budget: serde_saphyr::budget! {
-            max_reader_input_bytes: Some(512 * 1024),
-            max_depth: 32,
-            max_documents: 1,
-            max_nodes: 100_000,
-            max_aliases: 100,
-            max_anchors: 100,
-            max_recorded_anchor_events: 10_000,
-            max_recorded_anchor_bytes: 256 * 1024,
-            max_total_scalar_bytes: 512 * 1024,
-            max_merge_keys: 100,
-        },
-    }
-}
-
-/// Parses YAML (JSON is YAML) into a JSON value.
-///
-/// serde-saphyr is the YAML crate: pure Rust (no C libyaml to build for wasm32-wasip1), maintained, made
-/// to be panic-free on hostile input, with budgets for aliases, nesting and size (the deprecated
-/// serde_yaml and its forks serde_yaml_ng and serde_norway only cap recursion), and its errors give the
-/// line and column.
+/// Parses YAML (JSON is YAML) into a JSON value, within the budget of [`crate::yaml`].
 pub fn read_yaml(text: &str) -> Result<Value, String> {
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }
-    serde_saphyr::from_str_with_options::<Value>(text, yaml_options())
-        .map_err(|err| format!("is not valid YAML or JSON: {}", yaml_message(&err)))
-}
-
-/// A YAML error in the words of the annotation's author: where, and what, on one line.
-fn yaml_message(err: &serde_saphyr::Error) -> String {
-    use serde_saphyr::budget::BudgetBreach;
-    let at = err
-        .location()
-        .map(|l| format!("line {} column {}: ", l.line(), l.column()))
-        .unwrap_or_default();
-    // The cause may be wrapped in a source snippet or an alias location; the message is about the cause.
-    let mut cause = err;
-    while let serde_saphyr::Error::WithSnippet { error, .. }
-    | serde_saphyr::Error::AliasError { error, .. } = cause
-    {
-        cause = error;
-    }
-    let what = match cause {
-        serde_saphyr::Error::Budget { breach, .. } => match breach {
-            BudgetBreach::Depth { .. } => "nests deeper than the 32 levels a sidecar declaration may use".to_string(),
-            BudgetBreach::Documents { .. } => "holds more than one YAML document; declare one list".to_string(),
-            BudgetBreach::Aliases { .. }
-            | BudgetBreach::Anchors { .. }
-            | BudgetBreach::RecordedAnchorEvents { .. }
-            | BudgetBreach::RecordedAnchorBytes { .. }
-            | BudgetBreach::AliasAnchorRatio { .. }
-            | BudgetBreach::MergeKeys { .. } => {
-                "its YAML anchors and aliases expand beyond what a sidecar declaration needs, so it is refused rather than expanded".to_string()
-            }
-            _ => "is larger than a sidecar declaration may be".to_string(),
-        },
-        serde_saphyr::Error::DuplicateMappingKey { key: Some(key), .. } => format!("the key {key:?} appears twice in one mapping"),
-        other => {
-            let message = other.to_string();
-            let line = message.lines().map(str::trim).find(|line| !line.is_empty()).unwrap_or_default();
-            let line = line.strip_prefix("error: ").unwrap_or(line);
-            line.strip_prefix(at.as_str()).unwrap_or(line).to_string()
-        }
-    };
-    format!("{at}{what}")
+    crate::yaml::read(text).map_err(|message| format!("is not valid YAML or JSON: {message}"))
 }
 
 #[cfg(test)]

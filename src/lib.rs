@@ -17,6 +17,7 @@ pub mod settings;
 pub mod sidecar;
 pub mod strict;
 pub mod taskrun;
+pub mod yaml;
 
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};

@@ -11,11 +11,12 @@ SHELL := /bin/bash
 TARGET       := wasm32-wasip1
 WASM_OUT     := target/$(TARGET)/release/pipelinerun_sidecars.wasm
 RUNNER       := target/runner/kwctl-runner
+BENCH        := target/runner/policy-bench
 BATS         := e2e-tests/node_modules/bats/bin/bats
 SOURCES      := $(shell find src -name '*.rs') Cargo.toml Cargo.lock settings-schema.json
 RUNNER_SRCS  := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml Cargo.lock
 
-.PHONY: all run test fmt lint unit-tests e2e-tests wasm-target push clean
+.PHONY: all run test fmt lint unit-tests e2e-tests wasm-target push bench clean
 
 all: policy.wasm
 
@@ -37,8 +38,24 @@ push: annotated-policy.wasm
 	@test -n "$(REGISTRY)" || { echo "usage: make push REGISTRY=ghcr.io/<org>/policies" >&2; exit 2; }
 	kwctl push annotated-policy.wasm registry://$(REGISTRY)/pipelinerun-sidecars:v$(VERSION)
 
-$(RUNNER): $(RUNNER_SRCS)
+$(RUNNER) $(BENCH) &: $(RUNNER_SRCS)
 	cargo build --locked -p kwctl-runner --profile runner
+
+# The floor the benchmarks compare with: a waPC policy that parses the request envelope and accepts.
+baseline.wasm: bench/baseline/src/lib.rs bench/baseline/Cargo.toml Cargo.lock | wasm-target
+	cargo build --locked --target $(TARGET) --release -p baseline-policy
+	cp target/$(TARGET)/release/baseline_policy.wasm $@
+
+# The same policy under cargo's default release profile, for the compile-time comparison.
+naive-policy.wasm: $(SOURCES) | wasm-target
+	cargo build --locked --target $(TARGET) --profile naive -p pipelinerun-sidecars
+	cp target/$(TARGET)/naive/pipelinerun_sidecars.wasm $@
+
+# Evaluates policy.wasm and baseline.wasm side by side, the way policy-server does (compiled once, a fresh
+# instance per request), and prints sizes, compile times and per-case ratios. Figures: BENCHMARKS.md.
+BENCH_ITERATIONS ?= 2000
+bench: policy.wasm baseline.wasm naive-policy.wasm $(BENCH)
+	$(BENCH) policy.wasm baseline.wasm naive-policy.wasm $(BENCH_ITERATIONS)
 
 $(BATS): e2e-tests/package.json e2e-tests/package-lock.json
 	cd e2e-tests && npm ci --no-audit --no-fund --loglevel=error
@@ -81,4 +98,4 @@ EXAMPLES := pipelinerun-tep-create.json taskrun-tep-hub.json pod-tep-hub.json \
 
 clean:
 	cargo clean
-	rm -rf policy.wasm annotated-policy.wasm e2e-tests/node_modules
+	rm -rf policy.wasm annotated-policy.wasm baseline.wasm naive-policy.wasm e2e-tests/node_modules

@@ -20,32 +20,24 @@ pub const ALL_TASKS: &str = "all-tasks";
 /// The key suffix of the marker annotation that lists the sidecars already injected.
 pub const MARKER: &str = "injected";
 
-/// The fields a declaration may override on a template. Left out are those that decide what the sidecar
-/// may reach: `image`, `securityContext`, `volumeMounts`, `volumeDevices` and `restartPolicy` stay as the
-/// platform team wrote them.
-pub const OVERRIDABLE: [&str; 21] = [
-    "name",
-    "command",
-    "args",
-    "script",
-    "workingDir",
-    "ports",
-    "envFrom",
-    "env",
-    "computeResources",
-    "resources",
-    "livenessProbe",
-    "readinessProbe",
-    "startupProbe",
-    "lifecycle",
-    "terminationMessagePath",
-    "terminationMessagePolicy",
-    "imagePullPolicy",
-    "stdin",
-    "stdinOnce",
-    "tty",
-    "workspaces",
+/// The fields a template override may not set: those that decide what the sidecar may reach stay as the
+/// platform team wrote them. Every other Sidecar field may be overridden.
+pub const LOCKED: [&str; 5] = [
+    "image",
+    "securityContext",
+    "volumeMounts",
+    "volumeDevices",
+    "restartPolicy",
 ];
+
+/// The fields a declaration may override on a template, in the order of [`sidecar::FIELDS`].
+pub fn overridable() -> Vec<&'static str> {
+    sidecar::FIELDS
+        .iter()
+        .copied()
+        .filter(|f| *f != "template" && !LOCKED.contains(f))
+        .collect()
+}
 
 /// `<prefix>/<suffix>`.
 pub fn key(prefix: &str, suffix: &str) -> String {
@@ -255,17 +247,18 @@ fn resolve(item: &Value, settings: &Settings) -> Result<Sidecar, Vec<FieldError>
             ),
         )]);
     };
+    let allowed = overridable();
     let refused: Vec<FieldError> = fields
         .keys()
-        .filter(|key| *key != "template" && !OVERRIDABLE.contains(&key.as_str()))
+        .filter(|key| *key != "template" && !allowed.contains(&key.as_str()))
         .map(|key| {
             if sidecar::FIELDS.contains(&key.as_str()) {
                 FieldError::new(
                     key.as_str(),
-                    format!("cannot be overridden on template {name:?}; the fields an override may set are {}", OVERRIDABLE.join(", ")),
+                    format!("cannot be overridden on template {name:?}; the fields an override may set are {}", allowed.join(", ")),
                 )
             } else {
-                FieldError::unknown("", key, &OVERRIDABLE)
+                FieldError::unknown("", key, &allowed)
             }
         })
         .collect();
@@ -526,7 +519,7 @@ mod tests {
     #[case::duplicate(&[(TEST, "- {name: db, image: a}\n- {name: db, image: b}")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": name: \"db\" is declared twice in this annotation; sidecar names must be unique")]
     #[case::unknown_template(&[(TEST, "- template: redis")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": template: \"redis\" is not a template of this policy; the templates are: none are configured")]
     #[case::inline_refused(&[(TEST, "- {name: db, image: postgres}")], json!({"allowInlineSidecars": false, "templates": {"redis": {"image": "redis"}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": inline sidecars are not allowed by the policy setting allowInlineSidecars; use `template: NAME` with one of the templates: redis")]
-    #[case::override_image(&[(TEST, "- {template: redis, image: evil}")], json!({"templates": {"redis": {"image": "redis"}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": image: cannot be overridden on template \"redis\"; the fields an override may set are name, command, args, script, workingDir, ports, envFrom, env, computeResources, resources, livenessProbe, readinessProbe, startupProbe, lifecycle, terminationMessagePath, terminationMessagePolicy, imagePullPolicy, stdin, stdinOnce, tty, workspaces")]
+    #[case::override_image(&[(TEST, "- {template: redis, image: evil}")], json!({"templates": {"redis": {"image": "redis"}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": image: cannot be overridden on template \"redis\"; the fields an override may set are name, command, args, workingDir, ports, envFrom, env, computeResources, resources, livenessProbe, readinessProbe, startupProbe, lifecycle, terminationMessagePath, terminationMessagePolicy, imagePullPolicy, stdin, stdinOnce, tty, script, workspaces")]
     #[case::too_many(&[(TEST, "[{name: a, image: x}, {name: b, image: x}, {name: c, image: x}]")], json!({"maxSidecarsPerTask": 2}), "annotation \"pipelinerun-sidecars.io/test\": declares 3 sidecars; the policy setting maxSidecarsPerTask allows at most 2")]
     #[case::too_many_merged(&[(ALL, "[{name: a, image: x}]"), (TEST, "[{name: b, image: x}, {name: c, image: x}]")], json!({"maxSidecarsPerTask": 2}), "annotation \"pipelinerun-sidecars.io/test\": 3 sidecars are declared for this task; the policy setting maxSidecarsPerTask allows at most 2")]
     #[case::image_not_allowed(&[(TEST, "- {name: db, image: 'evil.io/db'}")], json!({"allowedImages": ["docker.io/*"]}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": image: \"evil.io/db\" matches none of the allowedImages patterns: docker.io/*")]

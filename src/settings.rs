@@ -101,8 +101,8 @@ impl Settings {
             .map_err(|errors| errors.into_iter().map(SettingsError).collect())
     }
 
-    /// Each template as a checked sidecar, by template name. Only valid settings reach the requests, so a
-    /// template that does not parse here was already reported by [`validate`].
+    /// The template called `name`, as the JSON a declaration's overrides merge over. [`validate`] has
+    /// checked it as a sidecar when the policy was loaded.
     pub fn template(&self, name: &str) -> Option<&Value> {
         self.templates.get(name)
     }

@@ -53,6 +53,12 @@ load helpers
   assert_patch pod-retry.json pod-tep-hub.patch.json
 }
 
+@test "TaskRuns from the git, bundles and cluster resolvers pass untouched (their Pods get the sidecars)" {
+  assert_untouched taskrun-git-resolver.json
+  assert_untouched taskrun-bundles-resolver.json
+  assert_untouched taskrun-cluster-resolver.json
+}
+
 @test "a matrix fan-out TaskRun passes untouched and its Pod gets the same sidecar" {
   assert_untouched taskrun-matrix-hub.json
   assert_patch pod-matrix.json pod-tep-hub.patch.json

@@ -73,9 +73,10 @@ unit-tests:
 	cargo test --locked -p kwctl-runner --profile runner
 
 # The bats suite runs ${KWCTL:-kwctl}; here it gets the in-repo runner. With a real kwctl:
-#   make policy.wasm && KWCTL=kwctl bats e2e-tests
+#   make annotated-policy.wasm && KWCTL=kwctl POLICY=annotated-policy.wasm e2e-tests/node_modules/bats/bin/bats e2e-tests
 e2e-tests: policy.wasm $(RUNNER) $(BATS)
-	KWCTL=$(abspath $(RUNNER)) POLICY=$(abspath policy.wasm) $(BATS) e2e-tests
+	KWCTL=$(abspath $(RUNNER)) POLICY=$(abspath policy.wasm) $(BATS) --tap e2e-tests | tee target/e2e.tap
+	@awk '/^ok/ {p++} /^not ok/ {f++} END {printf "e2e: %d passed, %d failed\n", p, f}' target/e2e.tap
 
 test: fmt lint unit-tests e2e-tests
 

@@ -58,60 +58,73 @@ pub fn for_task(
     task: Option<&str>,
     settings: &Settings,
 ) -> Result<Vec<Declared>, Vec<Problem>> {
-    let prefix = &settings.annotation_prefix;
+    let mut lists = Vec::new();
+    let mut problems = Vec::new();
+    for annotation in task_keys(&settings.annotation_prefix, task) {
+        let Some(value) = annotations.get(&annotation) else {
+            continue;
+        };
+        match parse_annotation(&annotation, value, settings) {
+            Ok(sidecars) => lists.push((annotation, sidecars)),
+            Err(found) => problems.extend(found),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    merge_lists(lists, settings).map_err(|problem| vec![problem])
+}
+
+/// The annotation keys that declare sidecars for pipeline task `task`, in the order they apply.
+pub fn task_keys(prefix: &str, task: Option<&str>) -> Vec<String> {
     let mut keys = vec![key(prefix, ALL_TASKS)];
     keys.extend(
         task.filter(|t| *t != ALL_TASKS && *t != MARKER)
             .map(|t| key(prefix, t)),
     );
+    keys
+}
+
+/// Merges the parsed lists of one task's annotations (in [`task_keys`] order): a later sidecar replaces
+/// an earlier one of the same name, and the total must stay within `maxSidecarsPerTask`.
+pub fn merge_lists(
+    lists: Vec<(String, Vec<Sidecar>)>,
+    settings: &Settings,
+) -> Result<Vec<Declared>, Problem> {
     let mut declared: Vec<Declared> = Vec::new();
-    let mut problems = Vec::new();
-    for annotation in keys {
-        let Some(value) = annotations.get(&annotation) else {
-            continue;
-        };
-        match parse_annotation(&annotation, value, settings) {
-            Ok(sidecars) => {
-                for sidecar in sidecars {
-                    let entry = Declared {
-                        sidecar,
-                        annotation: annotation.clone(),
-                    };
-                    match declared
-                        .iter_mut()
-                        .find(|d| d.sidecar.name == entry.sidecar.name)
-                    {
-                        Some(existing) => *existing = entry,
-                        None => declared.push(entry),
-                    }
-                }
+    for (annotation, sidecars) in lists {
+        for sidecar in sidecars {
+            let entry = Declared {
+                sidecar,
+                annotation: annotation.clone(),
+            };
+            match declared
+                .iter_mut()
+                .find(|d| d.sidecar.name == entry.sidecar.name)
+            {
+                Some(existing) => *existing = entry,
+                None => declared.push(entry),
             }
-            Err(found) => problems.extend(found),
         }
     }
-    if problems.is_empty() && declared.len() > settings.max_sidecars_per_task {
-        let annotation = declared
+    if declared.len() <= settings.max_sidecars_per_task {
+        return Ok(declared);
+    }
+    Err(Problem {
+        annotation: declared
             .last()
             .map(|d| d.annotation.clone())
-            .unwrap_or_default();
-        problems.push(Problem {
-            annotation,
-            sidecar: None,
-            error: FieldError::new(
-                "",
-                format!(
-                    "{} sidecars are declared for this task; the policy setting maxSidecarsPerTask allows at most {}",
-                    declared.len(),
-                    settings.max_sidecars_per_task
-                ),
+            .unwrap_or_default(),
+        sidecar: None,
+        error: FieldError::new(
+            "",
+            format!(
+                "{} sidecars are declared for this task; the policy setting maxSidecarsPerTask allows at most {}",
+                declared.len(),
+                settings.max_sidecars_per_task
             ),
-        });
-    }
-    if problems.is_empty() {
-        Ok(declared)
-    } else {
-        Err(problems)
-    }
+        ),
+    })
 }
 
 /// Reads one annotation value: a YAML or JSON list of sidecars or `template:` entries.

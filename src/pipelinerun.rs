@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::declaration::{self, ALL_TASKS, MARKER};
 use crate::error::{FieldError, Problem, nearest};
 use crate::settings::Settings;
-use crate::sidecar::is_dns_label;
+use crate::sidecar::{Sidecar, is_dns_label};
 
 /// Every problem with the declarations of a PipelineRun (empty: it is fine).
 pub fn check(
@@ -68,14 +68,34 @@ pub fn check(
     named.push(String::new());
     named.sort();
     named.dedup();
+    // An annotation applies to many tasks (all-tasks to every one): each distinct one is parsed once.
+    let mut parsed: BTreeMap<(String, String), Result<Vec<Sidecar>, Vec<Problem>>> =
+        BTreeMap::new();
     for task in named {
-        let mut effective = annotations.clone();
-        if let Some(own) = per_task.get(&task) {
-            effective.extend(own.clone());
-        }
+        let own = per_task.get(&task);
         let task = (!task.is_empty()).then_some(task.as_str());
-        if let Err(found) = declaration::for_task(&effective, task, settings) {
-            problems.extend(found);
+        let mut lists = Vec::new();
+        let mut failed = false;
+        for key in declaration::task_keys(prefix, task) {
+            let Some(value) = own
+                .and_then(|o| o.get(&key))
+                .or_else(|| annotations.get(&key))
+            else {
+                continue;
+            };
+            let result = parsed
+                .entry((key.clone(), value.clone()))
+                .or_insert_with(|| declaration::parse_annotation(&key, value, settings));
+            match result {
+                Ok(sidecars) => lists.push((key, sidecars.clone())),
+                Err(found) => {
+                    problems.extend(found.iter().cloned());
+                    failed = true;
+                }
+            }
+        }
+        if !failed && let Err(problem) = declaration::merge_lists(lists, settings) {
+            problems.push(problem);
         }
     }
     let mut unique = Vec::new();

@@ -28,47 +28,52 @@ fn request_payload(path: &str) -> Result<Vec<u8>> {
     )?)
 }
 
+/// The cases the issue names: (name, request file, budget as a ratio to the baseline).
+const REQUESTS: [(&str, &str, f64); 5] = [
+    ("non-Tekton Pod", "test_data/pod-not-tekton.json", 1.2),
+    (
+        "Tekton Pod, no declaration",
+        "test_data/pod-tekton-no-declaration.json",
+        1.2,
+    ),
+    (
+        "Tekton Pod, 3 sidecars injected",
+        "test_data/bench/pod-three-sidecars.json",
+        3.0,
+    ),
+    (
+        "inline TaskRun, 2 sidecars injected",
+        "test_data/bench/taskrun-two-sidecars.json",
+        3.0,
+    ),
+    (
+        "PipelineRun, 5 tasks validated",
+        "test_data/bench/pipelinerun-five-tasks.json",
+        3.0,
+    ),
+];
+
 fn cases() -> Result<Vec<Case>> {
+    let mut cases = REQUESTS
+        .iter()
+        .map(|&(name, path, budget)| {
+            Ok(Case {
+                name,
+                operation: "validate",
+                payload: request_payload(path)?,
+                budget,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let settings = std::fs::read("test_data/bench/settings-ten-templates.json")
         .context("settings-ten-templates.json")?;
-    Ok(vec![
-        Case {
-            name: "non-Tekton Pod",
-            operation: "validate",
-            payload: request_payload("test_data/pod-not-tekton.json")?,
-            budget: 1.2,
-        },
-        Case {
-            name: "Tekton Pod, no declaration",
-            operation: "validate",
-            payload: request_payload("test_data/pod-tekton-no-declaration.json")?,
-            budget: 1.2,
-        },
-        Case {
-            name: "Tekton Pod, 3 sidecars injected",
-            operation: "validate",
-            payload: request_payload("test_data/bench/pod-three-sidecars.json")?,
-            budget: 3.0,
-        },
-        Case {
-            name: "inline TaskRun, 2 sidecars injected",
-            operation: "validate",
-            payload: request_payload("test_data/bench/taskrun-two-sidecars.json")?,
-            budget: 3.0,
-        },
-        Case {
-            name: "PipelineRun, 5 tasks validated",
-            operation: "validate",
-            payload: request_payload("test_data/bench/pipelinerun-five-tasks.json")?,
-            budget: 3.0,
-        },
-        Case {
-            name: "validate_settings, 10 templates",
-            operation: "validate_settings",
-            payload: settings,
-            budget: 3.0,
-        },
-    ])
+    cases.push(Case {
+        name: "validate_settings, 10 templates",
+        operation: "validate_settings",
+        payload: settings,
+        budget: 3.0,
+    });
+    Ok(cases)
 }
 
 /// Mean, median and 99th percentile of a sample, in microseconds.

@@ -1,9 +1,12 @@
 # pipelinerun-sidecars: build, test and run the Kubewarden policy.
 #
 #   make run    build the module and evaluate it on the example requests in test_data/
-#   make test   everything CI runs: fmt check, clippy, unit tests, wasm build, e2e suite
+#   make test   everything CI runs: fmt check, clippy, unit tests, wasm build, e2e suite, browser tests
+#   make web    build the browser playground in web/
 #
-# Both install what they need (the wasm32-wasip1 rustup target, bats from npm into e2e-tests/).
+# They install what they need: the wasm32-wasip1 and wasm32-unknown-unknown rustup targets, bats and
+# playwright-core from npm (into e2e-tests/ and web/), wasm-bindgen-cli (into target/tools), and Debian's
+# chromium (apt-get, as root or through sudo).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -16,7 +19,7 @@ BATS         := e2e-tests/node_modules/bats/bin/bats
 SOURCES      := $(shell find src -name '*.rs') Cargo.toml Cargo.lock settings-schema.json
 RUNNER_SRCS  := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml Cargo.lock
 
-.PHONY: all run test fmt lint unit-tests e2e-tests wasm-target push bench clean
+.PHONY: all run test fmt lint unit-tests e2e-tests wasm-target push bench clean web web-target web-tests chromium
 
 all: policy.wasm
 
@@ -61,11 +64,57 @@ $(BATS): e2e-tests/package.json e2e-tests/package-lock.json
 	cd e2e-tests && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The browser playground (web/): the domain crate without waPC, behind wasm-bindgen. The JavaScript glue
+# must come from the wasm-bindgen-cli of the very version Cargo.lock pins for the crate, so that version is
+# built into target/tools (a few minutes, once per clean checkout). Not --locked: its published lockfile
+# pins a webpki-roots release that the registry no longer serves; the default TLS feature, which only
+# its download commands use, is left out.
+WEB_TARGET    := wasm32-unknown-unknown
+WEB_PKG       := web/pkg/pipelinerun_sidecars_playground.js
+WEB_SOURCES   := $(SOURCES) $(shell find web/playground/src -name '*.rs') web/playground/Cargo.toml
+WASM_BINDGEN  := target/tools/bin/wasm-bindgen
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
+PLAYWRIGHT    := web/node_modules/playwright-core/package.json
+CHROMIUM      ?= /usr/bin/chromium
+SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+web-target:
+	@rustup target list --installed | grep -qx $(WEB_TARGET) || rustup target add $(WEB_TARGET)
+
+$(WASM_BINDGEN): Cargo.lock
+	@test -x $@ && [ "$$($@ --version)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] || \
+	  cargo install wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION) --no-default-features --root target/tools --force
+	@touch $@
+
+$(WEB_PKG): $(WEB_SOURCES) $(WASM_BINDGEN) | web-target
+	cargo build --locked --target $(WEB_TARGET) --profile web -p pipelinerun-sidecars-playground
+	$(WASM_BINDGEN) --target web --no-typescript --remove-name-section --remove-producers-section \
+	  --out-dir web/pkg target/$(WEB_TARGET)/web/pipelinerun_sidecars_playground.wasm
+
+# Builds the page: serve web/ with any static file server, e.g. `python3 -m http.server -d web`.
+web: $(WEB_PKG)
+
+# Debian's Chromium, for the browser tests (Playwright cannot download its own browser here).
+chromium:
+	@command -v $(CHROMIUM) >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+
+$(PLAYWRIGHT): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Loads each example in headless Chromium and checks it against what policy.wasm answers for the same
+# fixtures; screenshots go to target/web-tests/.
+web-tests: $(WEB_PKG) policy.wasm $(RUNNER) $(PLAYWRIGHT) chromium
+	cd web && KWCTL=$(abspath $(RUNNER)) POLICY=$(abspath policy.wasm) CHROMIUM=$(CHROMIUM) \
+	  SCREENSHOTS=$(abspath target/web-tests) node --test --test-reporter=spec tests/
+
 fmt:
 	cargo fmt --all -- --check
 
+# The second run checks the domain crate as the playground builds it, without the waPC front end.
 lint:
 	cargo clippy --locked --workspace --all-targets -- -D warnings
+	cargo clippy --locked -p pipelinerun-sidecars --no-default-features --lib -- -D warnings
 
 # The runner's tests use its own profile, so wasmtime is not built a third time in debug just for them.
 unit-tests:
@@ -78,7 +127,7 @@ e2e-tests: policy.wasm $(RUNNER) $(BATS)
 	KWCTL=$(abspath $(RUNNER)) POLICY=$(abspath policy.wasm) $(BATS) --tap e2e-tests | tee target/e2e.tap
 	@awk '/^ok/ {p++} /^not ok/ {f++} END {printf "e2e: %d passed, %d failed\n", p, f}' target/e2e.tap
 
-test: fmt lint unit-tests e2e-tests
+test: fmt lint unit-tests e2e-tests web-tests
 
 # Prints, for each example request, the decision and the decoded JSONPatch.
 run: policy.wasm $(RUNNER)
@@ -99,4 +148,4 @@ EXAMPLES := pipelinerun-tep-create.json taskrun-tep-hub.json pod-tep-hub.json \
 
 clean:
 	cargo clean
-	rm -rf policy.wasm annotated-policy.wasm baseline.wasm naive-policy.wasm e2e-tests/node_modules
+	rm -rf policy.wasm annotated-policy.wasm baseline.wasm naive-policy.wasm e2e-tests/node_modules web/pkg web/node_modules

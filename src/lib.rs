@@ -2,8 +2,9 @@
 //! pipeline tasks (TEP-0126) and injects them where Tekton will run them.
 //!
 //! This file only registers the waPC functions and turns outcomes into Kubewarden responses; the
-//! decisions live in modules that know nothing about waPC, so they are tested natively and can serve
-//! other front ends.
+//! decisions live in modules that know nothing about waPC, so they are tested natively and serve other
+//! front ends too: the browser playground (`web/playground`) builds this crate without the `wapc`
+//! feature and calls [`simulate`].
 
 pub mod admission;
 pub mod declaration;
@@ -15,46 +16,55 @@ pub mod pod;
 pub mod request;
 pub mod settings;
 pub mod sidecar;
+pub mod simulate;
 pub mod strict;
 pub mod taskrun;
 pub mod yaml;
 
-use kubewarden_policy_sdk::settings::SettingsValidationResponse;
-use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
-use kubewarden_policy_sdk::{
-    accept_request, mutate_request, protocol_version_guest, reject_request,
-};
+/// The policy's version, which every front end reports.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-use crate::admission::Outcome;
-
-#[unsafe(no_mangle)]
-pub extern "C" fn wapc_init() {
-    guest::register_function("validate", validate);
-    guest::register_function("validate_settings", validate_settings);
-    guest::register_function("protocol_version", protocol_version_guest);
-}
-
-/// Admission: accept, mutate (policy-server diffs the returned object into a JSONPatch) or reject.
-fn validate(payload: &[u8]) -> CallResult {
-    match admission::evaluate(payload) {
-        Ok(Outcome::Accept) => accept_request(),
-        Ok(Outcome::Mutate(object)) => mutate_request(object),
-        Err(error) => reject_request(Some(error.to_string()), None, None, None),
-    }
-}
-
-/// Load-time settings check. Every problem is a `valid: false` answer with a message, never a guest
-/// error, so policy-server and kwctl show the reason instead of a deserialization failure.
-fn validate_settings(payload: &[u8]) -> CallResult {
-    let response = match settings::validate(payload) {
-        Ok(_) => SettingsValidationResponse {
-            valid: true,
-            message: None,
-        },
-        Err(errors) => SettingsValidationResponse {
-            valid: false,
-            message: Some(error::render_settings_errors(&errors)),
-        },
+/// The Kubewarden front end: waPC registration and the SDK's response types.
+#[cfg(feature = "wapc")]
+mod guest {
+    use super::{admission, error, settings};
+    use kubewarden_policy_sdk::settings::SettingsValidationResponse;
+    use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
+    use kubewarden_policy_sdk::{
+        accept_request, mutate_request, protocol_version_guest, reject_request,
     };
-    Ok(serde_json::to_vec(&response)?)
+
+    use admission::Outcome;
+
+    #[unsafe(no_mangle)]
+    pub extern "C" fn wapc_init() {
+        guest::register_function("validate", validate);
+        guest::register_function("validate_settings", validate_settings);
+        guest::register_function("protocol_version", protocol_version_guest);
+    }
+
+    /// Admission: accept, mutate (policy-server diffs the returned object into a JSONPatch) or reject.
+    fn validate(payload: &[u8]) -> CallResult {
+        match admission::evaluate(payload) {
+            Ok(Outcome::Accept) => accept_request(),
+            Ok(Outcome::Mutate(object)) => mutate_request(object),
+            Err(error) => reject_request(Some(error.to_string()), None, None, None),
+        }
+    }
+
+    /// Load-time settings check. Every problem is a `valid: false` answer with a message, never a guest
+    /// error, so policy-server and kwctl show the reason instead of a deserialization failure.
+    fn validate_settings(payload: &[u8]) -> CallResult {
+        let response = match settings::validate(payload) {
+            Ok(_) => SettingsValidationResponse {
+                valid: true,
+                message: None,
+            },
+            Err(errors) => SettingsValidationResponse {
+                valid: false,
+                message: Some(error::render_settings_errors(&errors)),
+            },
+        };
+        Ok(serde_json::to_vec(&response)?)
+    }
 }

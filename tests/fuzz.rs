@@ -8,7 +8,7 @@
 //! `PROPTEST_CASES=100000 cargo test --release --test fuzz`.
 
 use pipelinerun_sidecars::admission::{Outcome, evaluate};
-use pipelinerun_sidecars::settings;
+use pipelinerun_sidecars::{settings, simulate, yaml};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use serde_json::{Value, json};
@@ -198,6 +198,38 @@ proptest! {
     ) {
         let suffix = if own_key { task } else { "all-tasks" };
         check_answer(&request(kind, operation, task, suffix, &annotation), &settings)?;
+    }
+
+    /// The playground's engine runs the same evaluation in the browser, where a panic is a trap too.
+    #[test]
+    fn playground_simulations_get_an_answer(
+        annotation in prop_oneof![
+            1 => declaration(),
+            2 => mutated_declaration(),
+            1 => Just("- {name: db, image: postgres}\n- {name: cache, image: redis}\n".to_string()),
+        ],
+        task in prop::sample::select(&["test", "build", "all-tasks"][..]),
+        inline in any::<bool>(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<char>()), 0..2),
+        settings in settings_value(),
+    ) {
+        let body = if inline { "taskSpec: {steps: [{name: s, image: i}]}" } else { "taskRef: {name: t}" };
+        let block: String = annotation.lines().map(|line| format!("      {line}\n")).collect();
+        let mut pipelinerun = format!(
+            "apiVersion: tekton.dev/v1\nkind: PipelineRun\nmetadata:\n  name: pr\n  annotations:\n    pipelinerun-sidecars.io/{task}: |\n{block}spec:\n  pipelineSpec:\n    tasks: [{{name: build, {body}, workspaces: [{{name: w}}]}}, {{name: test, taskRef: {{name: t}}}}]\n"
+        );
+        for (at, c) in edits {
+            let i = at.index(pipelinerun.len());
+            if pipelinerun.is_char_boundary(i) {
+                pipelinerun.insert(i, c);
+            }
+        }
+        let task_yaml = "apiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: t}\nspec: {steps: [{name: s, image: i}], sidecars: [{name: db, image: p}]}\n";
+        let settings = settings.to_string();
+        let simulation = simulate::run(simulate::Inputs { pipelinerun: &pipelinerun, task: task_yaml, settings: &settings });
+        for entry in simulation.tasks.iter().flat_map(|t| &t.entries) {
+            prop_assert_eq!(yaml::read(&entry.yaml), Ok(entry.value.clone()), "{}", entry.yaml);
+        }
     }
 
     #[test]

@@ -96,7 +96,8 @@ web: $(WEB_PKG)
 
 # Debian's Chromium, for the browser tests (Playwright cannot download its own browser here).
 chromium:
-	@command -v $(CHROMIUM) >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+	@command -v $(CHROMIUM) >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 $(PLAYWRIGHT): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error

@@ -27,6 +27,7 @@ const RESERVED_ANNOTATION_PREFIX: &str = "chains.tekton.dev/";
 /// What the author pastes: YAML (or JSON) text; `task` and `settings` may be empty.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
+    /// The PipelineRun, as it would be created.
     pub pipelinerun: &'a str,
     /// A Task that the PipelineRun's pipeline tasks reference, to know its steps and workspaces.
     pub task: &'a str,
@@ -50,6 +51,13 @@ pub struct Simulation {
     pub notes: Vec<String>,
 }
 
+impl Simulation {
+    /// The result of pipeline task `name`.
+    pub fn task(&self, name: &str) -> Option<&TaskResult> {
+        self.tasks.iter().find(|t| t.name == name)
+    }
+}
+
 /// What one pipeline task gets.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -70,10 +78,27 @@ pub struct TaskResult {
     pub object: Value,
 }
 
+impl TaskResult {
+    fn rejected(mut self, kind: &'static str, message: String, object: Value) -> Self {
+        self.rejection = Some(Rejection { kind, message });
+        self.object = object;
+        self
+    }
+}
+
+/// The lists a TaskRun's and a Pod's sidecars join, by name and JSON pointer.
+const TASKRUN_LISTS: &[(&str, &str)] = &[("sidecars", "/spec/taskSpec/sidecars")];
+const POD_LISTS: &[(&str, &str)] = &[
+    ("initContainers", "/spec/initContainers"),
+    ("containers", "/spec/containers"),
+];
+
 /// A refused TaskRun or Pod: what Tekton would report on the TaskRun.
 #[derive(Debug, Serialize)]
 pub struct Rejection {
+    /// `TaskRun` or `Pod`: the admission that refused.
     pub kind: &'static str,
+    /// The policy's message, word for word.
     pub message: String,
 }
 
@@ -84,15 +109,21 @@ pub struct Entry {
     pub list: &'static str,
     pub name: String,
     pub change: Change,
+    /// The entry as the author would write it, for the page to show.
     pub yaml: String,
+    /// The entry as JSON, for anything that compares it.
     pub value: Value,
 }
 
+/// What the policy did to an entry, compared by name with the object before it ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Change {
+    /// A sidecar the policy added.
     Added,
+    /// A sidecar of the Task that a declaration of the same name replaced (`onConflict: override`).
     Replaced,
+    /// What Tekton put there.
     Unchanged,
 }
 
@@ -149,9 +180,9 @@ pub fn run(inputs: Inputs<'_>) -> Simulation {
         return simulation;
     };
     let mut matched_task = false;
-    for (member_of, tasks) in [("tasks", "tasks"), ("finally", "finally")] {
+    for member_of in ["tasks", "finally"] {
         for pipeline_task in pipeline
-            .get(tasks)
+            .get(member_of)
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -169,8 +200,13 @@ pub fn run(inputs: Inputs<'_>) -> Simulation {
             matched_task |= referenced.is_some();
             if referenced.is_none() && pipeline_task.get("taskSpec").is_none() {
                 let wanted = referenced_names(pipeline_task.get("taskRef")).join(" or ");
+                let wanted = if wanted.is_empty() {
+                    wanted
+                } else {
+                    format!(" ({wanted})")
+                };
                 simulation.notes.push(format!(
-                    "Pipeline task {name:?} references a Task that is not given ({wanted}): its Pod has a placeholder step, which mounts the task's workspaces at Tekton's default /workspace/<name>."
+                    "Pipeline task {name:?} references a Task that is not given{wanted}: its Pod has a placeholder step, which mounts the task's workspaces at Tekton's default /workspace/<name>."
                 ));
             }
             let context = TaskContext {
@@ -223,49 +259,19 @@ impl TaskContext<'_> {
         };
         let before = self.taskrun();
         let version = api_version(self.pipelinerun);
-        let taskrun = match admit(("tekton.dev", version, "TaskRun"), &before, self.settings) {
-            Ok(Outcome::Accept) => before.clone(),
-            Ok(Outcome::Mutate(after)) => after,
-            Err(message) => {
-                result.rejection = Some(Rejection {
-                    kind: "TaskRun",
-                    message,
-                });
-                result.object = before;
-                return result;
-            }
-        };
-        if inline {
-            result.entries = entries(
-                &before,
-                &taskrun,
-                &[("sidecars", "/spec/taskSpec/sidecars")],
-            );
-            result.injected = self.injected(&taskrun);
-            result.object = taskrun;
-            return result;
-        }
-        let before = pod(&taskrun, task);
-        let after = match admit(("", "v1", "Pod"), &before, self.settings) {
-            Ok(Outcome::Accept) => before.clone(),
-            Ok(Outcome::Mutate(after)) => after,
-            Err(message) => {
-                result.rejection = Some(Rejection {
-                    kind: "Pod",
-                    message,
-                });
-                result.object = before;
-                return result;
-            }
-        };
-        result.entries = entries(
-            &before,
-            &after,
-            &[
-                ("initContainers", "/spec/initContainers"),
-                ("containers", "/spec/containers"),
-            ],
-        );
+        let (before, after, lists) =
+            match admit(("tekton.dev", version, "TaskRun"), &before, self.settings) {
+                Err(message) => return result.rejected("TaskRun", message, before),
+                Ok(taskrun) if inline => (before, taskrun, TASKRUN_LISTS),
+                Ok(taskrun) => {
+                    let pod = pod(&taskrun, task);
+                    match admit(("", "v1", "Pod"), &pod, self.settings) {
+                        Err(message) => return result.rejected("Pod", message, pod),
+                        Ok(after) => (pod, after, POD_LISTS),
+                    }
+                }
+            };
+        result.entries = entries(&before, &after, lists);
         result.injected = self.injected(&after);
         result.object = after;
         result
@@ -656,8 +662,9 @@ fn entries(before: &Value, after: &Value, pointers: &[(&'static str, &str)]) -> 
     found
 }
 
-/// Runs one object through the policy as a CREATE, the way policy-server calls `validate`.
-fn admit(kind: (&str, &str, &str), object: &Value, settings: &Value) -> Result<Outcome, String> {
+/// Runs one object through the policy as a CREATE, the way policy-server calls `validate`: the object as
+/// the policy leaves it, or the policy's message.
+fn admit(kind: (&str, &str, &str), object: &Value, settings: &Value) -> Result<Value, String> {
     let (group, version, kind) = kind;
     let payload = json!({
         "request": {
@@ -668,7 +675,11 @@ fn admit(kind: (&str, &str, &str), object: &Value, settings: &Value) -> Result<O
         },
         "settings": settings,
     });
-    admission::evaluate(&to_bytes(&payload)).map_err(|error| error.to_string())
+    match admission::evaluate(&to_bytes(&payload)) {
+        Ok(Outcome::Accept) => Ok(object.clone()),
+        Ok(Outcome::Mutate(after)) => Ok(after),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 fn to_bytes(value: &Value) -> Vec<u8> {
@@ -844,9 +855,7 @@ spec:
 
     fn task<'a>(simulation: &'a Simulation, name: &str) -> &'a TaskResult {
         simulation
-            .tasks
-            .iter()
-            .find(|t| t.name == name)
+            .task(name)
             .unwrap_or_else(|| panic!("no task {name}: {simulation:?}"))
     }
 

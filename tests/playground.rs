@@ -34,9 +34,7 @@ fn example(name: &str) -> Simulation {
 
 fn task<'a>(simulation: &'a Simulation, name: &str) -> &'a TaskResult {
     simulation
-        .tasks
-        .iter()
-        .find(|t| t.name == name)
+        .task(name)
         .unwrap_or_else(|| panic!("no task {name} in {simulation:?}"))
 }
 

@@ -24,13 +24,15 @@ pub const TEKTON_RELEASE: &str = "v1.15.0";
 /// Annotations Tekton never copies from a PipelineRun to its TaskRuns (`TektonReservedAnnotationExpr`).
 const RESERVED_ANNOTATION_PREFIX: &str = "chains.tekton.dev/";
 
-/// What the author pastes: YAML (or JSON) text; `task` and `settings` may be empty.
+/// What the author pastes: YAML (or JSON) text, each of which may hold several documents (`---`);
+/// `tasks` and `settings` may be empty.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
     /// The PipelineRun, as it would be created.
     pub pipelinerun: &'a str,
-    /// A Task that the PipelineRun's pipeline tasks reference, to know its steps and workspaces.
-    pub task: &'a str,
+    /// Tasks that the pipeline tasks reference (to know their steps and workspaces), and the Pipeline a
+    /// `pipelineRef` names.
+    pub tasks: &'a str,
     /// The policy settings; empty means the defaults.
     pub settings: &'a str,
 }
@@ -130,29 +132,33 @@ pub enum Change {
 /// Runs the PipelineRun, its TaskRuns and their Pods through the policy.
 pub fn run(inputs: Inputs<'_>) -> Simulation {
     let mut simulation = Simulation::default();
-    let settings = match read_input("settings", inputs.settings) {
-        Ok(Value::Null) => json!({}),
-        Ok(value) => value,
-        Err(error) => {
-            simulation.input_errors.push(error);
-            Value::Null
-        }
-    };
-    let pipelinerun = read_input("PipelineRun", inputs.pipelinerun)
-        .and_then(|value| expect_kind(value, "PipelineRun", "the PipelineRun", "pipelinerun.yaml"));
-    let task = match read_input("Task", inputs.task) {
-        Ok(Value::Null) => Ok(None),
-        Ok(value) => expect_kind(value, "Task", "the Task", "task.yaml").map(Some),
-        Err(error) => Err(error),
-    };
-    let (mut pipelinerun, task) = match (pipelinerun, task) {
-        (Ok(pipelinerun), Ok(task)) if simulation.input_errors.is_empty() => (pipelinerun, task),
-        (pipelinerun, task) => {
-            simulation
-                .input_errors
-                .extend([pipelinerun.err(), task.err()].into_iter().flatten());
-            return simulation;
-        }
+    let settings =
+        match read_yaml(inputs.settings).map_err(|message| format!("settings: {message}")) {
+            Ok(Value::Null) => json!({}),
+            Ok(value) => value,
+            Err(error) => {
+                simulation.input_errors.push(error);
+                Value::Null
+            }
+        };
+    let mut pasted = Pasted::default();
+    pasted.read(
+        "PipelineRun",
+        inputs.pipelinerun,
+        &mut simulation.input_errors,
+    );
+    pasted.read("Tasks", inputs.tasks, &mut simulation.input_errors);
+    if simulation.input_errors.is_empty() && pasted.pipelineruns.len() != 1 {
+        simulation.input_errors.push(format!(
+            "PipelineRun: {} PipelineRuns are given; paste one (apiVersion tekton.dev/v1 or tekton.dev/v1beta1, kind PipelineRun)",
+            pasted.pipelineruns.len()
+        ));
+    }
+    let (Some(mut pipelinerun), true) = (
+        pasted.pipelineruns.pop(),
+        simulation.input_errors.is_empty(),
+    ) else {
+        return simulation;
     };
     if let Err(errors) = settings::validate(&to_bytes(&settings)) {
         simulation.settings_error = Some(render_settings_errors(&errors));
@@ -168,18 +174,11 @@ pub fn run(inputs: Inputs<'_>) -> Simulation {
         simulation.pipelinerun_rejection = Some(message);
         return simulation;
     }
-    let Some(pipeline) = pipelinerun
-        .pointer("/spec/pipelineSpec")
-        .filter(|spec| spec.is_object())
+    let Some(pipeline) = pipeline_spec(&mut pipelinerun, &pasted.pipelines, &mut simulation.notes)
     else {
-        simulation.notes.push(
-            "The PipelineRun references its Pipeline (spec.pipelineRef), which is not known here: \
-             paste the Pipeline's spec as spec.pipelineSpec to see its tasks."
-                .to_string(),
-        );
         return simulation;
     };
-    let mut matched_task = false;
+    let mut used = vec![false; pasted.tasks.len()];
     for member_of in ["tasks", "finally"] {
         for pipeline_task in pipeline
             .get(member_of)
@@ -196,8 +195,13 @@ pub fn run(inputs: Inputs<'_>) -> Simulation {
                 ));
                 continue;
             }
-            let referenced = task.as_ref().filter(|t| references(pipeline_task, t));
-            matched_task |= referenced.is_some();
+            let referenced = pasted
+                .tasks
+                .iter()
+                .position(|task| references(pipeline_task, task));
+            if let Some(i) = referenced {
+                used[i] = true;
+            }
             if referenced.is_none() && pipeline_task.get("taskSpec").is_none() {
                 let wanted = referenced_names(pipeline_task.get("taskRef")).join(" or ");
                 let wanted = if wanted.is_empty() {
@@ -216,10 +220,12 @@ pub fn run(inputs: Inputs<'_>) -> Simulation {
                 member_of,
                 settings: &settings,
             };
-            simulation.tasks.push(context.simulate(referenced));
+            simulation
+                .tasks
+                .push(context.simulate(referenced.map(|i| &pasted.tasks[i])));
         }
     }
-    if let (Some(task), false) = (&task, matched_task) {
+    for (task, _) in pasted.tasks.iter().zip(used).filter(|(_, used)| !used) {
         simulation.notes.push(format!(
             "No pipeline task references the Task {:?} (by taskRef.name, or the resolver's \"name\" param), so it was not used.",
             str_at(task, "/metadata/name")
@@ -314,7 +320,6 @@ impl TaskContext<'_> {
 
         let mut child_labels = strings(pr.pointer("/metadata/labels"));
         for (key, value) in [
-            ("tekton.dev/pipeline", pr_name),
             ("tekton.dev/pipelineRun", pr_name),
             ("tekton.dev/pipelineRunUID", pr_uid),
             (PIPELINE_TASK_LABEL, self.name),
@@ -687,25 +692,127 @@ fn to_bytes(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
-fn read_input(what: &str, text: &str) -> Result<Value, String> {
-    read_yaml(text).map_err(|message| format!("{what}: {message}"))
+/// The Tekton objects pasted into the inputs, by kind.
+#[derive(Default)]
+struct Pasted {
+    pipelineruns: Vec<Value>,
+    pipelines: Vec<Value>,
+    tasks: Vec<Value>,
 }
 
-/// `value` if it is a Tekton object of `kind` in a version the policy handles.
-fn expect_kind(value: Value, kind: &str, what: &str, example: &str) -> Result<Value, String> {
-    let api_version = value.get("apiVersion").and_then(Value::as_str);
-    let found_kind = value.get("kind").and_then(Value::as_str);
-    match (api_version, found_kind) {
-        (Some("tekton.dev/v1" | "tekton.dev/v1beta1"), Some(found)) if found == kind => Ok(value),
-        _ => Err(format!(
-            "{what} must be a {kind} with apiVersion tekton.dev/v1 or tekton.dev/v1beta1 (as in {example}); found {}",
-            match (api_version, found_kind) {
-                (Some(v), Some(k)) => format!("{k} {v}"),
-                _ if value.is_object() => "a mapping without apiVersion and kind".to_string(),
-                _ => crate::sidecar::kind_of(&value).to_string(),
-            }
-        )),
+impl Pasted {
+    /// Sorts the documents of `text` by kind; what is not YAML, or not a Tekton object the simulation
+    /// uses, is reported under the input's name (and the document's number when there are several).
+    fn read(&mut self, input: &str, text: &str, errors: &mut Vec<String>) {
+        let documents = documents(text);
+        let several = documents.len() > 1;
+        for (n, document) in documents.iter().enumerate() {
+            let value = match read_yaml(document) {
+                Ok(Value::Null) => continue,
+                Ok(value) => value,
+                Err(message) => {
+                    errors.push(format!("{input}: {message}"));
+                    continue;
+                }
+            };
+            let at = if several {
+                format!("{input}, document {}", n + 1)
+            } else {
+                input.to_string()
+            };
+            let api_version = value.get("apiVersion").and_then(Value::as_str);
+            let kind = value.get("kind").and_then(Value::as_str);
+            let list = match (api_version, kind) {
+                (Some("tekton.dev/v1" | "tekton.dev/v1beta1"), Some("PipelineRun")) => {
+                    &mut self.pipelineruns
+                }
+                (Some("tekton.dev/v1" | "tekton.dev/v1beta1"), Some("Pipeline")) => {
+                    &mut self.pipelines
+                }
+                (Some("tekton.dev/v1" | "tekton.dev/v1beta1"), Some("Task")) => &mut self.tasks,
+                _ => {
+                    let found = match (api_version, kind) {
+                        (Some(v), Some(k)) => format!("a {k} of {v}"),
+                        _ if value.is_object() => {
+                            "a mapping without apiVersion and kind".to_string()
+                        }
+                        _ => crate::sidecar::kind_of(&value).to_string(),
+                    };
+                    errors.push(format!(
+                        "{at}: is {found}; expected a PipelineRun, a Pipeline or a Task of tekton.dev/v1 or tekton.dev/v1beta1"
+                    ));
+                    continue;
+                }
+            };
+            list.push(value);
+        }
     }
+}
+
+/// The documents of a YAML text, split at its `---` lines. Each is padded with the empty lines before it,
+/// so that a parse error gives the line in the whole text.
+fn documents(text: &str) -> Vec<String> {
+    let mut documents = vec![String::new()];
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_end() == "---" {
+            documents.push("\n".repeat(i + 1));
+        } else if let Some(document) = documents.last_mut() {
+            document.push_str(line);
+            document.push('\n');
+        }
+    }
+    documents.retain(|d| !d.trim().is_empty());
+    documents
+}
+
+/// The spec of the PipelineRun's pipeline: inline, or that of the pasted Pipeline its `pipelineRef`
+/// names. As `storePipelineSpecAndMergeMeta` does, the Pipeline's labels and annotations join the
+/// PipelineRun's (the PipelineRun's win) and `tekton.dev/pipeline` names the pipeline, so that they
+/// reach the TaskRuns.
+fn pipeline_spec(
+    pipelinerun: &mut Value,
+    pipelines: &[Value],
+    notes: &mut Vec<String>,
+) -> Option<Value> {
+    let (spec, name, metadata) = match pipelinerun
+        .pointer("/spec/pipelineSpec")
+        .filter(|spec| spec.is_object())
+    {
+        Some(spec) => (
+            spec.clone(),
+            str_at(pipelinerun, "/metadata/name").to_string(),
+            None,
+        ),
+        None => {
+            let wanted = referenced_names(pipelinerun.pointer("/spec/pipelineRef"));
+            let Some(pipeline) = pipelines
+                .iter()
+                .find(|p| wanted.iter().any(|w| w == str_at(p, "/metadata/name")))
+            else {
+                notes.push(format!(
+                    "The PipelineRun's Pipeline{} is not given: paste it in the Tasks input (or inline it as spec.pipelineSpec) to see its tasks.",
+                    wanted.first().map(|w| format!(" {w:?}")).unwrap_or_default()
+                ));
+                return None;
+            };
+            let spec = pipeline.get("spec").filter(|s| s.is_object())?.clone();
+            let name = str_at(pipeline, "/metadata/name").to_string();
+            (spec, name, pipeline.get("metadata"))
+        }
+    };
+    let own = pipelinerun
+        .pointer_mut("/metadata")
+        .and_then(Value::as_object_mut)?;
+    for field in ["labels", "annotations"] {
+        let mut merged = strings(metadata.and_then(|m| m.get(field)));
+        merged.remove("kubectl.kubernetes.io/last-applied-configuration");
+        merged.extend(strings(own.get(field)));
+        if field == "labels" {
+            merged.insert("tekton.dev/pipeline".to_string(), name.clone());
+        }
+        own.insert(field.to_string(), json!(merged));
+    }
+    Some(spec)
 }
 
 /// A PipelineRun the author wrote with `generateName`, or with no namespace, gets what the API server
@@ -845,10 +952,10 @@ spec:
   sidecars: [{name: db, image: mysql}]
 ";
 
-    fn simulate(pipelinerun: &str, task: &str, settings: &str) -> Simulation {
+    fn simulate(pipelinerun: &str, tasks: &str, settings: &str) -> Simulation {
         run(Inputs {
             pipelinerun,
-            task,
+            tasks,
             settings,
         })
     }
@@ -875,23 +982,41 @@ spec:
         "",
         "PipelineRun: is not valid YAML or JSON: line 1 column 7: unclosed bracket '['"
     )]
-    #[case::a_task_as_pipelinerun(
+    #[case::only_a_task(
         TASK,
         "",
         "",
-        "the PipelineRun must be a PipelineRun with apiVersion tekton.dev/v1 or tekton.dev/v1beta1 (as in pipelinerun.yaml); found Task tekton.dev/v1"
+        "PipelineRun: 0 PipelineRuns are given; paste one (apiVersion tekton.dev/v1 or tekton.dev/v1beta1, kind PipelineRun)"
+    )]
+    #[case::two_pipelineruns(
+        "kind: PipelineRun\napiVersion: tekton.dev/v1\n---\nkind: PipelineRun\napiVersion: tekton.dev/v1\n",
+        "",
+        "",
+        "PipelineRun: 2 PipelineRuns are given; paste one (apiVersion tekton.dev/v1 or tekton.dev/v1beta1, kind PipelineRun)"
     )]
     #[case::a_list(
         "- a",
         "",
         "",
-        "the PipelineRun must be a PipelineRun with apiVersion tekton.dev/v1 or tekton.dev/v1beta1 (as in pipelinerun.yaml); found a list"
+        "PipelineRun: is a list; expected a PipelineRun, a Pipeline or a Task of tekton.dev/v1 or tekton.dev/v1beta1"
+    )]
+    #[case::a_config_map(
+        "kind: PipelineRun\napiVersion: tekton.dev/v1\n",
+        "---\nkind: Task\napiVersion: tekton.dev/v1\n---\n# a comment\nkind: ConfigMap\napiVersion: v1\n",
+        "",
+        "Tasks, document 2: is a ConfigMap of v1; expected a PipelineRun, a Pipeline or a Task of tekton.dev/v1 or tekton.dev/v1beta1"
     )]
     #[case::an_unversioned_task(
         "kind: PipelineRun\napiVersion: tekton.dev/v1\n",
         "name: x",
         "",
-        "the Task must be a Task with apiVersion tekton.dev/v1 or tekton.dev/v1beta1 (as in task.yaml); found a mapping without apiVersion and kind"
+        "Tasks: is a mapping without apiVersion and kind; expected a PipelineRun, a Pipeline or a Task of tekton.dev/v1 or tekton.dev/v1beta1"
+    )]
+    #[case::lines_count_across_documents(
+        "kind: PipelineRun\napiVersion: tekton.dev/v1\n---\nkind: [Task\n",
+        "",
+        "",
+        "PipelineRun: is not valid YAML or JSON: line 4 column 7: unclosed bracket '['"
     )]
     #[case::settings_not_yaml(
         "kind: PipelineRun\napiVersion: tekton.dev/v1\n",
@@ -1044,7 +1169,11 @@ spec: {pipelineRef: {name: nightly}}
         assert!(simulation.tasks.is_empty());
         assert_eq!(simulation.notes.len(), 2, "{:?}", simulation.notes);
         assert!(simulation.notes[0].contains("\"nightly-p1ay9\""));
-        assert!(simulation.notes[1].contains("spec.pipelineRef"));
+        assert!(
+            simulation.notes[1].starts_with("The PipelineRun's Pipeline \"nightly\" is not given"),
+            "{}",
+            simulation.notes[1]
+        );
 
         let custom = "apiVersion: tekton.dev/v1
 kind: PipelineRun
@@ -1067,6 +1196,63 @@ spec:
         assert!(
             notes.contains("No pipeline task references the Task \"go-test\""),
             "{notes}"
+        );
+    }
+
+    #[test]
+    fn a_pasted_pipeline_resolves_the_pipeline_ref_and_its_annotations_reach_the_pods() {
+        let pipelinerun = "apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: nightly-1
+  annotations: {pipelinerun-sidecars.io/lint: '- {name: cache, image: redis:7}'}
+spec: {pipelineRef: {name: nightly}}
+";
+        // A Pipeline, and two Tasks of which one is used, pasted as one multi-document text.
+        let pasted = format!(
+            "apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: nightly
+  annotations:
+    pipelinerun-sidecars.io/lint: '- {{name: cache, image: redis:6}}'
+    pipelinerun-sidecars.io/unit: '- {{name: db, image: postgres}}'
+spec:
+  tasks:
+    - {{name: unit, taskRef: {{name: go-test}}}}
+    - {{name: lint, taskRef: {{name: go-test}}}}
+---
+{TASK}---
+apiVersion: tekton.dev/v1
+kind: Task
+metadata: {{name: unused}}
+"
+        );
+        let simulation = simulate(pipelinerun, &pasted, "");
+        assert!(simulation.input_errors.is_empty(), "{simulation:?}");
+        let unit = task(&simulation, "unit");
+        // The Pipeline's declaration for unit reaches its Pod, overriding the Task's own db sidecar.
+        assert_eq!(
+            changed(unit),
+            [("containers", "sidecar-db", Change::Replaced)]
+        );
+        assert_eq!(
+            unit.object["metadata"]["labels"]["tekton.dev/pipeline"],
+            "nightly"
+        );
+        // For lint, the PipelineRun's annotation wins over the Pipeline's.
+        let lint = task(&simulation, "lint");
+        let cache = lint
+            .entries
+            .iter()
+            .find(|e| e.name == "sidecar-cache")
+            .expect("cache");
+        assert_eq!(cache.value["image"], "redis:7");
+        assert_eq!(
+            simulation.notes[..1],
+            [
+                "No pipeline task references the Task \"unused\" (by taskRef.name, or the resolver's \"name\" param), so it was not used."
+            ]
         );
     }
 

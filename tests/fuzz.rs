@@ -226,7 +226,7 @@ proptest! {
         }
         let task_yaml = "apiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: t}\nspec: {steps: [{name: s, image: i}], sidecars: [{name: db, image: p}]}\n";
         let settings = settings.to_string();
-        let simulation = simulate::run(simulate::Inputs { pipelinerun: &pipelinerun, task: task_yaml, settings: &settings });
+        let simulation = simulate::run(simulate::Inputs { pipelinerun: &pipelinerun, tasks: task_yaml, settings: &settings });
         for entry in simulation.tasks.iter().flat_map(|t| &t.entries) {
             prop_assert_eq!(yaml::read(&entry.yaml), Ok(entry.value.clone()), "{}", entry.yaml);
         }

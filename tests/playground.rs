@@ -27,7 +27,7 @@ fn example(name: &str) -> Simulation {
     };
     run(Inputs {
         pipelinerun: &file("pipelinerun"),
-        task: &file("task"),
+        tasks: &file("tasks"),
         settings: &file("settings"),
     })
 }
@@ -100,7 +100,7 @@ fn the_simulated_objects_carry_what_tekton_gives_the_fixtures() {
     let simulation = example("tep-golang-test");
     let pod = &task(&simulation, "test").object;
     let fixture_pod = &json_file("test_data/pod-tep-hub.json")["object"];
-    let task = yaml_file("web/examples/tep-golang-test/task.yaml");
+    let task = yaml_file("web/examples/tep-golang-test/tasks.yaml");
     for field in ["annotations", "labels"] {
         let ours = pod["metadata"][field].as_object().expect("map");
         // The fixture's Task is not shown, so its Pod lacks the Task's own metadata, which Tekton merges

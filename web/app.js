@@ -4,7 +4,8 @@
 
 import init, { simulate, policy_version } from "./pkg/pipelinerun_sidecars_playground.js";
 
-const inputs = ["pipelinerun", "task", "settings"].map((id) => document.getElementById(id));
+const PARTS = ["pipelinerun", "tasks", "settings"];
+const inputs = PARTS.map((id) => document.getElementById(id));
 const status = document.getElementById("status");
 const messages = document.getElementById("messages");
 const tasks = document.getElementById("tasks");
@@ -81,7 +82,7 @@ function show(result) {
 }
 
 function run() {
-  const [pipelinerun, task, settings] = inputs.map((input) => input.value);
+  const [pipelinerun, tasks, settings] = inputs.map((input) => input.value);
   if (!pipelinerun.trim()) {
     status.dataset.state = "idle";
     status.textContent = "Load an example or paste a PipelineRun.";
@@ -89,7 +90,7 @@ function run() {
     return;
   }
   try {
-    show(JSON.parse(simulate(pipelinerun, task, settings)));
+    show(JSON.parse(simulate(pipelinerun, tasks, settings)));
     status.dataset.state = "done";
     status.textContent = "What the policy does:";
   } catch (error) {
@@ -104,7 +105,7 @@ async function loadExample(button) {
   status.dataset.state = "loading";
   const name = button.dataset.example;
   const given = button.dataset.files.split(" ");
-  const files = await Promise.all(["pipelinerun", "task", "settings"].map(async (part) => {
+  const files = await Promise.all(PARTS.map(async (part) => {
     if (!given.includes(part)) return "";
     const response = await fetch(`examples/${name}/${part}.yaml`);
     if (!response.ok) throw new Error(`examples/${name}/${part}.yaml: ${response.status}`);

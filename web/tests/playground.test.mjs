@@ -138,6 +138,27 @@ test("the docker-in-docker template joins the inline task's sidecars", async () 
   await page.close();
 });
 
+test("a pasted Pipeline and Tasks resolve a pipelineRef, in one multi-document input", async () => {
+  const { page, errors } = await openPlayground();
+  await loadExample(page, "tep-golang-test");
+  // The TEP PipelineRun with its pipelineSpec moved into a Pipeline of its own, after the Task.
+  const pipelinerun = await page.inputValue("#pipelinerun");
+  const [head, pipelineSpec] = pipelinerun.split("spec:\n  pipelineSpec:\n");
+  const [pipelineBody, rest] = pipelineSpec.split("\n  params:\n");
+  const pipeline = `apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata:\n  name: go-integration\nspec:\n${pipelineBody.replace(/^  /gm, "")}\n`;
+  await page.fill("#tasks", `${await page.inputValue("#tasks")}---\n${pipeline}`);
+  await page.fill("#pipelinerun", `${head}spec:\n  pipelineRef:\n    name: go-integration\n  params:\n${rest}`);
+  // Both edits are simulated once typing pauses: wait for the Pod of the resolved Pipeline.
+  await page.waitForFunction(() => {
+    const pod = document.querySelector('[data-task="test"] details.object pre');
+    return pod !== null && JSON.parse(pod.textContent).metadata.labels["tekton.dev/pipeline"] === "go-integration";
+  });
+  assert.equal(await page.getAttribute('[data-task="test"] .entry[data-change="added"]', "data-name"), "sidecar-postgres");
+  assert.deepEqual(await page.locator(".task").evaluateAll((tasks) => tasks.map((t) => t.dataset.task)), ["fetch", "test"]);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test("edits are simulated as they are typed, and wrong settings get validate_settings' message", async () => {
   const { page, errors } = await openPlayground();
   await loadExample(page, "tep-golang-test");

@@ -11,10 +11,10 @@ use wasm_bindgen::prelude::wasm_bindgen;
 /// What the policy does to a PipelineRun's tasks, as JSON text (a `Simulation`, camelCase): JSON keeps the
 /// boundary to one string each way, with no serializer crate in the module.
 #[wasm_bindgen]
-pub fn simulate(pipelinerun: &str, task: &str, settings: &str) -> String {
+pub fn simulate(pipelinerun: &str, tasks: &str, settings: &str) -> String {
     let simulation = simulate::run(Inputs {
         pipelinerun,
-        task,
+        tasks,
         settings,
     });
     serde_json::to_string(&simulation).unwrap_or_else(|err| {

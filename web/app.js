@@ -8,7 +8,7 @@ const PARTS = ["pipelinerun", "tasks", "settings"];
 const inputs = PARTS.map((id) => document.getElementById(id));
 const status = document.getElementById("status");
 const messages = document.getElementById("messages");
-const tasks = document.getElementById("tasks");
+const results = document.getElementById("results");
 const notes = document.getElementById("notes");
 
 const CHANGE_LABEL = { added: "added by the policy", replaced: "replaced by the policy", unchanged: "unchanged" };
@@ -64,7 +64,7 @@ function taskView(task) {
 
 function show(result) {
   messages.replaceChildren();
-  tasks.replaceChildren();
+  results.replaceChildren();
   notes.replaceChildren();
   for (const error of result.inputErrors) {
     messages.append(message("input", "This input cannot be used:", error));
@@ -77,7 +77,7 @@ function show(result) {
   } else if (!result.inputErrors.length && !result.settingsError) {
     messages.append(message("accepted", "The policy accepts the PipelineRun.", "Its tasks get what follows."));
   }
-  tasks.append(...result.tasks.map(taskView));
+  results.append(...result.tasks.map(taskView));
   notes.append(...result.notes.map((note) => element("li", {}, note)));
 }
 

@@ -87,6 +87,7 @@ test("the TEP example shows the sidecar container the compiled policy adds to th
   const expected = patch.find((op) => op.op === "add" && op.path === "/spec/containers/1").value;
   const added = page.locator('[data-task="test"] .entry[data-change="added"]');
   assert.equal(await added.count(), 1);
+  assert.ok(await added.isVisible(), "the added container is on screen");
   assert.equal(await added.getAttribute("data-name"), "sidecar-postgres");
   assert.deepEqual(JSON.parse(await added.getAttribute("data-json")), expected);
   const yaml = await added.locator("pre").innerText();
@@ -109,6 +110,7 @@ test("the misspelled field shows the message the compiled policy gives", async (
 
   const response = kwctlRun("pipelinerun-typo.json");
   assert.equal(response.allowed, false);
+  assert.ok(await page.isVisible('.message[data-kind="pipelinerun"]'), "the message is on screen");
   const shown = await page.innerText('.message[data-kind="pipelinerun"] pre');
   assert.equal(shown, response.status.message);
   assert.equal(await page.locator(".task").count(), 0);
@@ -125,6 +127,7 @@ test("the docker-in-docker template joins the inline task's sidecars", async () 
   assert.equal(await page.getAttribute('[data-task="build"]', "data-shown"), "TaskRun");
   const added = page.locator('[data-task="build"] .entry[data-change="added"]');
   assert.equal(await added.count(), 1);
+  assert.ok(await added.isVisible(), "the added sidecar is on screen");
   assert.equal(await added.getAttribute("data-list"), "sidecars");
   const sidecar = JSON.parse(await added.getAttribute("data-json"));
   assert.equal(sidecar.name, "dind");

@@ -67,8 +67,9 @@ $(BATS): e2e-tests/package.json e2e-tests/package-lock.json
 # The browser playground (web/): the domain crate without waPC, behind wasm-bindgen. The JavaScript glue
 # must come from the wasm-bindgen-cli of the very version Cargo.lock pins for the crate, so that version is
 # built into target/tools (a few minutes, once per clean checkout). Not --locked: its published lockfile
-# pins a webpki-roots release that the registry no longer serves; the default TLS feature, which only
-# its download commands use, is left out.
+# pins a webpki-roots release that the registry no longer serves, so its dependencies are resolved here,
+# preferring releases that support its declared minimum Rust; the default TLS feature, which only its
+# download commands use, is left out.
 WEB_TARGET    := wasm32-unknown-unknown
 WEB_PKG       := web/pkg/pipelinerun_sidecars_playground.js
 WEB_SOURCES   := $(SOURCES) $(shell find web/playground/src -name '*.rs') web/playground/Cargo.toml
@@ -83,6 +84,7 @@ web-target:
 
 $(WASM_BINDGEN): Cargo.lock
 	@test -x $@ && [ "$$($@ --version)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] || \
+	  CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback \
 	  cargo install wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION) --no-default-features --root target/tools --force
 	@touch $@
 

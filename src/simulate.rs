@@ -180,12 +180,7 @@ pub fn run(inputs: Inputs<'_>) -> Simulation {
     };
     let mut used = vec![false; pasted.tasks.len()];
     for member_of in ["tasks", "finally"] {
-        for pipeline_task in pipeline
-            .get(member_of)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for pipeline_task in list(&pipeline, &format!("/{member_of}")) {
             let Some(name) = pipeline_task.get("name").and_then(Value::as_str) else {
                 continue;
             };
@@ -305,11 +300,8 @@ impl TaskContext<'_> {
         let pr = self.pipelinerun;
         let pr_name = str_at(pr, "/metadata/name");
         let pr_uid = str_at(pr, "/metadata/uid");
-        let run_spec = pr
-            .pointer("/spec/taskRunSpecs")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+        let run_spec = list(pr, "/spec/taskRunSpecs")
+            .iter()
             .find(|spec| spec.get("pipelineTaskName").and_then(Value::as_str) == Some(self.name));
         let embedded_meta = |field: &str| {
             self.pipeline_task
@@ -399,17 +391,9 @@ impl TaskContext<'_> {
     /// The pipeline task's workspaces, bound to what the PipelineRun provides for them; a
     /// `volumeClaimTemplate` becomes the claim Tekton creates from it.
     fn workspace_bindings(&self) -> Vec<Value> {
-        let provided = self
-            .pipelinerun
-            .pointer("/spec/workspaces")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        self.pipeline_task
-            .get("workspaces")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+        let provided = list(self.pipelinerun, "/spec/workspaces");
+        list(self.pipeline_task, "/workspaces")
+            .iter()
             .filter_map(|binding| {
                 let name = binding.get("name")?.as_str()?;
                 let source = binding
@@ -446,158 +430,63 @@ impl TaskContext<'_> {
 fn pod(taskrun: &Value, task: Option<&Value>) -> Value {
     let tr_name = str_at(taskrun, "/metadata/name");
     let tr_uid = str_at(taskrun, "/metadata/uid");
-    let mut labels = strings(task.and_then(|t| t.pointer("/metadata/labels")));
-    labels.extend(strings(taskrun.pointer("/metadata/labels")));
-    let task_name = task
-        .map(|t| str_at(t, "/metadata/name").to_string())
-        .or_else(|| {
-            referenced_names(taskrun.pointer("/spec/taskRef"))
-                .into_iter()
-                .next()
-        });
-    if let Some(task_name) = task_name {
-        labels.insert("tekton.dev/task".to_string(), task_name);
-    }
-    labels.insert(TASKRUN_LABEL.to_string(), tr_name.to_string());
-    labels.insert("tekton.dev/taskRunUID".to_string(), tr_uid.to_string());
-    labels.insert(
-        "app.kubernetes.io/managed-by".to_string(),
-        "tekton-pipelines".to_string(),
-    );
-    let mut annotations = strings(task.and_then(|t| t.pointer("/metadata/annotations")));
-    annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-    annotations.extend(strings(taskrun.pointer("/metadata/annotations")));
-    annotations.remove("app.kubernetes.io/managed-by");
-    annotations.insert(
-        "pipeline.tekton.dev/release".to_string(),
-        TEKTON_RELEASE.to_string(),
-    );
-
-    let bindings = taskrun
-        .pointer("/spec/workspaces")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let declared = task
-        .and_then(|t| t.pointer("/spec/workspaces"))
-        .and_then(Value::as_array);
-    let mut volumes: Vec<Value> = [
-        "tekton-internal-workspace",
-        "tekton-internal-home",
-        "tekton-internal-results",
-        "tekton-internal-steps",
-        "tekton-internal-scripts",
-        "tekton-internal-bin",
-    ]
-    .iter()
-    .map(|name| json!({"name": name, "emptyDir": {}}))
-    .collect();
-    let mut mounts = Vec::new();
-    for binding in bindings {
-        let Some(name) = binding.get("name").and_then(Value::as_str) else {
-            continue;
-        };
-        // A Task that is not given is assumed to declare the workspace at Tekton's default path.
-        let declaration = declared.and_then(|list| {
-            list.iter()
-                .find(|w| w.get("name").and_then(Value::as_str) == Some(name))
-        });
-        if declared.is_some() && declaration.is_none() {
-            continue;
-        }
-        let volume = workspace_volume(name);
-        let mut source = binding.as_object().cloned().unwrap_or_default();
-        source.remove("name");
-        let sub_path = source.remove("subPath");
-        source.insert("name".to_string(), json!(volume));
-        volumes.push(Value::Object(source));
-        let mount_path = declaration
-            .and_then(|d| d.get("mountPath"))
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("/workspace/{name}"), str::to_string);
-        let mut mount = json!({"name": volume, "mountPath": mount_path});
-        if let Some(sub_path) = sub_path {
-            mount["subPath"] = sub_path;
-        }
-        if declaration.and_then(|d| d.get("readOnly")) == Some(&Value::Bool(true)) {
-            mount["readOnly"] = json!(true);
-        }
-        mounts.push(mount);
-    }
-    let internal_mounts = [
-        ("tekton-internal-workspace", "/workspace"),
-        ("tekton-internal-home", "/tekton/home"),
-        ("tekton-internal-results", "/tekton/results"),
-        ("tekton-internal-bin", "/tekton/bin"),
-    ]
-    .map(|(name, path)| json!({"name": name, "mountPath": path}));
-    let step_mounts: Vec<Value> = mounts.iter().chain(&internal_mounts).cloned().collect();
+    let (labels, annotations) = pod_metadata(taskrun, task);
+    let (workspace_volumes, mounts) = workspaces(taskrun, task);
+    let volumes: Vec<Value> = INTERNAL_VOLUMES
+        .iter()
+        .map(|(name, _)| json!({"name": name, "emptyDir": {}}))
+        .chain(workspace_volumes)
+        .collect();
+    let step_mounts: Vec<Value> = INTERNAL_VOLUMES
+        .iter()
+        .filter(|(_, path)| !path.is_empty())
+        .map(|(name, path)| json!({"name": name, "mountPath": path}))
+        .chain(mounts.iter().cloned())
+        .collect();
 
     let unknown_steps =
         [json!({"name": "from-the-task", "image": "(the Task's steps are not known here)"})];
     let steps = match task {
-        Some(task) => task
-            .pointer("/spec/steps")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default(),
+        Some(task) => list(task, "/spec/steps"),
         None => &unknown_steps[..],
     };
-    let mut containers: Vec<Value> = steps
-        .iter()
-        .enumerate()
-        .map(|(i, step)| {
-            let name = step
-                .get("name")
-                .and_then(Value::as_str)
-                .map_or_else(|| format!("unnamed-{i}"), str::to_string);
-            let mut container = Map::new();
-            container.insert("name".to_string(), json!(format!("step-{name}")));
-            for field in ["image", "workingDir", "env", "envFrom", "securityContext"] {
-                if let Some(value) = step.get(field) {
-                    container.insert(field.to_string(), value.clone());
-                }
-            }
-            let mut own_mounts = step_mounts.clone();
-            own_mounts.extend(
-                step.get("volumeMounts")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-            container.insert("volumeMounts".to_string(), Value::Array(own_mounts));
-            Value::Object(container)
-        })
-        .collect();
-    for sidecar in task
-        .and_then(|t| t.pointer("/spec/sidecars"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let Some(mut container) = sidecar.as_object().cloned() else {
-            continue;
-        };
-        let name = container
+    let step_containers = steps.iter().enumerate().map(|(i, step)| {
+        let name = step
             .get("name")
             .and_then(Value::as_str)
-            .unwrap_or("unnamed");
-        let name = format!("{CONTAINER_PREFIX}{name}");
-        container.insert("name".to_string(), json!(name));
-        for tekton_only in ["script", "workspaces", "computeResources"] {
-            container.remove(tekton_only);
-        }
-        let mut own_mounts = mounts.clone();
-        own_mounts.extend(
-            sidecar
-                .get("volumeMounts")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-        );
-        container.insert("volumeMounts".to_string(), Value::Array(own_mounts));
-        containers.push(Value::Object(container));
-    }
+            .map_or_else(|| format!("unnamed-{i}"), str::to_string);
+        let mut container: Map<String, Value> =
+            ["image", "workingDir", "env", "envFrom", "securityContext"]
+                .into_iter()
+                .filter_map(|field| Some((field.to_string(), step.get(field)?.clone())))
+                .collect();
+        container.insert("name".to_string(), json!(format!("step-{name}")));
+        with_mounts(container, &step_mounts, step)
+    });
+    // The Task's own sidecars, which Tekton shares every workspace with.
+    let sidecars = task
+        .map(|t| list(t, "/spec/sidecars"))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|sidecar| {
+            let mut container = sidecar.as_object()?.clone();
+            let name = container
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("unnamed");
+            container.insert(
+                "name".to_string(),
+                json!(format!("{CONTAINER_PREFIX}{name}")),
+            );
+            for tekton_only in ["script", "workspaces"] {
+                container.remove(tekton_only);
+            }
+            if let Some(resources) = container.remove("computeResources") {
+                container.insert("resources".to_string(), resources);
+            }
+            Some(with_mounts(container, &mounts, sidecar))
+        });
+    let containers: Vec<Value> = step_containers.chain(sidecars).collect();
 
     json!({
         "apiVersion": "v1",
@@ -631,24 +520,121 @@ fn pod(taskrun: &Value, task: Option<&Value>) -> Value {
     })
 }
 
+/// Tekton's internal volumes, and where steps mount them (an empty path: not mounted by steps).
+const INTERNAL_VOLUMES: [(&str, &str); 6] = [
+    ("tekton-internal-workspace", "/workspace"),
+    ("tekton-internal-home", "/tekton/home"),
+    ("tekton-internal-results", "/tekton/results"),
+    ("tekton-internal-steps", ""),
+    ("tekton-internal-scripts", ""),
+    ("tekton-internal-bin", "/tekton/bin"),
+];
+
+/// The Pod's labels and annotations: the TaskRun's over the Task's, and what `pod.Build` adds.
+fn pod_metadata(
+    taskrun: &Value,
+    task: Option<&Value>,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut labels = strings(task.and_then(|t| t.pointer("/metadata/labels")));
+    labels.extend(strings(taskrun.pointer("/metadata/labels")));
+    let task_name = task
+        .map(|t| str_at(t, "/metadata/name").to_string())
+        .or_else(|| {
+            referenced_names(taskrun.pointer("/spec/taskRef"))
+                .into_iter()
+                .next()
+        });
+    if let Some(task_name) = task_name {
+        labels.insert("tekton.dev/task".to_string(), task_name);
+    }
+    for (key, value) in [
+        (TASKRUN_LABEL, str_at(taskrun, "/metadata/name")),
+        ("tekton.dev/taskRunUID", str_at(taskrun, "/metadata/uid")),
+        ("app.kubernetes.io/managed-by", "tekton-pipelines"),
+    ] {
+        labels.insert(key.to_string(), value.to_string());
+    }
+    let mut annotations = strings(task.and_then(|t| t.pointer("/metadata/annotations")));
+    annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    annotations.extend(strings(taskrun.pointer("/metadata/annotations")));
+    annotations.remove("app.kubernetes.io/managed-by");
+    annotations.insert(
+        "pipeline.tekton.dev/release".to_string(),
+        TEKTON_RELEASE.to_string(),
+    );
+    (labels, annotations)
+}
+
+/// A volume per workspace the TaskRun binds and the Task declares, named as `workspace.CreateVolumes`
+/// names it, and its mount at the Task's `mountPath` (Tekton's default `/workspace/<name>`). A Task that
+/// is not given is taken to declare every bound workspace at the default path.
+fn workspaces(taskrun: &Value, task: Option<&Value>) -> (Vec<Value>, Vec<Value>) {
+    let declared = task.map(|t| list(t, "/spec/workspaces"));
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    for binding in list(taskrun, "/spec/workspaces") {
+        let Some(name) = binding.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let declaration = declared.map(|list| {
+            list.iter()
+                .find(|w| w.get("name").and_then(Value::as_str) == Some(name))
+        });
+        if declaration == Some(None) {
+            continue;
+        }
+        let declaration = declaration.flatten();
+        let volume = workspace_volume(name);
+        let mut source = binding.as_object().cloned().unwrap_or_default();
+        source.remove("name");
+        let sub_path = source.remove("subPath");
+        source.insert("name".to_string(), json!(volume));
+        volumes.push(Value::Object(source));
+        let mount_path = declaration
+            .and_then(|d| d.get("mountPath"))
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("/workspace/{name}"), str::to_string);
+        let mut mount = json!({"name": volume, "mountPath": mount_path});
+        if let Some(sub_path) = sub_path {
+            mount["subPath"] = sub_path;
+        }
+        if declaration.and_then(|d| d.get("readOnly")) == Some(&Value::Bool(true)) {
+            mount["readOnly"] = json!(true);
+        }
+        mounts.push(mount);
+    }
+    (volumes, mounts)
+}
+
+/// `container` with `mounts` and then the `volumeMounts` its Task entry declares.
+fn with_mounts(mut container: Map<String, Value>, mounts: &[Value], entry: &Value) -> Value {
+    let own = list(entry, "/volumeMounts");
+    let all: Vec<Value> = mounts.iter().chain(own).cloned().collect();
+    container.insert("volumeMounts".to_string(), Value::Array(all));
+    Value::Object(container)
+}
+
+/// The array at `pointer`, or none.
+fn list<'a>(value: &'a Value, pointer: &str) -> &'a [Value] {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
 /// Each entry of the lists at `pointers` in `after`, compared by name with `before`.
 fn entries(before: &Value, after: &Value, pointers: &[(&'static str, &str)]) -> Vec<Entry> {
     let mut found = Vec::new();
-    for (list, pointer) in pointers {
-        let old = before.pointer(pointer).and_then(Value::as_array);
-        for value in after
-            .pointer(pointer)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+    for (name_of_list, pointer) in pointers {
+        let old = list(before, pointer);
+        for value in list(after, pointer) {
             let name = value
                 .get("name")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let previous = old
-                .into_iter()
-                .flatten()
+                .iter()
                 .find(|v| v.get("name").and_then(Value::as_str) == Some(name));
             let change = match previous {
                 None => Change::Added,
@@ -656,7 +642,7 @@ fn entries(before: &Value, after: &Value, pointers: &[(&'static str, &str)]) -> 
                 Some(_) => Change::Unchanged,
             };
             found.push(Entry {
-                list,
+                list: name_of_list,
                 name: name.to_string(),
                 change,
                 yaml: crate::yaml::write(value),
@@ -892,11 +878,8 @@ fn referenced_names(task_ref: Option<&Value>) -> Vec<String> {
     let Some(task_ref) = task_ref else {
         return Vec::new();
     };
-    let by_param = task_ref
-        .get("params")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let by_param = list(task_ref, "/params")
+        .iter()
         .filter(|p| p.get("name").and_then(Value::as_str) == Some("name"))
         .filter_map(|p| p.get("value").and_then(Value::as_str));
     task_ref

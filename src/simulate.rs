@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::admission::{self, Outcome, PIPELINE_TASK_LABEL, TASKRUN_LABEL};
-use crate::declaration::read_yaml;
+use crate::declaration::{self, read_yaml};
 use crate::error::render_settings_errors;
 use crate::pod::workspace_volume;
 use crate::settings;
@@ -160,10 +160,13 @@ pub fn run(inputs: Inputs<'_>) -> Simulation {
     ) else {
         return simulation;
     };
-    if let Err(errors) = settings::validate(&to_bytes(&settings)) {
-        simulation.settings_error = Some(render_settings_errors(&errors));
-        return simulation;
-    }
+    let marker_key = match settings::validate(&to_bytes(&settings)) {
+        Ok(valid) => declaration::key(&valid.annotation_prefix, declaration::MARKER),
+        Err(errors) => {
+            simulation.settings_error = Some(render_settings_errors(&errors));
+            return simulation;
+        }
+    };
     name_it(&mut pipelinerun, &mut simulation.notes);
     let version = api_version(&pipelinerun);
     if let Err(message) = admit(
@@ -214,6 +217,7 @@ pub fn run(inputs: Inputs<'_>) -> Simulation {
                 name,
                 member_of,
                 settings: &settings,
+                marker_key: &marker_key,
             };
             simulation
                 .tasks
@@ -244,6 +248,8 @@ struct TaskContext<'a> {
     name: &'a str,
     member_of: &'static str,
     settings: &'a Value,
+    /// Where the policy lists what it injected, under the settings' prefix.
+    marker_key: &'a str,
 }
 
 impl TaskContext<'_> {
@@ -279,16 +285,10 @@ impl TaskContext<'_> {
     }
 
     fn injected(&self, object: &Value) -> Vec<String> {
-        let prefix = self
-            .settings
-            .get("annotationPrefix")
-            .and_then(Value::as_str)
-            .map_or_else(settings::default_prefix, str::to_string);
-        let key = crate::declaration::key(&prefix, crate::declaration::MARKER);
         crate::marker::names(
             object
                 .pointer("/metadata/annotations")
-                .and_then(|a| a.get(&key))
+                .and_then(|a| a.get(self.marker_key))
                 .and_then(Value::as_str),
         )
     }
@@ -1110,6 +1110,22 @@ spec:
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_custom_prefix_declares_and_marks() {
+        let annotations = "{sidecars.acme.io/unit: '- {name: cache, image: redis}'}";
+        let simulation = simulate(
+            &pipelinerun(annotations, "[]"),
+            TASK,
+            "annotationPrefix: sidecars.acme.io",
+        );
+        let unit = task(&simulation, "unit");
+        assert_eq!(unit.injected, ["cache"]);
+        assert_eq!(
+            unit.object["metadata"]["annotations"]["sidecars.acme.io/injected"],
+            "cache"
+        );
     }
 
     #[test]

@@ -708,14 +708,11 @@ impl Pasted {
             };
             let api_version = value.get("apiVersion").and_then(Value::as_str);
             let kind = value.get("kind").and_then(Value::as_str);
-            let list = match (api_version, kind) {
-                (Some("tekton.dev/v1" | "tekton.dev/v1beta1"), Some("PipelineRun")) => {
-                    &mut self.pipelineruns
-                }
-                (Some("tekton.dev/v1" | "tekton.dev/v1beta1"), Some("Pipeline")) => {
-                    &mut self.pipelines
-                }
-                (Some("tekton.dev/v1" | "tekton.dev/v1beta1"), Some("Task")) => &mut self.tasks,
+            let tekton = matches!(api_version, Some("tekton.dev/v1" | "tekton.dev/v1beta1"));
+            let list = match kind.filter(|_| tekton) {
+                Some("PipelineRun") => &mut self.pipelineruns,
+                Some("Pipeline") => &mut self.pipelines,
+                Some("Task") => &mut self.tasks,
                 _ => {
                     let found = match (api_version, kind) {
                         (Some(v), Some(k)) => format!("a {k} of {v}"),

@@ -124,7 +124,10 @@ for (const input of inputs) {
   });
 }
 for (const button of document.querySelectorAll("[data-example]")) {
-  button.addEventListener("click", () => loadExample(button));
+  button.addEventListener("click", () => loadExample(button).catch((error) => {
+    status.dataset.state = "failed";
+    status.textContent = `The example cannot be loaded: ${error.message}`;
+  }));
 }
 
 await init();

@@ -10,6 +10,7 @@ pub mod admission;
 pub mod declaration;
 pub mod error;
 pub mod guardrails;
+pub mod json;
 pub mod marker;
 pub mod pipelinerun;
 pub mod pod;

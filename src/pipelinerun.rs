@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::declaration::{self, ALL_TASKS, MARKER};
 use crate::error::{FieldError, Problem, nearest};
+use crate::json::{array, string_entries};
 use crate::settings::Settings;
 use crate::sidecar::{Sidecar, is_dns_label};
 
@@ -22,26 +23,14 @@ pub fn check(
 ) -> Vec<Problem> {
     let prefix = &settings.annotation_prefix;
     let mut per_task: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for spec in pipelinerun
-        .pointer("/spec/taskRunSpecs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for spec in array(pipelinerun, "/spec/taskRunSpecs") {
         let Some(task) = spec.get("pipelineTaskName").and_then(Value::as_str) else {
             continue;
         };
-        let own = spec
-            .pointer("/metadata/annotations")
-            .and_then(Value::as_object);
-        let strings = own
-            .into_iter()
-            .flatten()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())));
         per_task
             .entry(task.to_string())
             .or_default()
-            .extend(strings);
+            .extend(string_entries(spec.pointer("/metadata/annotations")));
     }
     let tasks = pipeline_tasks(pipelinerun);
     let mut problems = Vec::new();

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::declaration::Declared;
 use crate::error::{FieldError, Problem, SidecarRef};
+use crate::json::array;
 use crate::settings::{InjectAs, OnConflict, Settings};
 use crate::sidecar::{CONTAINER_PREFIX, Sidecar};
 use crate::taskrun::conflict;
@@ -94,13 +95,6 @@ pub fn workspace_volume(name: &str) -> String {
     let mut digits = format!("{hash:x}");
     digits.truncate(5);
     format!("ws-{digits:0<5}")
-}
-
-fn array<'a>(pod: &'a Value, pointer: &str) -> &'a [Value] {
-    pod.pointer(pointer)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
 }
 
 /// Adds the declared sidecars that `already` does not list to the Pod, or replaces a Task-defined

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::admission::{self, Outcome, PIPELINE_TASK_LABEL, TASKRUN_LABEL};
 use crate::declaration::{self, read_yaml};
 use crate::error::render_settings_errors;
+use crate::json::{array, string_entries};
 use crate::pod::workspace_volume;
 use crate::settings;
 use crate::sidecar::CONTAINER_PREFIX;
@@ -183,7 +184,7 @@ pub fn run(inputs: Inputs<'_>) -> Simulation {
     };
     let mut used = vec![false; pasted.tasks.len()];
     for member_of in ["tasks", "finally"] {
-        for pipeline_task in list(&pipeline, &format!("/{member_of}")) {
+        for pipeline_task in array(&pipeline, &format!("/{member_of}")) {
             let Some(name) = pipeline_task.get("name").and_then(Value::as_str) else {
                 continue;
             };
@@ -300,7 +301,7 @@ impl TaskContext<'_> {
         let pr = self.pipelinerun;
         let pr_name = str_at(pr, "/metadata/name");
         let pr_uid = str_at(pr, "/metadata/uid");
-        let run_spec = list(pr, "/spec/taskRunSpecs")
+        let run_spec = array(pr, "/spec/taskRunSpecs")
             .iter()
             .find(|spec| spec.get("pipelineTaskName").and_then(Value::as_str) == Some(self.name));
         let embedded_meta = |field: &str| {
@@ -310,7 +311,7 @@ impl TaskContext<'_> {
         let run_spec_meta =
             |field: &str| run_spec.and_then(|s| s.pointer(&format!("/metadata/{field}")));
 
-        let mut child_labels = strings(pr.pointer("/metadata/labels"));
+        let mut child_labels = string_map(pr.pointer("/metadata/labels"));
         for (key, value) in [
             ("tekton.dev/pipelineRun", pr_name),
             ("tekton.dev/pipelineRunUID", pr_uid),
@@ -320,20 +321,20 @@ impl TaskContext<'_> {
             child_labels.insert(key.to_string(), value.to_string());
         }
         let mut labels = first_wins([
-            strings(run_spec_meta("labels")),
+            string_map(run_spec_meta("labels")),
             child_labels,
-            strings(embedded_meta("labels")),
+            string_map(embedded_meta("labels")),
         ]);
         // Tekton's defaulting webhook (`TaskRun.SetDefaults`).
         labels
             .entry("app.kubernetes.io/managed-by".to_string())
             .or_insert_with(|| "tekton-pipelines".to_string());
-        let mut child_annotations = strings(pr.pointer("/metadata/annotations"));
+        let mut child_annotations = string_map(pr.pointer("/metadata/annotations"));
         child_annotations.retain(|key, _| !key.starts_with(RESERVED_ANNOTATION_PREFIX));
         let annotations = first_wins([
-            strings(run_spec_meta("annotations")),
+            string_map(run_spec_meta("annotations")),
             child_annotations,
-            strings(embedded_meta("annotations")),
+            string_map(embedded_meta("annotations")),
         ]);
 
         let mut spec = Map::new();
@@ -391,8 +392,8 @@ impl TaskContext<'_> {
     /// The pipeline task's workspaces, bound to what the PipelineRun provides for them; a
     /// `volumeClaimTemplate` becomes the claim Tekton creates from it.
     fn workspace_bindings(&self) -> Vec<Value> {
-        let provided = list(self.pipelinerun, "/spec/workspaces");
-        list(self.pipeline_task, "/workspaces")
+        let provided = array(self.pipelinerun, "/spec/workspaces");
+        array(self.pipeline_task, "/workspaces")
             .iter()
             .filter_map(|binding| {
                 let name = binding.get("name")?.as_str()?;
@@ -447,7 +448,7 @@ fn pod(taskrun: &Value, task: Option<&Value>) -> Value {
     let unknown_steps =
         [json!({"name": "from-the-task", "image": "(the Task's steps are not known here)"})];
     let steps = match task {
-        Some(task) => list(task, "/spec/steps"),
+        Some(task) => array(task, "/spec/steps"),
         None => &unknown_steps[..],
     };
     let step_containers = steps.iter().enumerate().map(|(i, step)| {
@@ -465,7 +466,7 @@ fn pod(taskrun: &Value, task: Option<&Value>) -> Value {
     });
     // The Task's own sidecars, which Tekton shares every workspace with.
     let sidecars = task
-        .map(|t| list(t, "/spec/sidecars"))
+        .map(|t| array(t, "/spec/sidecars"))
         .unwrap_or_default()
         .iter()
         .filter_map(|sidecar| {
@@ -535,8 +536,8 @@ fn pod_metadata(
     taskrun: &Value,
     task: Option<&Value>,
 ) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
-    let mut labels = strings(task.and_then(|t| t.pointer("/metadata/labels")));
-    labels.extend(strings(taskrun.pointer("/metadata/labels")));
+    let mut labels = string_map(task.and_then(|t| t.pointer("/metadata/labels")));
+    labels.extend(string_entries(taskrun.pointer("/metadata/labels")));
     let task_name = task
         .map(|t| str_at(t, "/metadata/name").to_string())
         .or_else(|| {
@@ -554,9 +555,9 @@ fn pod_metadata(
     ] {
         labels.insert(key.to_string(), value.to_string());
     }
-    let mut annotations = strings(task.and_then(|t| t.pointer("/metadata/annotations")));
+    let mut annotations = string_map(task.and_then(|t| t.pointer("/metadata/annotations")));
     annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-    annotations.extend(strings(taskrun.pointer("/metadata/annotations")));
+    annotations.extend(string_entries(taskrun.pointer("/metadata/annotations")));
     annotations.remove("app.kubernetes.io/managed-by");
     annotations.insert(
         "pipeline.tekton.dev/release".to_string(),
@@ -569,10 +570,10 @@ fn pod_metadata(
 /// names it, and its mount at the Task's `mountPath` (Tekton's default `/workspace/<name>`). A Task that
 /// is not given is taken to declare every bound workspace at the default path.
 fn workspaces(taskrun: &Value, task: Option<&Value>) -> (Vec<Value>, Vec<Value>) {
-    let declared = task.map(|t| list(t, "/spec/workspaces"));
+    let declared = task.map(|t| array(t, "/spec/workspaces"));
     let mut volumes = Vec::new();
     let mut mounts = Vec::new();
-    for binding in list(taskrun, "/spec/workspaces") {
+    for binding in array(taskrun, "/spec/workspaces") {
         let Some(name) = binding.get("name").and_then(Value::as_str) else {
             continue;
         };
@@ -608,27 +609,18 @@ fn workspaces(taskrun: &Value, task: Option<&Value>) -> (Vec<Value>, Vec<Value>)
 
 /// `container` with `mounts` and then the `volumeMounts` its Task entry declares.
 fn with_mounts(mut container: Map<String, Value>, mounts: &[Value], entry: &Value) -> Value {
-    let own = list(entry, "/volumeMounts");
+    let own = array(entry, "/volumeMounts");
     let all: Vec<Value> = mounts.iter().chain(own).cloned().collect();
     container.insert("volumeMounts".to_string(), Value::Array(all));
     Value::Object(container)
-}
-
-/// The array at `pointer`, or none.
-fn list<'a>(value: &'a Value, pointer: &str) -> &'a [Value] {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
 }
 
 /// Each entry of the lists at `pointers` in `after`, compared by name with `before`.
 fn entries(before: &Value, after: &Value, pointers: &[(&'static str, &str)]) -> Vec<Entry> {
     let mut found = Vec::new();
     for (name_of_list, pointer) in pointers {
-        let old = list(before, pointer);
-        for value in list(after, pointer) {
+        let old = array(before, pointer);
+        for value in array(after, pointer) {
             let name = value
                 .get("name")
                 .and_then(Value::as_str)
@@ -787,9 +779,9 @@ fn pipeline_spec(
         .pointer_mut("/metadata")
         .and_then(Value::as_object_mut)?;
     for field in ["labels", "annotations"] {
-        let mut merged = strings(metadata.and_then(|m| m.get(field)));
+        let mut merged = string_map(metadata.and_then(|m| m.get(field)));
         merged.remove("kubectl.kubernetes.io/last-applied-configuration");
-        merged.extend(strings(own.get(field)));
+        merged.extend(string_entries(own.get(field)));
         if field == "labels" {
             merged.insert("tekton.dev/pipeline".to_string(), name.clone());
         }
@@ -841,13 +833,9 @@ fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-/// The string entries of a labels or annotations mapping.
-fn strings(map: Option<&Value>) -> BTreeMap<String, String> {
-    map.and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_string())))
-        .collect()
+/// A labels or annotations mapping's string entries, as a map.
+fn string_map(map: Option<&Value>) -> BTreeMap<String, String> {
+    string_entries(map).collect()
 }
 
 /// Tekton's `addMetadataByPrecedence`: a key keeps the value of the first map that has it.
@@ -875,7 +863,7 @@ fn referenced_names(task_ref: Option<&Value>) -> Vec<String> {
     let Some(task_ref) = task_ref else {
         return Vec::new();
     };
-    let by_param = list(task_ref, "/params")
+    let by_param = array(task_ref, "/params")
         .iter()
         .filter(|p| p.get("name").and_then(Value::as_str) == Some("name"))
         .filter_map(|p| p.get("value").and_then(Value::as_str));

@@ -1,0 +1,24 @@
+//! Lookups in an object's raw JSON, where a missing or mistyped field reads as empty.
+//!
+//! The policy edits raw JSON rather than typed objects (a typed round trip would drop fields it does not
+//! know), so every module that reads an object needs these; they live here once.
+
+use serde_json::Value;
+
+/// The array at `pointer` (a JSON pointer), or an empty slice.
+pub fn array<'a>(value: &'a Value, pointer: &str) -> &'a [Value] {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+/// The string entries of a labels or annotations mapping (other entries are skipped), to collect into a
+/// map or extend one with.
+pub fn string_entries(map: Option<&Value>) -> impl Iterator<Item = (String, String)> + '_ {
+    map.and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_string())))
+}

@@ -18,6 +18,7 @@ BENCH        := target/runner/policy-bench
 BATS         := e2e-tests/node_modules/bats/bin/bats
 SOURCES      := $(shell find src -name '*.rs') Cargo.toml Cargo.lock settings-schema.json
 RUNNER_SRCS  := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml Cargo.lock
+BENCH_SRCS   := $(shell find bench/driver/src -name '*.rs') bench/driver/Cargo.toml $(RUNNER_SRCS)
 
 .PHONY: all run test fmt lint unit-tests e2e-tests wasm-target push bench clean web web-target web-tests chromium
 
@@ -41,8 +42,11 @@ push: annotated-policy.wasm
 	@test -n "$(REGISTRY)" || { echo "usage: make push REGISTRY=ghcr.io/<org>/policies" >&2; exit 2; }
 	kwctl push annotated-policy.wasm registry://$(REGISTRY)/pipelinerun-sidecars:v$(VERSION)
 
-$(RUNNER) $(BENCH) &: $(RUNNER_SRCS)
+$(RUNNER): $(RUNNER_SRCS)
 	cargo build --locked -p kwctl-runner --profile runner
+
+$(BENCH): $(BENCH_SRCS)
+	cargo build --locked -p policy-bench --profile runner
 
 # The floor the benchmarks compare with: a waPC policy that parses the request envelope and accepts.
 baseline.wasm: bench/baseline/src/lib.rs bench/baseline/Cargo.toml Cargo.lock | wasm-target
@@ -121,7 +125,7 @@ lint:
 
 # The runner's tests use its own profile, so wasmtime is not built a third time in debug just for them.
 unit-tests:
-	cargo test --locked -p pipelinerun-sidecars
+	cargo test --locked -p pipelinerun-sidecars -p pipelinerun-sidecars-playground
 	cargo test --locked -p kwctl-runner --profile runner
 
 # The bats suite runs ${KWCTL:-kwctl}; here it gets the in-repo runner. With a real kwctl:

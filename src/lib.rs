@@ -1,26 +1,22 @@
 //! pipelinerun-sidecars: a Kubewarden policy that lets a Tekton PipelineRun declare sidecars for its
 //! pipeline tasks (TEP-0126) and injects them where Tekton will run them.
 //!
-//! This file only registers the waPC functions and turns outcomes into Kubewarden responses; the
-//! decisions live in modules that know nothing about waPC, so they are tested natively and serve other
-//! front ends too: the browser playground (`web/playground`) builds this crate without the `wapc`
-//! feature and calls [`simulate`].
+//! This file is the front end: it registers the waPC functions and turns outcomes into Kubewarden
+//! responses. The decisions live in modules that know nothing about waPC, so they are tested natively and
+//! serve other front ends too: the browser playground (`web/playground`) builds this crate without the
+//! `wapc` feature. ARCHITECTURE.md maps the folders and follows one request through them.
+//!
+//! The public modules are what a front end needs: [`admission`] decides, [`settings`] checks the settings
+//! at load time, [`tekton`] names what Tekton creates, and [`support`] reads YAML and JSON and renders
+//! errors. The rest is the policy's inside.
 
 pub mod admission;
-pub mod declaration;
-pub mod error;
-pub mod guardrails;
-pub mod json;
-pub mod marker;
-pub mod pipelinerun;
-pub mod pod;
-pub mod request;
+mod declaration;
+mod inject;
 pub mod settings;
-pub mod sidecar;
-pub mod simulate;
-pub mod strict;
-pub mod taskrun;
-pub mod yaml;
+pub mod support;
+pub mod tekton;
+mod validation;
 
 /// The policy's version, which every front end reports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -28,7 +24,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The Kubewarden front end: waPC registration and the SDK's response types.
 #[cfg(feature = "wapc")]
 mod guest {
-    use super::{admission, error, settings};
+    use super::{admission, settings, support::error};
     use kubewarden_policy_sdk::settings::SettingsValidationResponse;
     use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
     use kubewarden_policy_sdk::{
@@ -37,6 +33,8 @@ mod guest {
 
     use admission::Outcome;
 
+    /// waPC's entry point: the host finds it by its unmangled name and calls it once per instance.
+    #[allow(unsafe_code)] // `no_mangle` is how a waPC guest exports `wapc_init`; nothing else is unsafe.
     #[unsafe(no_mangle)]
     pub extern "C" fn wapc_init() {
         guest::register_function("validate", validate);
@@ -56,7 +54,7 @@ mod guest {
     /// Load-time settings check. Every problem is a `valid: false` answer with a message, never a guest
     /// error, so policy-server and kwctl show the reason instead of a deserialization failure.
     fn validate_settings(payload: &[u8]) -> CallResult {
-        let response = match settings::validate(payload) {
+        let response = match settings::load::validate(payload) {
             Ok(_) => SettingsValidationResponse {
                 valid: true,
                 message: None,

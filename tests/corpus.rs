@@ -2,6 +2,16 @@
 //! through kwctl (which parses the request itself): bytes that are not UTF-8, JSON that is not an
 //! AdmissionRequest. Each one gets a rejection with its reason, never a panic (a panic traps the module).
 
+// Test code: a failed expectation is the test failing, not a trapped module. clippy.toml allows this
+// inside #[test] functions; the helpers here are outside them.
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
+
 use pipelinerun_sidecars::admission::{Outcome, evaluate};
 use serde_json::{Value, json};
 

@@ -1,6 +1,16 @@
 //! Every request in test_data/, through the same `evaluate` the waPC module runs: a mutation changes only
 //! what it means to change, and evaluating the policy's own output changes nothing more.
 
+// Test code: a failed expectation is the test failing, not a trapped module. clippy.toml allows this
+// inside #[test] functions; the helpers here are outside them.
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
+
 use std::path::Path;
 
 use pipelinerun_sidecars::admission::{Outcome, evaluate};

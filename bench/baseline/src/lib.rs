@@ -8,6 +8,8 @@ use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
 use kubewarden_policy_sdk::{accept_request, protocol_version_guest};
 use serde_json::Value;
 
+/// waPC's entry point, registering the three functions every Kubewarden policy exports.
+#[allow(unsafe_code)] // `no_mangle` is how a waPC guest exports `wapc_init`.
 #[unsafe(no_mangle)]
 pub extern "C" fn wapc_init() {
     guest::register_function("validate", validate);

@@ -1,12 +1,15 @@
 //! Hosting a Kubewarden waPC policy the way policy-server does: the module is compiled once, and every
 //! evaluation gets a fresh instance (`WasmtimeEngineProviderPre::rehydrate`). Shared by `kwctl-runner`
-//! (the e2e suite) and `policy-bench` (the benchmarks).
+//! (the e2e suite) and `policy-bench` (`bench/driver`, the benchmarks).
 
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
 use wapc::{WapcHost, WasiParams};
-use wasmtime_provider::{WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
+use wasmtime_provider::WasmtimeEngineProviderBuilder;
+
+/// A compiled policy, ready to be instantiated for each call.
+pub use wasmtime_provider::WasmtimeEngineProviderPre;
 
 /// Compiles `module` for repeated evaluation, with wasmtime's cache in `cache` when given (kwctl caches by
 /// default; a benchmark of compile time must not).

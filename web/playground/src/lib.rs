@@ -1,10 +1,13 @@
 //! The playground's entry point: the policy's domain code, called from the page's JavaScript.
 //!
-//! Nothing is decided here. [`simulate`] hands the inputs to `pipelinerun_sidecars::simulate`, which runs
-//! every object through the same `admission::evaluate` as the waPC module, so the page and the admission
-//! policy cannot disagree.
+//! Nothing is decided here. [`simulate`] hands the inputs to [`simulate::run`], which runs every object
+//! through the same `admission::evaluate` as the waPC module, so the page and the admission policy cannot
+//! disagree. The simulation of Tekton ([`simulate`]) and the YAML writer ([`yaml_writer`]) live in this
+//! crate, not in the policy's: the policy module has no use for them.
 
-use pipelinerun_sidecars::simulate::{self, Inputs};
+pub mod simulate;
+pub mod yaml_writer;
+
 use serde_json::json;
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -12,7 +15,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 /// boundary to one string each way, with no serializer crate in the module.
 #[wasm_bindgen]
 pub fn simulate(pipelinerun: &str, tasks: &str, settings: &str) -> String {
-    let simulation = simulate::run(Inputs {
+    let simulation = simulate::run(simulate::Inputs {
         pipelinerun,
         tasks,
         settings,

@@ -13,26 +13,20 @@ use k8s_openapi::api::core::v1::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::FieldError;
-use crate::strict;
-
-/// The container-name prefix Tekton gives sidecars (`sidecarPrefix` in `pkg/pod/entrypoint.go`).
-pub const CONTAINER_PREFIX: &str = "sidecar-";
-
-/// The sidecar name Tekton reserves for its results sidecar (`pipeline.ReservedResultsSidecarName`).
-pub const RESERVED_NAME: &str = "tekton-log-results";
+use crate::support::error::FieldError;
+use crate::support::json::kind_of;
+use crate::support::k8s::is_dns_label;
+use crate::support::strict;
+use crate::tekton::{CONTAINER_PREFIX, INTERNAL_VOLUME_PREFIXES, RESERVED_NAME};
 
 /// A container name is a DNS-1123 label of at most 63 characters, and Tekton prefixes `sidecar-`.
 pub const MAX_NAME_LEN: usize = 63 - CONTAINER_PREFIX.len();
 
-/// Volume-name prefixes that Tekton keeps for steps: a sidecar that could mount them could rewrite what a
-/// trusted Task's steps run (`/tekton/bin`, `/tekton/scripts`) or read their credentials.
-pub const INTERNAL_VOLUME_PREFIXES: [&str; 2] = ["tekton-internal-", "tekton-creds-init-home-"];
-
 /// A Tekton v1 Sidecar (`computeResources` is also accepted under its v1beta1 name `resources`).
 ///
-/// Unknown top-level fields are refused by serde; unknown nested fields, which k8s-openapi's types
-/// ignore, are found by [`parse`] comparing the input with what the typed value serializes back to.
+/// k8s-openapi's types skip fields they do not know, so [`parse`] reads a sidecar with the strict
+/// deserializer (`support::strict`), which compares the keys of every mapping, at any depth, with the
+/// fields its type names; the top-level keys it checks itself, so that a hint can include `template`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Sidecar {
@@ -143,7 +137,9 @@ pub fn parse(value: &Value) -> Result<Sidecar, Vec<FieldError>> {
         )]);
     };
     // Checked here rather than by the strict deserializer so that the hint can include `template`.
-    let allowed = &FIELDS[..FIELDS.len() - 1];
+    let allowed = FIELDS
+        .split_last()
+        .map_or(&FIELDS[..], |(_, sidecar_fields)| sidecar_fields);
     let mut errors: Vec<FieldError> = fields
         .keys()
         .filter(|key| !allowed.contains(&key.as_str()))
@@ -305,30 +301,6 @@ pub fn name_problem(name: &str) -> Option<String> {
         ));
     }
     None
-}
-
-/// A DNS-1123 label: what Kubernetes requires of a container name.
-pub fn is_dns_label(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && bytes.first() != Some(&b'-')
-        && bytes.last() != Some(&b'-')
-}
-
-/// The JSON kind of a value, the way a person would name it in a message.
-pub fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
 }
 
 #[cfg(test)]

@@ -1,26 +1,28 @@
-//! Which row of the design's table a request falls in, and what the policy does about it.
+//! The request path: which row of the design's table a request falls in, and what the policy does about
+//! it.
 //!
 //! This is the whole decision, as a pure function from the payload policy-server sends to an outcome, so
-//! that it is tested natively and any front end (waPC, a CLI, a browser page) can reuse it.
+//! that it is tested natively and any front end (waPC, a CLI, a browser page) can reuse it. The folder
+//! also holds the envelope the payload arrives in ([`envelope`]) and the marker annotation that records
+//! what was injected ([`marker`]). It hands declarations to injection and validation, and knows nothing of
+//! waPC.
+
+mod envelope;
+pub mod marker;
 
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use envelope::{Envelope, Head, Metadata};
+
 use crate::declaration;
-use crate::error::PolicyError;
-use crate::marker;
-use crate::pipelinerun;
-use crate::pod;
-use crate::request::{Envelope, Head, Metadata};
+use crate::inject::{pod, taskrun};
 use crate::settings::{self, Settings};
-use crate::taskrun;
-
-/// The label Tekton's Pod builder gives a TaskRun's Pod (`pipeline.TaskRunLabelKey`).
-pub const TASKRUN_LABEL: &str = "tekton.dev/taskRun";
-
-/// The label the PipelineRun reconciler gives a pipeline task's TaskRun and Pod (`pipeline.PipelineTaskLabelKey`).
-pub const PIPELINE_TASK_LABEL: &str = "tekton.dev/pipelineTask";
+use crate::support::error::{PolicyError, render_settings_errors};
+use crate::support::strict;
+use crate::tekton::{PIPELINE_TASK_LABEL, TASKRUN_LABEL};
+use crate::validation::pipelinerun;
 
 /// What the policy answers.
 #[derive(Debug, PartialEq)]
@@ -79,7 +81,7 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
         None => Value::Null,
     };
     let settings = Settings::from_value(&settings_value)
-        .map_err(|errors| PolicyError::Settings(crate::error::render_settings_errors(&errors)))?;
+        .map_err(|errors| PolicyError::Settings(render_settings_errors(&errors)))?;
     let mut object: Value = serde_json::from_str(object.get())
         .map_err(|err| PolicyError::Request(format!("the object is not valid JSON ({err})")))?;
     match target {
@@ -98,7 +100,7 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
             if declared.is_empty() {
                 return Ok(Outcome::Accept);
             }
-            let marker_key = declaration::key(&settings.annotation_prefix, declaration::MARKER);
+            let marker_key = marker::key(&settings.annotation_prefix);
             let mut names =
                 marker::names(metadata.annotations.get(&marker_key).map(String::as_str));
             let injected = if target == Target::TaskRun {
@@ -123,7 +125,7 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
 fn unreadable_metadata(object: &RawValue) -> PolicyError {
     let problem = match serde_json::from_str::<Value>(object.get()) {
         Err(err) => format!("is not valid JSON ({})", without_position(&err)),
-        Ok(value) => match crate::strict::from_value_partial::<Head>(&value) {
+        Ok(value) => match strict::from_value_partial::<Head>(&value) {
             Err(errors) => errors
                 .iter()
                 .map(ToString::to_string)

@@ -13,7 +13,7 @@ use serde::de::{
 };
 use serde_json::{Map, Value};
 
-use crate::error::FieldError;
+use crate::support::error::FieldError;
 
 /// Deserializes `T` from `value`, failing on the first type error (with its path) or, when the types all
 /// fit, on every unknown field found anywhere in the value.
@@ -70,16 +70,15 @@ fn type_message(message: &str) -> String {
         .replace("a sequence", "a list")
         .replace("a map", "a mapping")
         .replace("struct ", "");
-    let (found, expected) = match message.split_once(", expected ") {
-        Some(parts) => parts,
-        None => return message,
+    let Some((found, expected)) = message.split_once(", expected ") else {
+        return message;
     };
-    // serde names what it found without an article ("sequence", "map"), and other values with one.
+    // serde names what it found without an article ("sequence", "map"), and other values with one; a
+    // boolean reads best as its value alone.
     let found = match found {
         "sequence" => "a list",
         "map" => "a mapping",
-        "boolean `true`" | "boolean `false`" => &found[8..],
-        other => other,
+        other => other.strip_prefix("boolean ").unwrap_or(other),
     };
     let expected = match expected {
         "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" => "an integer",

@@ -12,10 +12,12 @@ use thiserror::Error;
 pub struct FieldError {
     /// Dotted path with list indexes, such as `readinessProbe.exec.command[0]`; empty for the whole value.
     pub path: String,
+    /// What is wrong and what is allowed, as the end of a sentence that starts with the path.
     pub message: String,
 }
 
 impl FieldError {
+    /// A problem with the field at `path`.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         FieldError {
             path: path.into(),
@@ -24,7 +26,7 @@ impl FieldError {
     }
 
     /// An unknown field `key` under `parent`, with the nearest allowed name or, failing that, all of them.
-    pub fn unknown(parent: &str, key: &str, allowed: &[&str]) -> Self {
+    pub(crate) fn unknown(parent: &str, key: &str, allowed: &[&str]) -> Self {
         let path = if parent.is_empty() {
             key.to_string()
         } else {
@@ -41,7 +43,7 @@ impl FieldError {
     }
 
     /// The same error, one level down: inside the field `parent`.
-    pub fn within(mut self, parent: &str) -> Self {
+    pub(crate) fn within(mut self, parent: &str) -> Self {
         self.path = match (parent.is_empty(), self.path.is_empty()) {
             (true, _) => self.path,
             (false, true) => parent.to_string(),
@@ -64,7 +66,7 @@ impl fmt::Display for FieldError {
 
 /// The allowed name a person most likely meant: same letters in another case, or at most two edits away
 /// (a transposition such as `imgae` counts as one).
-pub fn nearest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
     let lower = key.to_ascii_lowercase();
     if let Some(same) = allowed
         .iter()
@@ -106,8 +108,11 @@ impl fmt::Display for SidecarRef {
 /// One problem with a declaration: the annotation it is in, the sidecar if it is about one, and the field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The annotation key the declaration is in.
     pub annotation: String,
+    /// The sidecar of that declaration, unless the problem is with the whole value.
     pub sidecar: Option<SidecarRef>,
+    /// The field and what is wrong with it.
     pub error: FieldError,
 }
 

@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::declaration::{self, ALL_TASKS, MARKER};
-use crate::error::{FieldError, Problem, nearest};
-use crate::json::{array, string_entries};
 use crate::settings::Settings;
-use crate::sidecar::{Sidecar, is_dns_label};
+use crate::support::error::{FieldError, Problem, nearest};
+use crate::support::json::{array, string_entries};
+use crate::support::k8s::is_dns_label;
+use crate::tekton::sidecar::Sidecar;
 
 /// Every problem with the declarations of a PipelineRun (empty: it is fine).
 pub fn check(

@@ -2,15 +2,34 @@
 //! what the policy gives for them: the same sidecar container for the TEP example as the Pod fixture's
 //! expected patch, and the same message for the misspelled field.
 
+// Test code: a failed expectation is the test failing, not a trapped module. clippy.toml allows this
+// inside #[test] functions; the helpers here are outside them.
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
+
 use std::fs;
 
+use std::path::PathBuf;
+
 use pipelinerun_sidecars::admission::evaluate;
-use pipelinerun_sidecars::simulate::{Change, Inputs, Simulation, TaskResult, run};
-use pipelinerun_sidecars::yaml;
+use pipelinerun_sidecars::support::yaml;
+use pipelinerun_sidecars_playground::simulate::{Change, Inputs, Simulation, TaskResult, run};
 use serde_json::{Value, json};
 
+/// The examples and fixtures are named from the repository's root, two levels above this crate.
+fn from_root(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
 fn text(path: &str) -> String {
-    fs::read_to_string(path).unwrap_or_else(|err| panic!("{path}: {err}"))
+    fs::read_to_string(from_root(path)).unwrap_or_else(|err| panic!("{path}: {err}"))
 }
 
 fn yaml_file(path: &str) -> Value {
@@ -23,7 +42,8 @@ fn json_file(path: &str) -> Value {
 
 fn example(name: &str) -> Simulation {
     let file = |part: &str| {
-        fs::read_to_string(format!("web/examples/{name}/{part}.yaml")).unwrap_or_default()
+        fs::read_to_string(from_root(&format!("web/examples/{name}/{part}.yaml")))
+            .unwrap_or_default()
     };
     run(Inputs {
         pipelinerun: &file("pipelinerun"),

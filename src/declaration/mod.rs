@@ -5,39 +5,27 @@
 //! Pod (`createChildResourceAnnotations` in `pkg/reconciler/pipelinerun/pipelinerun.go`, `Build` in
 //! `pkg/pod/pod.go`), so the same reading happens at PipelineRun, TaskRun and Pod admission.
 
-use std::collections::{BTreeMap, BTreeSet};
+//!
+//! This folder knows what a declaration is: the annotation keys ([`ALL_TASKS`], the marker's [`MARKER`]),
+//! how a value is read into sidecars ([`parse`]), and how a `template:` entry becomes one ([`template`]).
+//! It reads the settings and Tekton's Sidecar type, and knows nothing of the objects the annotations are on.
 
-use serde_json::{Map, Value};
+mod parse;
+mod template;
 
-use crate::error::{FieldError, Problem, SidecarRef};
-use crate::guardrails;
+use std::collections::BTreeMap;
+
 use crate::settings::Settings;
-use crate::sidecar::{self, Sidecar};
+use crate::support::error::{FieldError, Problem};
+use crate::tekton::sidecar::Sidecar;
+
+pub(crate) use parse::parse_annotation;
 
 /// The key suffix whose sidecars go to every TaskRun that carries it.
 pub const ALL_TASKS: &str = "all-tasks";
 
 /// The key suffix of the marker annotation that lists the sidecars already injected.
 pub const MARKER: &str = "injected";
-
-/// The fields a template override may not set: those that decide what the sidecar may reach stay as the
-/// platform team wrote them. Every other Sidecar field may be overridden.
-pub const LOCKED: [&str; 5] = [
-    "image",
-    "securityContext",
-    "volumeMounts",
-    "volumeDevices",
-    "restartPolicy",
-];
-
-/// The fields a declaration may override on a template, in the order of [`sidecar::FIELDS`].
-pub fn overridable() -> Vec<&'static str> {
-    sidecar::FIELDS
-        .iter()
-        .copied()
-        .filter(|f| *f != "template" && !LOCKED.contains(f))
-        .collect()
-}
 
 /// `<prefix>/<suffix>`.
 pub fn key(prefix: &str, suffix: &str) -> String {
@@ -127,248 +115,11 @@ pub fn merge_lists(
     })
 }
 
-/// Reads one annotation value: a YAML or JSON list of sidecars or `template:` entries.
-pub fn parse_annotation(
-    annotation: &str,
-    value: &str,
-    settings: &Settings,
-) -> Result<Vec<Sidecar>, Vec<Problem>> {
-    let whole = |error: FieldError| {
-        vec![Problem {
-            annotation: annotation.to_string(),
-            sidecar: None,
-            error,
-        }]
-    };
-    let items = match read_yaml(value) {
-        Ok(Value::Array(items)) => items,
-        Ok(Value::Null) => {
-            return Err(whole(FieldError::new(
-                "",
-                "is empty; declare a list of sidecars",
-            )));
-        }
-        Ok(Value::Object(_)) => {
-            return Err(whole(FieldError::new(
-                "",
-                "must be a list of sidecars, not a mapping: start each sidecar with \"- \" (YAML) or wrap it in [ ] (JSON)",
-            )));
-        }
-        Ok(other) => {
-            return Err(whole(FieldError::new(
-                "",
-                format!(
-                    "must be a list of sidecars, not {}",
-                    sidecar::kind_of(&other)
-                ),
-            )));
-        }
-        Err(message) => return Err(whole(FieldError::new("", message))),
-    };
-    if items.len() > settings.max_sidecars_per_task {
-        return Err(whole(FieldError::new(
-            "",
-            format!(
-                "declares {} sidecars; the policy setting maxSidecarsPerTask allows at most {}",
-                items.len(),
-                settings.max_sidecars_per_task
-            ),
-        )));
-    }
-    let mut sidecars = Vec::new();
-    let mut problems = Vec::new();
-    let mut names = BTreeSet::new();
-    for (i, item) in items.iter().enumerate() {
-        let reference = match item.get("name").and_then(Value::as_str) {
-            Some(name) if !name.is_empty() => SidecarRef::Named(name.to_string()),
-            _ => match item.get("template").and_then(Value::as_str) {
-                Some(template) => SidecarRef::Named(template.to_string()),
-                None => SidecarRef::Index(i),
-            },
-        };
-        let report = |errors: Vec<FieldError>| {
-            errors.into_iter().map(|error| Problem {
-                annotation: annotation.to_string(),
-                sidecar: Some(reference.clone()),
-                error,
-            })
-        };
-        match resolve(item, settings) {
-            Ok(sidecar) => {
-                let mut errors = sidecar::check(&sidecar);
-                errors.extend(guardrails::check(&sidecar, settings));
-                if !names.insert(sidecar.name.clone()) {
-                    errors.push(FieldError::new(
-                        "name",
-                        format!("{:?} is declared twice in this annotation; sidecar names must be unique", sidecar.name),
-                    ));
-                }
-                if errors.is_empty() {
-                    sidecars.push(with_default_resources(sidecar, settings));
-                } else {
-                    problems.extend(report(errors));
-                }
-            }
-            Err(errors) => problems.extend(report(errors)),
-        }
-    }
-    if problems.is_empty() {
-        Ok(sidecars)
-    } else {
-        Err(problems)
-    }
-}
-
-/// One list entry as a sidecar: a template with its overrides merged in, or an inline sidecar.
-fn resolve(item: &Value, settings: &Settings) -> Result<Sidecar, Vec<FieldError>> {
-    let Value::Object(fields) = item else {
-        return Err(vec![FieldError::new(
-            "",
-            format!(
-                "must be a mapping of sidecar fields, not {}",
-                sidecar::kind_of(item)
-            ),
-        )]);
-    };
-    let Some(template) = fields.get("template") else {
-        if !settings.allow_inline_sidecars {
-            return Err(vec![FieldError::new(
-                "",
-                format!(
-                    "inline sidecars are not allowed by the policy setting allowInlineSidecars; use `template: NAME` with one of the templates: {}",
-                    template_names(settings)
-                ),
-            )]);
-        }
-        return sidecar::parse(item);
-    };
-    let Some(name) = template.as_str() else {
-        return Err(vec![FieldError::new(
-            "template",
-            format!(
-                "must be a template name, not {}",
-                sidecar::kind_of(template)
-            ),
-        )]);
-    };
-    let Some(Value::Object(base)) = settings.template(name) else {
-        return Err(vec![FieldError::new(
-            "template",
-            format!(
-                "{name:?} is not a template of this policy; the templates are: {}",
-                template_names(settings)
-            ),
-        )]);
-    };
-    let allowed = overridable();
-    let refused: Vec<FieldError> = fields
-        .keys()
-        .filter(|key| *key != "template" && !allowed.contains(&key.as_str()))
-        .map(|key| {
-            if sidecar::FIELDS.contains(&key.as_str()) {
-                FieldError::new(
-                    key.as_str(),
-                    format!("cannot be overridden on template {name:?}; the fields an override may set are {}", allowed.join(", ")),
-                )
-            } else {
-                FieldError::unknown("", key, &allowed)
-            }
-        })
-        .collect();
-    if !refused.is_empty() {
-        return Err(refused);
-    }
-    sidecar::parse(&Value::Object(merge(base, fields)))
-}
-
-/// The template's fields with the overrides on top. `env` merges by variable name, so that an override can
-/// set one variable without repeating the others; every other field is replaced whole.
-fn merge(base: &Map<String, Value>, overrides: &Map<String, Value>) -> Map<String, Value> {
-    let mut merged = base.clone();
-    for (key, value) in overrides {
-        match (key.as_str(), merged.get_mut("env"), value) {
-            ("template", _, _) => {}
-            ("env", Some(Value::Array(env)), Value::Array(more)) => {
-                for var in more {
-                    let name = var.get("name");
-                    match env
-                        .iter_mut()
-                        .find(|existing| name.is_some() && existing.get("name") == name)
-                    {
-                        Some(existing) => *existing = var.clone(),
-                        None => env.push(var.clone()),
-                    }
-                }
-            }
-            ("resources" | "computeResources", _, _) => {
-                merged.remove("resources");
-                merged.remove("computeResources");
-                merged.insert(key.clone(), value.clone());
-            }
-            _ => {
-                merged.insert(key.clone(), value.clone());
-            }
-        }
-    }
-    merged
-}
-
-fn template_names(settings: &Settings) -> String {
-    if settings.templates.is_empty() {
-        "none are configured".to_string()
-    } else {
-        settings
-            .templates
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// Fills in `defaultResources` for each resource the declaration says nothing about. A resource with a
-/// declared request or limit is left alone: a default limit under a declared request would make the Pod
-/// invalid.
-fn with_default_resources(mut sidecar: Sidecar, settings: &Settings) -> Sidecar {
-    let defaults = &settings.default_resources;
-    if defaults.requests.is_none() && defaults.limits.is_none() {
-        return sidecar;
-    }
-    let resources = sidecar
-        .compute_resources
-        .get_or_insert_with(Default::default);
-    let declared: BTreeSet<String> = [&resources.requests, &resources.limits]
-        .into_iter()
-        .flatten()
-        .flat_map(|list| list.keys().cloned())
-        .collect();
-    for (default, target) in [
-        (&defaults.requests, &mut resources.requests),
-        (&defaults.limits, &mut resources.limits),
-    ] {
-        for (resource, quantity) in default.iter().flatten() {
-            if !declared.contains(resource) {
-                target
-                    .get_or_insert_with(Default::default)
-                    .insert(resource.clone(), quantity.clone());
-            }
-        }
-    }
-    sidecar
-}
-
-/// Parses YAML (JSON is YAML) into a JSON value, within the budget of [`crate::yaml`].
-pub fn read_yaml(text: &str) -> Result<Value, String> {
-    if text.trim().is_empty() {
-        return Ok(Value::Null);
-    }
-    crate::yaml::read(text).map_err(|message| format!("is not valid YAML or JSON: {message}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use rstest::rstest;
+    use serde_json::Value;
     use serde_json::json;
 
     const TEST: &str = "pipelinerun-sidecars.io/test";
@@ -549,16 +300,5 @@ mod tests {
             "{:?} does not start with {expected:?}",
             found[0]
         );
-    }
-
-    #[test]
-    fn an_alias_bomb_is_refused() {
-        let mut yaml = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-        for i in 1..10 {
-            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
-            yaml.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
-        }
-        let err = read_yaml(&yaml).expect_err("bomb refused");
-        assert!(err.starts_with("is not valid YAML or JSON:"), "{err}");
     }
 }

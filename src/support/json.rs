@@ -22,3 +22,15 @@ pub fn string_entries(map: Option<&Value>) -> impl Iterator<Item = (String, Stri
         .flatten()
         .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_string())))
 }
+
+/// The JSON kind of a value, the way a person would name it in a message.
+pub fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}

@@ -6,9 +6,10 @@
 
 use serde_json::Value;
 
+use super::conflict;
 use crate::declaration::Declared;
-use crate::error::{FieldError, Problem, SidecarRef};
 use crate::settings::{OnConflict, Settings};
+use crate::support::error::Problem;
 
 /// Merges `declared` into the TaskRun's inline `spec.taskSpec.sidecars` and lists them in the marker.
 ///
@@ -67,33 +68,12 @@ pub fn inject(
     Ok(injected)
 }
 
-/// A declared sidecar that has the name of one the Task defines, when the settings forbid overriding.
-pub fn conflict(entry: &Declared) -> Problem {
-    Problem {
-        annotation: entry.annotation.clone(),
-        sidecar: Some(SidecarRef::Named(entry.sidecar.name.clone())),
-        error: FieldError::new(
-            "name",
-            format!(
-                "the Task already defines a sidecar named {:?}, and the policy setting onConflict is \"reject\"; choose another name",
-                entry.sidecar.name
-            ),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sidecar;
     use serde_json::json;
 
-    fn declared(value: Value) -> Declared {
-        Declared {
-            sidecar: sidecar::parse(&value).expect("valid"),
-            annotation: "p.io/test".into(),
-        }
-    }
+    use crate::inject::tests::declared;
 
     fn taskrun(sidecars: Value) -> Value {
         json!({"spec": {"taskSpec": {"steps": [{"name": "s", "image": "alpine"}], "sidecars": sidecars}}})

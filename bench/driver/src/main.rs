@@ -8,9 +8,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use kwctl_runner::{call, compile};
+use kwctl_runner::{WasmtimeEngineProviderPre, call, compile};
 use serde_json::{Value, json};
-use wasmtime_provider::WasmtimeEngineProviderPre;
 
 /// A request to evaluate, with the budget its ratio to the baseline must stay within.
 struct Case {

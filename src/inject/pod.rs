@@ -8,94 +8,17 @@
 //! `restartPolicy: Always`, after Tekton's own init containers, as Tekton does with
 //! `enable-kubernetes-sidecar`.
 
-use std::collections::BTreeSet;
-
-use k8s_openapi::api::core::v1::{Container, Probe, VolumeMount};
+use k8s_openapi::api::core::v1::{Container, Probe};
 use serde_json::Value;
 
+use super::workspaces::{self, PodView};
+use super::{conflict, script};
 use crate::declaration::Declared;
-use crate::error::{FieldError, Problem, SidecarRef};
-use crate::json::array;
 use crate::settings::{InjectAs, OnConflict, Settings};
-use crate::sidecar::{CONTAINER_PREFIX, Sidecar};
-use crate::taskrun::conflict;
-
-/// Tekton's step-container prefix (`stepPrefix` in `pkg/pod/entrypoint.go`).
-const STEP_PREFIX: &str = "step-";
-
-/// Where Tekton mounts a workspace that declares no `mountPath` (`pipeline.WorkspaceDir`).
-const WORKSPACE_DIR: &str = "/workspace";
-
-/// Runs a script that starts with a shebang the way the kernel would run Tekton's script file: written to
-/// a file and executed, so that the interpreter on the `#!` line runs it. `$0` is the script, `"$@"` are
-/// the sidecar's args.
-const SHEBANG_RUNNER: &str = "script=\"${TMPDIR:-/tmp}/pipelinerun-sidecars-script\" && printf '%s' \"$0\" > \"$script\" && chmod +x \"$script\" && exec \"$script\" \"$@\"";
-
-/// What the Pod already has that a sidecar may use: its volumes, and the workspace mounts of its steps.
-struct PodView {
-    volumes: BTreeSet<String>,
-    /// The workspace mounts every step has: the workspaces Tekton shares with all sidecars.
-    shared: Vec<VolumeMount>,
-    /// Every workspace mount of any step, to find a workspace's path, subPath and readOnly.
-    step_mounts: Vec<VolumeMount>,
-}
-
-impl PodView {
-    fn of(pod: &Value) -> Self {
-        let volumes = array(pod, "/spec/volumes")
-            .iter()
-            .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
-            .collect();
-        let steps: Vec<Vec<VolumeMount>> = array(pod, "/spec/containers")
-            .iter()
-            .filter(|c| {
-                c.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| n.starts_with(STEP_PREFIX))
-            })
-            .map(|c| {
-                let mounts: Vec<VolumeMount> = c
-                    .get("volumeMounts")
-                    .and_then(|m| serde_json::from_value(m.clone()).ok())
-                    .unwrap_or_default();
-                mounts
-                    .into_iter()
-                    .filter(|m| is_workspace_volume(&m.name))
-                    .collect()
-            })
-            .collect();
-        let shared = match steps.split_first() {
-            Some((first, rest)) => first
-                .iter()
-                .filter(|m| rest.iter().all(|other| other.contains(m)))
-                .cloned()
-                .collect(),
-            None => Vec::new(),
-        };
-        PodView {
-            volumes,
-            shared,
-            step_mounts: steps.into_iter().flatten().collect(),
-        }
-    }
-}
-
-/// Tekton names a workspace's volume `ws-<5 hex digits>` (`workspace.CreateVolumes`).
-fn is_workspace_volume(name: &str) -> bool {
-    name.strip_prefix("ws-")
-        .is_some_and(|hash| hash.len() == 5 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// The volume Tekton creates for workspace `name`: `names.GenerateHashedName("ws", name, 5)`, the FNV-1a
-/// 32-bit hash in hex, cut or padded to five digits.
-pub fn workspace_volume(name: &str) -> String {
-    let hash = name.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    });
-    let mut digits = format!("{hash:x}");
-    digits.truncate(5);
-    format!("ws-{digits:0<5}")
-}
+use crate::support::error::{FieldError, Problem, SidecarRef};
+use crate::support::json::array;
+use crate::tekton::CONTAINER_PREFIX;
+use crate::tekton::sidecar::Sidecar;
 
 /// Adds the declared sidecars that `already` does not list to the Pod, or replaces a Task-defined
 /// `sidecar-<name>` in place. Returns the names injected now (empty: nothing to change).
@@ -137,11 +60,14 @@ pub fn inject(
                 continue;
             }
         };
-        match existing {
-            Some((false, i)) => containers[i] = built,
-            Some((true, i)) => init_containers[i] = built,
-            None if native => init_containers.push(built),
-            None => containers.push(built),
+        let list = if existing.map_or(native, |(init, _)| init) {
+            &mut init_containers
+        } else {
+            &mut containers
+        };
+        match existing.and_then(|(_, i)| list.get_mut(i)) {
+            Some(slot) => *slot = built,
+            None => list.push(built),
         }
         injected.push(entry.sidecar.name.clone());
     }
@@ -171,49 +97,12 @@ pub fn inject(
 /// The container for one sidecar, as Tekton's Pod builder would make it.
 fn build(sidecar: &Sidecar, pod: &PodView, native: bool) -> Result<Container, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut mounts: Vec<VolumeMount> = sidecar.volume_mounts.clone().unwrap_or_default();
-    for (i, mount) in mounts.iter().enumerate() {
-        if !pod.volumes.contains(&mount.name) {
-            errors.push(FieldError::new(
-                format!("volumeMounts[{i}].name"),
-                format!(
-                    "the Pod has no volume {:?}; its volumes are {} (add a volume with the TaskRun's podTemplate, or use a workspace)",
-                    mount.name,
-                    pod.volumes.iter().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
-    }
-    let mut isolated = BTreeSet::new();
-    for (i, usage) in sidecar.workspaces.iter().flatten().enumerate() {
-        let volume = workspace_volume(&usage.name);
-        if !pod.volumes.contains(&volume) {
-            errors.push(FieldError::new(
-                format!("workspaces[{i}].name"),
-                format!(
-                    "workspace {:?} is not bound in this TaskRun, so there is nothing to mount",
-                    usage.name
-                ),
-            ));
-            continue;
-        }
-        let from_step = pod.step_mounts.iter().find(|m| m.name == volume);
-        let mut mount = from_step.cloned().unwrap_or_else(|| VolumeMount {
-            name: volume.clone(),
-            mount_path: format!("{WORKSPACE_DIR}/{}", usage.name),
-            ..VolumeMount::default()
-        });
-        if !usage.mount_path.is_empty() {
-            mount.mount_path = usage.mount_path.clone();
-        }
-        isolated.insert(volume);
-        add_mount(&mut mounts, mount);
-    }
-    for mount in pod.shared.iter().filter(|m| !isolated.contains(&m.name)) {
-        add_mount(&mut mounts, mount.clone());
-    }
+    let mounts = workspaces::mounts(sidecar, pod).unwrap_or_else(|problems| {
+        errors.extend(problems);
+        Vec::new()
+    });
     let (command, args) = match &sidecar.script {
-        Some(script) => match script_command(&sidecar.name, script) {
+        Some(script) => match script::command(&sidecar.name, script) {
             Ok(command) => (Some(command), sidecar.args.clone()),
             Err(error) => {
                 errors.push(error);
@@ -257,42 +146,6 @@ fn build(sidecar: &Sidecar, pod: &PodView, native: bool) -> Result<Container, Ve
     })
 }
 
-/// Tekton's `AddSidecarVolumeMount`: a mount whose path the sidecar already uses is not added again.
-fn add_mount(mounts: &mut Vec<VolumeMount>, mount: VolumeMount) {
-    if !mounts.iter().any(|m| m.mount_path == mount.mount_path) {
-        mounts.push(mount);
-    }
-}
-
-/// The command that runs `script` as Tekton would (`placeScriptInContainer`): without a shebang, `sh` with
-/// `set -e` (Tekton's preamble `#!/bin/sh\nset -e\n`); with one, that interpreter. Tekton writes the file
-/// with an init container into its internal scripts volume, which a declared sidecar may not mount, so the
-/// script travels in the command itself; `$0` is the sidecar's name and the args stay `$1`, `$2`, ....
-fn script_command(name: &str, script: &str) -> Result<Vec<String>, FieldError> {
-    let cleaned = script.trim_start();
-    if cleaned.starts_with("#!win") {
-        return Err(FieldError::new(
-            "script",
-            "Windows scripts (#!win) can only be injected into an inline taskSpec, where Tekton runs them",
-        ));
-    }
-    if cleaned.starts_with("#!") {
-        Ok(vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            SHEBANG_RUNNER.into(),
-            cleaned.to_string(),
-        ])
-    } else {
-        Ok(vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            format!("set -e\n{script}"),
-            name.to_string(),
-        ])
-    }
-}
-
 /// Kubernetes holds the steps until a native sidecar has *started*, which only a startupProbe decides
 /// (`docs/tasks.md`: "use a startupProbe"), so the readiness check becomes the startup gate too. A startup
 /// probe that fails is retried rather than ending the sidecar, hence the generous failure threshold.
@@ -314,15 +167,10 @@ fn startup_from_readiness(readiness: &Probe) -> Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sidecar;
+    use crate::tekton::workspace_volume;
     use serde_json::json;
 
-    fn declared(value: Value) -> Declared {
-        Declared {
-            sidecar: sidecar::parse(&value).expect("valid"),
-            annotation: "p.io/test".into(),
-        }
-    }
+    use crate::inject::tests::declared;
 
     /// A Pod as Tekton's `Build` makes it for a Task with one step and the workspace `source` bound.
     fn pod() -> Value {
@@ -334,15 +182,6 @@ mod tests {
             ]}],
             "volumes": [{"name": "tekton-internal-tools", "emptyDir": {}}, {"name": workspace_volume("source"), "emptyDir": {}}]
         }})
-    }
-
-    #[rstest::rstest]
-    #[case::from_tekton_apply_test("custom", "ws-20573")]
-    #[case("source", "ws-1bcf2")]
-    #[case("output", "ws-79a94")]
-    #[case("a", "ws-e40c2")]
-    fn workspace_volume_names_follow_tekton(#[case] workspace: &str, #[case] volume: &str) {
-        assert_eq!(workspace_volume(workspace), volume);
     }
 
     #[test]
@@ -370,23 +209,6 @@ mod tests {
         assert_eq!(
             pod["spec"]["containers"][1]["volumeMounts"],
             json!([{"name": workspace_volume("source"), "mountPath": "/src"}])
-        );
-    }
-
-    #[test]
-    fn scripts_run_with_tektons_semantics() {
-        assert_eq!(
-            script_command("db", "echo hi").expect("ok"),
-            vec!["/bin/sh", "-c", "set -e\necho hi", "db"]
-        );
-        let shebang = script_command("db", "\n#!/usr/bin/env python3\nprint(1)").expect("ok");
-        assert_eq!(shebang[2], SHEBANG_RUNNER);
-        assert_eq!(shebang[3], "#!/usr/bin/env python3\nprint(1)");
-        assert_eq!(
-            script_command("db", "#!win pwsh")
-                .expect_err("windows")
-                .to_string(),
-            "script: Windows scripts (#!win) can only be injected into an inline taskSpec, where Tekton runs them"
         );
     }
 

@@ -6,6 +6,13 @@
 
 use serde_json::{Map, Value};
 
+use crate::declaration::{self, MARKER};
+
+/// The marker's key for the annotation prefix `prefix`: `<prefix>/injected`.
+pub fn key(prefix: &str) -> String {
+    declaration::key(prefix, MARKER)
+}
+
 /// The names listed in a marker value (comma-separated, in injection order).
 pub fn names(value: Option<&str>) -> Vec<String> {
     value
@@ -18,7 +25,7 @@ pub fn names(value: Option<&str>) -> Vec<String> {
 }
 
 /// Sets the marker on `object` to `names`, creating `metadata.annotations` if needed.
-pub fn write(object: &mut Value, key: &str, names: &[String]) {
+pub(crate) fn write(object: &mut Value, key: &str, names: &[String]) {
     let Some(root) = object.as_object_mut() else {
         return;
     };

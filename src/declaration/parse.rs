@@ -1,0 +1,133 @@
+//! Reading one annotation value: a YAML or JSON list whose entries are inline sidecars or `template:`
+//! entries, each checked against Tekton's rules and the platform team's guardrails.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::template;
+use crate::settings::{Settings, guardrails};
+use crate::support::error::{FieldError, Problem, SidecarRef};
+use crate::support::json::kind_of;
+use crate::support::yaml::read_document;
+use crate::tekton::sidecar::{self, Sidecar};
+
+/// Reads one annotation value: a YAML or JSON list of sidecars or `template:` entries.
+pub fn parse_annotation(
+    annotation: &str,
+    value: &str,
+    settings: &Settings,
+) -> Result<Vec<Sidecar>, Vec<Problem>> {
+    let whole = |error: FieldError| {
+        vec![Problem {
+            annotation: annotation.to_string(),
+            sidecar: None,
+            error,
+        }]
+    };
+    let items = match read_document(value) {
+        Ok(Value::Array(items)) => items,
+        Ok(Value::Null) => {
+            return Err(whole(FieldError::new(
+                "",
+                "is empty; declare a list of sidecars",
+            )));
+        }
+        Ok(Value::Object(_)) => {
+            return Err(whole(FieldError::new(
+                "",
+                "must be a list of sidecars, not a mapping: start each sidecar with \"- \" (YAML) or wrap it in [ ] (JSON)",
+            )));
+        }
+        Ok(other) => {
+            return Err(whole(FieldError::new(
+                "",
+                format!("must be a list of sidecars, not {}", kind_of(&other)),
+            )));
+        }
+        Err(message) => return Err(whole(FieldError::new("", message))),
+    };
+    if items.len() > settings.max_sidecars_per_task {
+        return Err(whole(FieldError::new(
+            "",
+            format!(
+                "declares {} sidecars; the policy setting maxSidecarsPerTask allows at most {}",
+                items.len(),
+                settings.max_sidecars_per_task
+            ),
+        )));
+    }
+    let mut sidecars = Vec::new();
+    let mut problems = Vec::new();
+    let mut names = BTreeSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let reference = match item.get("name").and_then(Value::as_str) {
+            Some(name) if !name.is_empty() => SidecarRef::Named(name.to_string()),
+            _ => match item.get("template").and_then(Value::as_str) {
+                Some(template) => SidecarRef::Named(template.to_string()),
+                None => SidecarRef::Index(i),
+            },
+        };
+        let report = |errors: Vec<FieldError>| {
+            errors.into_iter().map(|error| Problem {
+                annotation: annotation.to_string(),
+                sidecar: Some(reference.clone()),
+                error,
+            })
+        };
+        match template::resolve(item, settings) {
+            Ok(sidecar) => {
+                let mut errors = sidecar::check(&sidecar);
+                errors.extend(guardrails::check(&sidecar, settings));
+                if !names.insert(sidecar.name.clone()) {
+                    errors.push(FieldError::new(
+                        "name",
+                        format!("{:?} is declared twice in this annotation; sidecar names must be unique", sidecar.name),
+                    ));
+                }
+                if errors.is_empty() {
+                    sidecars.push(with_default_resources(sidecar, settings));
+                } else {
+                    problems.extend(report(errors));
+                }
+            }
+            Err(errors) => problems.extend(report(errors)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(sidecars)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Fills in `defaultResources` for each resource the declaration says nothing about. A resource with a
+/// declared request or limit is left alone: a default limit under a declared request would make the Pod
+/// invalid.
+fn with_default_resources(mut sidecar: Sidecar, settings: &Settings) -> Sidecar {
+    let defaults = &settings.default_resources;
+    if defaults.requests.is_none() && defaults.limits.is_none() {
+        return sidecar;
+    }
+    let resources = sidecar
+        .compute_resources
+        .get_or_insert_with(Default::default);
+    let declared: BTreeSet<String> = [&resources.requests, &resources.limits]
+        .into_iter()
+        .flatten()
+        .flat_map(|list| list.keys().cloned())
+        .collect();
+    for (default, target) in [
+        (&defaults.requests, &mut resources.requests),
+        (&defaults.limits, &mut resources.limits),
+    ] {
+        for (resource, quantity) in default.iter().flatten() {
+            if !declared.contains(resource) {
+                target
+                    .get_or_insert_with(Default::default)
+                    .insert(resource.clone(), quantity.clone());
+            }
+        }
+    }
+    sidecar
+}

@@ -1,0 +1,138 @@
+//! The policy's settings: checked against `settings-schema.json` when the policy is loaded, then read with
+//! the schema's defaults.
+//!
+//! The schema file is the single source of truth for the names, types, enums and defaults: this module
+//! takes the defaults from it rather than repeating them, and the README, `questions-ui.yml` and the
+//! policy metadata are tested against it. A bad setting stops a policy server, so [`load::validate`] lists
+//! every violation at once, each with its path and what is allowed.
+//!
+//! This folder is what the platform team allows: the settings themselves, the checks run when they are
+//! loaded ([`load`], [`schema`]), and the guardrails every declared sidecar must pass ([`guardrails`],
+//! [`images`]). It knows Tekton's Sidecar type, and nothing of annotations, TaskRuns or Pods.
+
+pub(crate) mod guardrails;
+pub(crate) mod images;
+pub mod load;
+mod schema;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::support::error::{FieldError, SettingsError};
+use crate::support::json::kind_of;
+use crate::support::strict;
+
+/// The settings schema, embedded in the module.
+pub const SCHEMA: &str = include_str!("../../settings-schema.json");
+
+/// What to do with a declared sidecar whose name a Task-defined sidecar already has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum OnConflict {
+    /// The declared sidecar replaces the Task's, in place.
+    Override,
+    /// The declaration is refused, naming the Task's sidecar.
+    Reject,
+}
+
+/// Where Pod-level injection puts a sidecar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum InjectAs {
+    /// A regular container after the steps, the way Tekton adds a Task's sidecars by default.
+    Container,
+    /// A native sidecar (`initContainers`, `restartPolicy: Always`), as Tekton does with
+    /// `enable-kubernetes-sidecar`.
+    Native,
+}
+
+/// The settings, with every default filled in from the schema.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Settings {
+    /// The prefix of the declaration keys and of the marker: `<prefix>/<task>`, `<prefix>/all-tasks`.
+    pub annotation_prefix: String,
+    /// Named sidecars, kept as JSON so that a declaration's overrides merge over them field by field.
+    /// Each one has its `name` filled in (the template's name unless it sets one).
+    pub(crate) templates: BTreeMap<String, Value>,
+    /// False: only `template:` entries are accepted.
+    pub(crate) allow_inline_sidecars: bool,
+    /// The patterns an image must match.
+    pub(crate) allowed_images: Vec<String>,
+    /// Whether a sidecar may be privileged, escalate privileges or add capabilities.
+    pub(crate) allow_privileged: bool,
+    /// The most sidecars one pipeline task may be given, `all-tasks` included.
+    pub(crate) max_sidecars_per_task: usize,
+    /// Requests and limits for the resources a declaration leaves out.
+    pub(crate) default_resources: ResourceRequirements,
+    /// What a declaration that names a Task's own sidecar does.
+    pub(crate) on_conflict: OnConflict,
+    /// Where Pod-level injection puts a sidecar.
+    pub(crate) inject_as: InjectAs,
+}
+
+/// The defaults, for tests: at run time settings always come from [`Settings::from_value`].
+#[cfg(test)]
+impl Default for Settings {
+    fn default() -> Self {
+        // The schema's own defaults always deserialize: `defaults_are_valid_settings` proves it.
+        Settings::from_value(&Value::Object(Map::new()))
+            .expect("the schema's defaults are valid settings")
+    }
+}
+
+impl Settings {
+    /// Reads settings that the policy server has already validated, filling in the schema's defaults.
+    ///
+    /// This runs on every request, so it does not run the schema again; an unexpected value still gets an
+    /// error, never a panic.
+    pub(crate) fn from_value(value: &Value) -> Result<Settings, Vec<SettingsError>> {
+        let mut filled = match value {
+            Value::Object(map) => map.clone(),
+            Value::Null => Map::new(),
+            other => {
+                return Err(vec![SettingsError(FieldError::new(
+                    "",
+                    format!("must be a mapping of settings, not {}", kind_of(other)),
+                ))]);
+            }
+        };
+        for (key, default) in defaults() {
+            filled.entry(key).or_insert(default);
+        }
+        if let Some(Value::Object(templates)) = filled.get_mut("templates") {
+            for (name, template) in templates.iter_mut() {
+                if let Value::Object(fields) = template {
+                    fields
+                        .entry("name")
+                        .or_insert_with(|| Value::String(name.clone()));
+                }
+            }
+        }
+        let filled = Value::Object(filled);
+        strict::from_value(&filled)
+            .map_err(|errors| errors.into_iter().map(SettingsError).collect())
+    }
+
+    /// The template called `name`, as the JSON a declaration's overrides merge over. [`validate`] has
+    /// checked it as a sidecar when the policy was loaded.
+    pub(crate) fn template(&self, name: &str) -> Option<&Value> {
+        self.templates.get(name)
+    }
+}
+
+// DEFAULTS and DEFAULT_ANNOTATION_PREFIX, taken from the schema by build.rs.
+include!(concat!(env!("OUT_DIR"), "/schema_defaults.rs"));
+
+/// The `default` of every top-level property of the schema.
+fn defaults() -> Map<String, Value> {
+    serde_json::from_str(DEFAULTS).unwrap_or_default()
+}
+
+/// The default `annotationPrefix`, from the schema.
+pub(crate) fn default_prefix() -> String {
+    DEFAULT_ANNOTATION_PREFIX.to_string()
+}

@@ -1,0 +1,35 @@
+//! What the policy knows of Tekton: the labels and name prefixes its Pod builder uses, the volumes it keeps
+//! for steps, how it names workspace volumes, and its v1 `Sidecar` type with the rules Tekton applies to
+//! it. Each item names the tektoncd/pipeline code it follows, so that a new Tekton release is checked
+//! here first. It knows nothing of the policy's settings, annotations or admission.
+//!
+//! The Sidecar type lives here rather than with the declarations because the settings need it too: a
+//! template is checked as a sidecar when the policy loads, and declarations read the settings.
+
+pub(crate) mod sidecar;
+pub mod workspaces;
+
+pub use workspaces::workspace_volume;
+
+/// The label Tekton's Pod builder gives a TaskRun's Pod (`pipeline.TaskRunLabelKey`).
+pub const TASKRUN_LABEL: &str = "tekton.dev/taskRun";
+
+/// The label the PipelineRun reconciler gives a pipeline task's TaskRun and Pod (`pipeline.PipelineTaskLabelKey`).
+pub const PIPELINE_TASK_LABEL: &str = "tekton.dev/pipelineTask";
+
+/// The container-name prefix Tekton gives sidecars (`sidecarPrefix` in `pkg/pod/entrypoint.go`).
+pub const CONTAINER_PREFIX: &str = "sidecar-";
+
+/// Tekton's step-container prefix (`stepPrefix` in `pkg/pod/entrypoint.go`).
+pub(crate) const STEP_PREFIX: &str = "step-";
+
+/// The sidecar name Tekton reserves for its results sidecar (`pipeline.ReservedResultsSidecarName`).
+pub(crate) const RESERVED_NAME: &str = "tekton-log-results";
+
+/// Where Tekton mounts a workspace that declares no `mountPath` (`pipeline.WorkspaceDir`).
+pub(crate) const WORKSPACE_DIR: &str = "/workspace";
+
+/// Volume-name prefixes that Tekton keeps for steps: a sidecar that could mount them could rewrite what a
+/// trusted Task's steps run (`/tekton/bin`, `/tekton/scripts`) or read their credentials.
+pub(crate) const INTERNAL_VOLUME_PREFIXES: [&str; 2] =
+    ["tekton-internal-", "tekton-creds-init-home-"];

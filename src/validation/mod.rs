@@ -1,0 +1,7 @@
+//! Validation without mutation: the PipelineRun rows of the design's table. Every declaration a
+//! PipelineRun carries is checked when it is admitted, so that a mistake is reported to the person who
+//! wrote it rather than minutes later, when a TaskRun's Pod is refused.
+//!
+//! It reads declarations and settings, and changes nothing.
+
+pub(crate) mod pipelinerun;

@@ -16,8 +16,10 @@ fn main() {
     let properties = schema["properties"]
         .as_object()
         .expect("the schema has properties");
+    // Every setting has a default, except a deprecated alias, which must stay unset unless given.
     let defaults: serde_json::Map<String, serde_json::Value> = properties
         .iter()
+        .filter(|(_, property)| property.get("deprecated") != Some(&serde_json::Value::Bool(true)))
         .map(|(name, property)| {
             let default = property
                 .get("default")

@@ -39,15 +39,16 @@ decide() {
 
 @test "a privileged docker-in-docker sidecar is rejected by default" {
   [ "$(decide test_data/bad/37-a-privileged-sidecar.json)" = \
-    'pipelinerun-sidecars: annotation "pipelinerun-sidecars.io/test", sidecar "dind": securityContext.privileged: a privileged sidecar is not allowed; set the policy setting allowPrivileged to true to allow it' ]
+    'pipelinerun-sidecars: annotation "pipelinerun-sidecars.io/test", sidecar "dind": securityContext.privileged: is true; the Pod Security Standards level "baseline" (the policy setting podSecurity) forbids privileged containers' ]
 }
 
-@test "a privileged template is refused when the policy loads unless allowPrivileged is true" {
-  assert_settings_invalid '{"templates": {"dind": {"image": "docker:27-dind", "securityContext": {"privileged": true}}}}' \
-    'settings.templates.dind.securityContext.privileged: a privileged sidecar is not allowed; set the policy setting allowPrivileged to true to allow it'
+@test "a privileged template does not let an inline sidecar be privileged" {
+  [ "$(decide test_data/bad/64-an-inline-privileged-sidecar-beside-a-privileged-template.json)" = \
+    "$(jq -r .expected test_data/bad/64-an-inline-privileged-sidecar-beside-a-privileged-template.json)" ]
+  [[ "$(jq -r .expected test_data/bad/64-an-inline-privileged-sidecar-beside-a-privileged-template.json)" == *'securityContext.privileged: is true; the Pod Security Standards level "baseline"'* ]]
 }
 
-@test "the privileged docker-in-docker template is accepted when allowPrivileged is true" {
+@test "the privileged docker-in-docker template is the platform team's: accepted at podSecurity baseline" {
   assert_patch pod-template-dind.json pod-template-dind.patch.json settings-dind-template.yaml
 }
 

@@ -7,11 +7,11 @@ load helpers
   assert_untouched pipelinerun-tep-create.json
 }
 
-@test "TEP example: its TaskRun from a hub taskRef passes untouched (the Pod gets the sidecar)" {
-  assert_untouched taskrun-tep-hub.json
+@test "TEP example: its TaskRun from a hub taskRef only carries its workspace bindings to the Pod" {
+  assert_patch taskrun-tep-hub.json taskrun-tep-hub.patch.json
 }
 
-@test "TEP example: its Pod gains sidecar-postgres with the declared env, probe and the shared workspace" {
+@test "TEP example: its Pod gains sidecar-postgres with the declared env and probe (a one-step Task shows no shared workspace)" {
   assert_patch pod-tep-hub.json pod-tep-hub.patch.json
 }
 
@@ -53,14 +53,14 @@ load helpers
   assert_patch pod-retry.json pod-tep-hub.patch.json
 }
 
-@test "TaskRuns from the git, bundles and cluster resolvers pass untouched (their Pods get the sidecars)" {
-  assert_untouched taskrun-git-resolver.json
-  assert_untouched taskrun-bundles-resolver.json
-  assert_untouched taskrun-cluster-resolver.json
+@test "TaskRuns from the git, bundles and cluster resolvers carry their bindings the same way (their Pods get the sidecars)" {
+  assert_patch taskrun-git-resolver.json taskrun-tep-hub.patch.json
+  assert_patch taskrun-bundles-resolver.json taskrun-tep-hub.patch.json
+  assert_patch taskrun-cluster-resolver.json taskrun-tep-hub.patch.json
 }
 
-@test "a matrix fan-out TaskRun passes untouched and its Pod gets the same sidecar" {
-  assert_untouched taskrun-matrix-hub.json
+@test "a matrix fan-out TaskRun carries its bindings and its Pod gets the same sidecar" {
+  assert_patch taskrun-matrix-hub.json taskrun-tep-hub.patch.json
   assert_patch pod-matrix.json pod-tep-hub.patch.json
 }
 

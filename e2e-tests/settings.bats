@@ -32,7 +32,7 @@ load helpers
 
 @test "an invalid glob is refused" {
   assert_settings_invalid '{"allowedImages": ["ghcr.io/[acme]/*"]}' \
-    "settings.allowedImages[0]: \"ghcr.io/[acme]/*\" is not a valid pattern: '[' cannot appear in an image reference; use '*' for any run of characters and '?' for one character"
+    "settings.allowedImages[0]: \"ghcr.io/[acme]/*\" is not a valid pattern: '[' cannot appear in an image reference; use '*' for any run of characters within a path segment, '**' for any number of segments and '?' for one character"
 }
 
 @test "an invalid template is refused with the path of the nested field" {

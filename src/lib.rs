@@ -25,11 +25,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[cfg(feature = "wapc")]
 mod guest {
     use super::{admission, settings, support::error};
+    use kubewarden_policy_sdk::protocol_version_guest;
+    use kubewarden_policy_sdk::response::ValidationResponse;
     use kubewarden_policy_sdk::settings::SettingsValidationResponse;
     use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
-    use kubewarden_policy_sdk::{
-        accept_request, mutate_request, protocol_version_guest, reject_request,
-    };
 
     use admission::Outcome;
 
@@ -42,13 +41,25 @@ mod guest {
         guest::register_function("protocol_version", protocol_version_guest);
     }
 
-    /// Admission: accept, mutate (policy-server diffs the returned object into a JSONPatch) or reject.
+    /// Admission: accept, mutate (policy-server diffs the returned object into a JSONPatch) or reject,
+    /// with the warnings `kubectl` prints. The SDK's helpers take no warnings on accept and mutate, so the
+    /// response is built here.
     fn validate(payload: &[u8]) -> CallResult {
-        match admission::evaluate(payload) {
-            Ok(Outcome::Accept) => accept_request(),
-            Ok(Outcome::Mutate(object)) => mutate_request(object),
-            Err(error) => reject_request(Some(error.to_string()), None, None, None),
-        }
+        let verdict = admission::verdict(payload);
+        let warnings = (!verdict.warnings.is_empty()).then_some(verdict.warnings);
+        let (accepted, message, mutated_object) = match verdict.outcome {
+            Ok(Outcome::Accept) => (true, None, None),
+            Ok(Outcome::Mutate(object)) => (true, None, Some(object)),
+            Err(error) => (false, Some(error.to_string()), None),
+        };
+        Ok(serde_json::to_vec(&ValidationResponse {
+            accepted,
+            message,
+            code: None,
+            mutated_object,
+            audit_annotations: None,
+            warnings,
+        })?)
     }
 
     /// Load-time settings check. Every problem is a `valid: false` answer with a message, never a guest

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 mod common;
 
+use common::MUTABLE_PATHS;
 use common::strategies::{config, declaration, mutated_declaration, settings_value};
 
 const TASKS: &[&str] = &["test", "build", "all-tasks", "injected", "Test_1", ""];
@@ -71,14 +72,8 @@ fn check_answer(request: &Value, settings: &Value) -> Result<(), TestCaseError> 
         Ok(Outcome::Mutate(object)) => {
             for operation in &json_patch::diff(&request["object"], &object).0 {
                 let path = operation.path().to_string();
-                let allowed = [
-                    "/spec/containers",
-                    "/spec/initContainers",
-                    "/spec/taskSpec/sidecars",
-                    "/metadata/annotations/pipelinerun-sidecars.io~1injected",
-                ];
                 prop_assert!(
-                    allowed.iter().any(|a| path.starts_with(a)),
+                    MUTABLE_PATHS.iter().any(|a| path.starts_with(a)),
                     "mutation touches {}",
                     path
                 );

@@ -164,9 +164,13 @@ fn questions_ui_asks_for_every_setting_with_the_schema_default() {
     };
     let mut asked = 0;
     for (name, property) in schema["properties"].as_object().expect("properties") {
+        if property["deprecated"] == true {
+            continue;
+        }
         match name.as_str() {
-            // A map of whole sidecars has no Rancher form type; questions-ui.yml says so.
-            "templates" => continue,
+            // Maps of whole sidecars and of whole resource requirements have no Rancher form type;
+            // questions-ui.yml says so.
+            "templates" | "defaultContainerResourceRequirements" => continue,
             // An object of two resource lists: one map question for each.
             "defaultResources" => {
                 for list in ["requests", "limits"] {
@@ -275,6 +279,13 @@ fn deploy_manifests_carry_the_metadata_rules_and_valid_settings() {
 fn readme_settings_table_matches_the_schema() {
     let readme = text("README.md");
     for (name, property) in schema()["properties"].as_object().expect("properties") {
+        if property["deprecated"] == true {
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "README.md does not mention the deprecated {name}"
+            );
+            continue;
+        }
         let default = match &property["default"] {
             Value::String(s) => s.clone(),
             other => other.to_string(),

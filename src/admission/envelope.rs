@@ -29,6 +29,9 @@ pub struct Request<'a> {
     /// Null on DELETE.
     #[serde(default, borrow)]
     pub object: Option<&'a RawValue>,
+    /// The object before an UPDATE.
+    #[serde(default, borrow)]
+    pub old_object: Option<&'a RawValue>,
 }
 
 /// `request.kind`.

@@ -4,9 +4,10 @@
 //! annotations, so Pod admission knows not to add them twice. Set on a Pod, it makes a second evaluation
 //! of the policy's own output a no-op, and tells a person what the policy did.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::declaration::{self, MARKER};
+use crate::support::json::set_annotation;
 
 /// The marker's key for the annotation prefix `prefix`: `<prefix>/injected`.
 pub fn key(prefix: &str) -> String {
@@ -26,27 +27,7 @@ pub fn names(value: Option<&str>) -> Vec<String> {
 
 /// Sets the marker on `object` to `names`, creating `metadata.annotations` if needed.
 pub(crate) fn write(object: &mut Value, key: &str, names: &[String]) {
-    let Some(root) = object.as_object_mut() else {
-        return;
-    };
-    let metadata = root
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !metadata.is_object() {
-        *metadata = Value::Object(Map::new());
-    }
-    let Some(metadata) = metadata.as_object_mut() else {
-        return;
-    };
-    let annotations = metadata
-        .entry("annotations")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !annotations.is_object() {
-        *annotations = Value::Object(Map::new());
-    }
-    if let Some(annotations) = annotations.as_object_mut() {
-        annotations.insert(key.to_string(), Value::String(names.join(",")));
-    }
+    set_annotation(object, key, names.join(","));
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@
 mod envelope;
 pub mod marker;
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -17,6 +19,7 @@ use serde_json::value::RawValue;
 use envelope::{Envelope, Head, Metadata};
 
 use crate::declaration;
+use crate::inject::context::{self, TaskRunContext};
 use crate::inject::{pod, taskrun};
 use crate::settings::{self, Settings};
 use crate::support::error::{PolicyError, render_settings_errors};
@@ -40,8 +43,29 @@ enum Target {
     Pod,
 }
 
+/// The answer to one `validate` payload, with the warnings a person should see whatever it is
+/// (Kubernetes admission warnings, which `kubectl` prints).
+#[derive(Debug, PartialEq)]
+pub struct Verdict {
+    /// Accept, mutate, or reject with the reason.
+    pub outcome: Result<Outcome, PolicyError>,
+    /// One line each.
+    pub warnings: Vec<String>,
+}
+
 /// Evaluates one `validate` payload.
 pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
+    verdict(payload).outcome
+}
+
+/// Evaluates one `validate` payload, with its warnings.
+pub fn verdict(payload: &[u8]) -> Verdict {
+    let mut warnings = Vec::new();
+    let outcome = decide(payload, &mut warnings);
+    Verdict { outcome, warnings }
+}
+
+fn decide(payload: &[u8], warnings: &mut Vec<String>) -> Result<Outcome, PolicyError> {
     let envelope: Envelope = serde_json::from_slice(payload).map_err(|err| {
         PolicyError::Request(format!(
             "the payload is not {{\"request\": ..., \"settings\": ...}} ({})",
@@ -86,7 +110,15 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
         .map_err(|err| PolicyError::Request(format!("the object is not valid JSON ({err})")))?;
     match target {
         Target::PipelineRun => {
-            let problems = pipelinerun::check(&object, &metadata.annotations, &settings);
+            let now = pipelinerun::Declarations::of(&object, &metadata.annotations);
+            let old = match request.old_object.filter(|_| request.operation == "UPDATE") {
+                Some(raw) => Some(read_old(raw)?),
+                None => None,
+            };
+            let before = old
+                .as_ref()
+                .map(|(old, annotations)| pipelinerun::Declarations::of(old, annotations));
+            let problems = pipelinerun::check(&object, &now, before.as_ref(), &settings);
             if problems.is_empty() {
                 Ok(Outcome::Accept)
             } else {
@@ -95,29 +127,50 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
         }
         Target::TaskRun | Target::Pod => {
             let task = metadata.labels.get(PIPELINE_TASK_LABEL).map(String::as_str);
-            let declared = declaration::for_task(&metadata.annotations, task, &settings)
+            let marker_key = marker::key(&settings.annotation_prefix);
+            let mut names =
+                marker::names(metadata.annotations.get(&marker_key).map(String::as_str));
+            let declared = declaration::for_task(&metadata.annotations, task, &names, &settings)
                 .map_err(PolicyError::Declarations)?;
             if declared.is_empty() {
                 return Ok(Outcome::Accept);
             }
-            let marker_key = marker::key(&settings.annotation_prefix);
-            let mut names =
-                marker::names(metadata.annotations.get(&marker_key).map(String::as_str));
+            let context_key = declaration::key(&settings.annotation_prefix, context::SUFFIX);
             let injected = if target == Target::TaskRun {
                 let v1beta1 = request.kind.version == "v1beta1";
-                taskrun::inject(&mut object, &declared, &names, v1beta1, &settings)
+                taskrun::inject(
+                    &mut object,
+                    &declared,
+                    &names,
+                    v1beta1,
+                    &context_key,
+                    &settings,
+                )
             } else {
-                pod::inject(&mut object, &declared, &names, &settings)
+                let context = TaskRunContext::read(
+                    metadata.annotations.get(&context_key).map(String::as_str),
+                );
+                pod::inject(&mut object, &declared, &names, context, &settings)
             }
             .map_err(PolicyError::Declarations)?;
-            if injected.is_empty() {
+            warnings.extend(injected.warnings);
+            if !injected.names.is_empty() {
+                names.extend(injected.names);
+                marker::write(&mut object, &marker_key, &names);
+            } else if !injected.changed {
                 return Ok(Outcome::Accept);
             }
-            names.extend(injected);
-            marker::write(&mut object, &marker_key, &names);
             Ok(Outcome::Mutate(object))
         }
     }
+}
+
+/// The object an UPDATE replaces, with its annotations: what was accepted before.
+fn read_old(raw: &RawValue) -> Result<(Value, BTreeMap<String, String>), PolicyError> {
+    let head: Head = serde_json::from_str(raw.get()).map_err(|_| unreadable_metadata(raw))?;
+    let old: Value = serde_json::from_str(raw.get())
+        .map_err(|err| PolicyError::Request(format!("the old object is not valid JSON ({err})")))?;
+    Ok((old, head.metadata.annotations))
 }
 
 /// Why the object's metadata cannot be read, with the path of the field at fault. Reached only for objects

@@ -16,8 +16,10 @@ mod template;
 use std::collections::BTreeMap;
 
 use crate::settings::Settings;
-use crate::support::error::{FieldError, Problem};
+use crate::settings::pod_security::{APPARMOR_ANNOTATION_PREFIX, apparmor_annotation_problem};
+use crate::support::error::{FieldError, Problem, SidecarRef};
 use crate::tekton::sidecar::Sidecar;
+use crate::tekton::variables::sidecar_container_name;
 
 pub(crate) use parse::parse_annotation;
 
@@ -41,26 +43,86 @@ pub struct Declared {
 
 /// The sidecars for the TaskRun of pipeline task `task` (none for a standalone TaskRun), in order:
 /// `all-tasks` first, then the task's own, which replace an `all-tasks` sidecar of the same name.
+/// `injected` lists what an earlier admission injected (the marker): those count towards
+/// `maxSidecarsPerTask` too, whether or not they are still declared.
 pub fn for_task(
     annotations: &BTreeMap<String, String>,
     task: Option<&str>,
+    injected: &[String],
     settings: &Settings,
 ) -> Result<Vec<Declared>, Vec<Problem>> {
-    let mut lists = Vec::new();
+    let mut declared: Vec<Declared> = Vec::new();
     let mut problems = Vec::new();
+    let mut last = None;
     for annotation in task_keys(&settings.annotation_prefix, task) {
         let Some(value) = annotations.get(&annotation) else {
             continue;
         };
         match parse_annotation(&annotation, value, settings) {
-            Ok(sidecars) => lists.push((annotation, sidecars)),
+            Ok(sidecars) => {
+                for sidecar in sidecars {
+                    let entry = Declared {
+                        sidecar,
+                        annotation: annotation.clone(),
+                    };
+                    match declared
+                        .iter_mut()
+                        .find(|d| d.sidecar.name == entry.sidecar.name)
+                    {
+                        Some(existing) => *existing = entry,
+                        None => declared.push(entry),
+                    }
+                }
+            }
             Err(found) => problems.extend(found),
         }
+        last = Some(annotation);
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-    merge_lists(lists, settings).map_err(|problem| vec![problem])
+    let mut apparmor: Vec<Problem> = declared
+        .iter()
+        .filter_map(|d| {
+            let key = apparmor_key(&d.sidecar.name);
+            apparmor_problem(&key, annotations.get(&key)?, &d.sidecar.name, settings)
+        })
+        .collect();
+    if !apparmor.is_empty() {
+        return Err(std::mem::take(&mut apparmor));
+    }
+    let earlier = injected
+        .iter()
+        .filter(|name| !declared.iter().any(|d| d.sidecar.name == **name))
+        .count();
+    match last.and_then(|key| limit_problem(&key, declared.len(), earlier, settings)) {
+        Some(problem) => Err(vec![problem]),
+        None => Ok(declared),
+    }
+}
+
+/// The annotation that gives the container of sidecar `name` an AppArmor profile.
+pub fn apparmor_key(name: &str) -> String {
+    format!(
+        "{APPARMOR_ANNOTATION_PREFIX}{}",
+        sidecar_container_name(name)
+    )
+}
+
+/// The problem with an AppArmor annotation `key: value` for the container of sidecar `name`: Tekton
+/// copies a PipelineRun's annotations onto the Pod, where this one would unconfine the sidecar.
+pub fn apparmor_problem(
+    key: &str,
+    value: &str,
+    name: &str,
+    settings: &Settings,
+) -> Option<Problem> {
+    let message = apparmor_annotation_problem(settings.pod_security, value)?;
+    Some(Problem {
+        annotation: key.to_string(),
+        sidecar: Some(SidecarRef::Named(name.to_string())),
+        error: FieldError::new("", message),
+    })
 }
 
 /// The annotation keys that declare sidecars for pipeline task `task`, in the order they apply.
@@ -73,45 +135,32 @@ pub fn task_keys(prefix: &str, task: Option<&str>) -> Vec<String> {
     keys
 }
 
-/// Merges the parsed lists of one task's annotations (in [`task_keys`] order): a later sidecar replaces
-/// an earlier one of the same name, and the total must stay within `maxSidecarsPerTask`.
-pub fn merge_lists(
-    lists: Vec<(String, Vec<Sidecar>)>,
+/// The problem with a task that gets `declared` sidecars from its annotations, the last of which is
+/// `annotation`, and had `earlier` others injected before, if that is more than `maxSidecarsPerTask`.
+pub fn limit_problem(
+    annotation: &str,
+    declared: usize,
+    earlier: usize,
     settings: &Settings,
-) -> Result<Vec<Declared>, Problem> {
-    let mut declared: Vec<Declared> = Vec::new();
-    for (annotation, sidecars) in lists {
-        for sidecar in sidecars {
-            let entry = Declared {
-                sidecar,
-                annotation: annotation.clone(),
-            };
-            match declared
-                .iter_mut()
-                .find(|d| d.sidecar.name == entry.sidecar.name)
-            {
-                Some(existing) => *existing = entry,
-                None => declared.push(entry),
-            }
-        }
+) -> Option<Problem> {
+    let max = settings.max_sidecars_per_task;
+    let total = declared.saturating_add(earlier);
+    if total <= max {
+        return None;
     }
-    if declared.len() <= settings.max_sidecars_per_task {
-        return Ok(declared);
-    }
-    Err(Problem {
-        annotation: declared
-            .last()
-            .map(|d| d.annotation.clone())
-            .unwrap_or_default(),
+    let message = if earlier == 0 {
+        format!(
+            "{total} sidecars are declared for this task; the policy setting maxSidecarsPerTask allows at most {max}"
+        )
+    } else {
+        format!(
+            "{declared} sidecars are declared for this task and {earlier} others were injected into its TaskRun; the policy setting maxSidecarsPerTask allows at most {max}"
+        )
+    };
+    Some(Problem {
+        annotation: annotation.to_string(),
         sidecar: None,
-        error: FieldError::new(
-            "",
-            format!(
-                "{} sidecars are declared for this task; the policy setting maxSidecarsPerTask allows at most {}",
-                declared.len(),
-                settings.max_sidecars_per_task
-            ),
-        ),
+        error: FieldError::new("", message),
     })
 }
 
@@ -144,7 +193,7 @@ mod tests {
     }
 
     fn problems(pairs: &[(&str, &str)], task: Option<&str>, extra: Value) -> Vec<String> {
-        for_task(&annotations(pairs), task, &settings(extra))
+        for_task(&annotations(pairs), task, &[], &settings(extra))
             .expect_err("must be rejected")
             .iter()
             .map(ToString::to_string)
@@ -157,6 +206,7 @@ mod tests {
         let declared = for_task(
             &annotations(&[(TEST, yaml)]),
             Some("test"),
+            &[],
             &Settings::default(),
         )
         .expect("valid");
@@ -183,6 +233,7 @@ mod tests {
         let declared = for_task(
             &annotations(&[(TEST, json)]),
             Some("test"),
+            &[],
             &Settings::default(),
         )
         .expect("valid");
@@ -204,7 +255,8 @@ mod tests {
                 "[{name: b, image: busybox}, {name: c, image: alpine}]",
             ),
         ];
-        let declared = for_task(&annotations(&pairs), task, &Settings::default()).expect("valid");
+        let declared =
+            for_task(&annotations(&pairs), task, &[], &Settings::default()).expect("valid");
         assert_eq!(names(&declared), expected);
         if task == Some("test") {
             assert_eq!(declared[1].sidecar.image.as_deref(), Some("busybox"));
@@ -216,11 +268,12 @@ mod tests {
         let settings = settings(json!({"templates": {"postgres": {
             "image": "postgres:16",
             "env": [{"name": "POSTGRES_DB", "value": "app"}, {"name": "POSTGRES_PASSWORD", "value": "pw"}],
-            "computeResources": {"limits": {"memory": "1Gi"}}
+            "computeResources": {"limits": {"memory": "1Gi"}},
+            "overridable": ["name", "env", "resources"]
         }}}));
         let yaml = "- template: postgres\n  name: db\n  env: [{name: POSTGRES_DB, value: test}]\n  resources: {limits: {memory: 2Gi}}\n";
         let declared =
-            for_task(&annotations(&[(TEST, yaml)]), Some("test"), &settings).expect("valid");
+            for_task(&annotations(&[(TEST, yaml)]), Some("test"), &[], &settings).expect("valid");
         let sidecar = &declared[0].sidecar;
         assert_eq!(sidecar.name, "db");
         assert_eq!(sidecar.image.as_deref(), Some("postgres:16"));
@@ -251,26 +304,11 @@ mod tests {
         let declared = for_task(
             &annotations(&[(TEST, "- template: redis")]),
             Some("test"),
+            &[],
             &settings,
         )
         .expect("valid");
         assert_eq!(names(&declared), vec![("redis", TEST)]);
-    }
-
-    #[test]
-    fn default_resources_fill_only_unmentioned_resources() {
-        let settings = settings(json!({"defaultResources": {
-            "requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}
-        }}));
-        let yaml = "- {name: db, image: postgres, computeResources: {limits: {cpu: '2'}}}";
-        let declared =
-            for_task(&annotations(&[(TEST, yaml)]), Some("test"), &settings).expect("valid");
-        let resources =
-            serde_json::to_value(declared[0].sidecar.compute_resources.as_ref()).expect("json");
-        assert_eq!(
-            resources,
-            json!({"limits": {"cpu": "2", "memory": "256Mi"}, "requests": {"memory": "64Mi"}})
-        );
     }
 
     #[rstest]
@@ -283,11 +321,15 @@ mod tests {
     #[case::duplicate(&[(TEST, "- {name: db, image: a}\n- {name: db, image: b}")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": name: \"db\" is declared twice in this annotation; sidecar names must be unique")]
     #[case::unknown_template(&[(TEST, "- template: redis")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": template: \"redis\" is not a template of this policy; the templates are: none are configured")]
     #[case::inline_refused(&[(TEST, "- {name: db, image: postgres}")], json!({"allowInlineSidecars": false, "templates": {"redis": {"image": "redis"}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": inline sidecars are not allowed by the policy setting allowInlineSidecars; use `template: NAME` with one of the templates: redis")]
-    #[case::override_image(&[(TEST, "- {template: redis, image: evil}")], json!({"templates": {"redis": {"image": "redis"}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": image: cannot be overridden on template \"redis\"; the fields an override may set are name, command, args, workingDir, ports, envFrom, env, computeResources, resources, livenessProbe, readinessProbe, startupProbe, lifecycle, terminationMessagePath, terminationMessagePolicy, imagePullPolicy, stdin, stdinOnce, tty, script, workspaces")]
+    #[case::override_image(&[(TEST, "- {template: redis, image: evil}")], json!({"templates": {"redis": {"image": "redis"}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": image: cannot be overridden on template \"redis\"; the fields an override may set are name, computeResources, resources, imagePullPolicy, livenessProbe, readinessProbe, startupProbe, terminationMessagePath, terminationMessagePolicy, stdin, stdinOnce, tty")]
+    #[case::override_command(&[(TEST, "- {template: redis, command: [sh]}")], json!({"templates": {"redis": {"image": "redis", "overridable": ["env"]}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": command: cannot be overridden on template \"redis\"; the fields an override may set are env")]
+    #[case::override_exec_probe(&[(TEST, "- {template: redis, readinessProbe: {exec: {command: [sh]}}}")], json!({"templates": {"redis": {"image": "redis"}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": readinessProbe.exec: cannot be overridden on template \"redis\": a probe that runs a command changes what the template runs (the template's overridable must list readinessProbe)")]
+    #[case::override_security_context_held_to_the_level(&[(TEST, "- {template: dind, securityContext: {capabilities: {add: [SYS_ADMIN]}}}")], json!({"templates": {"dind": {"image": "docker:dind", "securityContext": {"privileged": true}, "overridable": ["securityContext"]}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"dind\": securityContext.capabilities.add: adds \"SYS_ADMIN\"; the Pod Security Standards level \"baseline\"")]
+    #[case::restart_policy_in_container_mode(&[(TEST, "- {name: db, image: p, restartPolicy: Always}")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": restartPolicy: is for a native sidecar only")]
     #[case::too_many(&[(TEST, "[{name: a, image: x}, {name: b, image: x}, {name: c, image: x}]")], json!({"maxSidecarsPerTask": 2}), "annotation \"pipelinerun-sidecars.io/test\": declares 3 sidecars; the policy setting maxSidecarsPerTask allows at most 2")]
     #[case::too_many_merged(&[(ALL, "[{name: a, image: x}]"), (TEST, "[{name: b, image: x}, {name: c, image: x}]")], json!({"maxSidecarsPerTask": 2}), "annotation \"pipelinerun-sidecars.io/test\": 3 sidecars are declared for this task; the policy setting maxSidecarsPerTask allows at most 2")]
-    #[case::image_not_allowed(&[(TEST, "- {name: db, image: 'evil.io/db'}")], json!({"allowedImages": ["docker.io/*"]}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": image: \"evil.io/db\" matches none of the allowedImages patterns: docker.io/*")]
-    #[case::privileged(&[(TEST, "- {name: dind, image: 'docker:dind', securityContext: {privileged: true}}")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"dind\": securityContext.privileged: a privileged sidecar is not allowed; set the policy setting allowPrivileged to true to allow it")]
+    #[case::image_not_allowed(&[(TEST, "- {name: db, image: 'evil.io/db'}")], json!({"allowedImages": ["docker.io/*"]}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": image: \"evil.io/db\" (evil.io/db:latest) matches none of the allowedImages patterns: docker.io/*")]
+    #[case::privileged(&[(TEST, "- {name: dind, image: 'docker:dind', securityContext: {privileged: true}}")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"dind\": securityContext.privileged: is true; the Pod Security Standards level \"baseline\" (the policy setting podSecurity) forbids privileged containers")]
     fn bad_declarations_are_reported(
         #[case] pairs: &[(&str, &str)],
         #[case] extra: Value,

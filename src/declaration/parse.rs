@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::template;
-use crate::settings::{Settings, guardrails};
+use crate::settings::{InjectAs, Settings, guardrails};
 use crate::support::error::{FieldError, Problem, SidecarRef};
 use crate::support::json::kind_of;
 use crate::support::yaml::read_document;
@@ -76,9 +76,19 @@ pub fn parse_annotation(
             })
         };
         match template::resolve(item, settings) {
-            Ok(sidecar) => {
+            Ok(resolved) => {
+                let sidecar = resolved.sidecar;
+                let authored = resolved.overrides.as_ref().unwrap_or(&sidecar);
                 let mut errors = sidecar::check(&sidecar);
-                errors.extend(guardrails::check(&sidecar, settings));
+                errors.extend(guardrails::check(&sidecar, Some(authored), settings));
+                if sidecar.restart_policy.as_deref() == Some("Always")
+                    && settings.inject_as == InjectAs::Container
+                {
+                    errors.push(FieldError::new(
+                        "restartPolicy",
+                        "is for a native sidecar only: with the policy setting injectAs \"container\" the sidecar is a regular container, which Kubernetes refuses a restartPolicy (set injectAs to native where Tekton's enable-kubernetes-sidecar is on, or remove it)",
+                    ));
+                }
                 if !names.insert(sidecar.name.clone()) {
                     errors.push(FieldError::new(
                         "name",
@@ -86,7 +96,7 @@ pub fn parse_annotation(
                     ));
                 }
                 if errors.is_empty() {
-                    sidecars.push(with_default_resources(sidecar, settings));
+                    sidecars.push(sidecar);
                 } else {
                     problems.extend(report(errors));
                 }
@@ -99,35 +109,4 @@ pub fn parse_annotation(
     } else {
         Err(problems)
     }
-}
-
-/// Fills in `defaultResources` for each resource the declaration says nothing about. A resource with a
-/// declared request or limit is left alone: a default limit under a declared request would make the Pod
-/// invalid.
-fn with_default_resources(mut sidecar: Sidecar, settings: &Settings) -> Sidecar {
-    let defaults = &settings.default_resources;
-    if defaults.requests.is_none() && defaults.limits.is_none() {
-        return sidecar;
-    }
-    let resources = sidecar
-        .compute_resources
-        .get_or_insert_with(Default::default);
-    let declared: BTreeSet<String> = [&resources.requests, &resources.limits]
-        .into_iter()
-        .flatten()
-        .flat_map(|list| list.keys().cloned())
-        .collect();
-    for (default, target) in [
-        (&defaults.requests, &mut resources.requests),
-        (&defaults.limits, &mut resources.limits),
-    ] {
-        for (resource, quantity) in default.iter().flatten() {
-            if !declared.contains(resource) {
-                target
-                    .get_or_insert_with(Default::default)
-                    .insert(resource.clone(), quantity.clone());
-            }
-        }
-    }
-    sidecar
 }

@@ -8,27 +8,36 @@ use crate::support::error::FieldError;
 use crate::support::json::kind_of;
 use crate::tekton::sidecar::{self, Sidecar};
 
-/// The fields a template override may not set: those that decide what the sidecar may reach stay as the
-/// platform team wrote them. Every other Sidecar field may be overridden.
-pub const LOCKED: [&str; 5] = [
-    "image",
-    "securityContext",
-    "volumeMounts",
-    "volumeDevices",
-    "restartPolicy",
+/// The fields a declaration may override on a template that does not list its own `overridable`: none of
+/// them changes what the template runs or what it can reach. The name (to run a template twice), the
+/// resources, how the image is pulled, the probes that only look at the sidecar from outside (an `exec`
+/// probe runs a command inside it, and needs the template to list the probe), the termination message,
+/// and the terminal flags. Locked: the command, args, script, environment, working directory, ports,
+/// lifecycle, volumes, workspaces, securityContext, image and restartPolicy.
+pub const DEFAULT_OVERRIDABLE: [&str; 12] = [
+    "name",
+    "computeResources",
+    "resources",
+    "imagePullPolicy",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "stdin",
+    "stdinOnce",
+    "tty",
 ];
 
-/// The fields a declaration may override on a template, in the order of [`sidecar::FIELDS`].
-pub fn overridable() -> Vec<&'static str> {
-    sidecar::FIELDS
-        .iter()
-        .copied()
-        .filter(|f| *f != "template" && !LOCKED.contains(f))
-        .collect()
+/// A list entry made into a sidecar.
+pub(super) struct Resolved {
+    pub(super) sidecar: Sidecar,
+    /// What the author wrote over a template (None: an inline sidecar, all of it the author's).
+    pub(super) overrides: Option<Sidecar>,
 }
 
 /// One list entry as a sidecar: a template with its overrides merged in, or an inline sidecar.
-pub(super) fn resolve(item: &Value, settings: &Settings) -> Result<Sidecar, Vec<FieldError>> {
+pub(super) fn resolve(item: &Value, settings: &Settings) -> Result<Resolved, Vec<FieldError>> {
     let Value::Object(fields) = item else {
         return Err(vec![FieldError::new(
             "",
@@ -45,7 +54,10 @@ pub(super) fn resolve(item: &Value, settings: &Settings) -> Result<Sidecar, Vec<
                 ),
             )]);
         }
-        return sidecar::parse(item);
+        return sidecar::parse(item).map(|sidecar| Resolved {
+            sidecar,
+            overrides: None,
+        });
     };
     let Some(name) = template.as_str() else {
         return Err(vec![FieldError::new(
@@ -53,7 +65,7 @@ pub(super) fn resolve(item: &Value, settings: &Settings) -> Result<Sidecar, Vec<
             format!("must be a template name, not {}", kind_of(template)),
         )]);
     };
-    let Some(Value::Object(base)) = settings.template(name) else {
+    let Some(base) = settings.template(name) else {
         return Err(vec![FieldError::new(
             "template",
             format!(
@@ -62,25 +74,44 @@ pub(super) fn resolve(item: &Value, settings: &Settings) -> Result<Sidecar, Vec<
             ),
         )]);
     };
-    let allowed = overridable();
-    let refused: Vec<FieldError> = fields
-        .keys()
-        .filter(|key| *key != "template" && !allowed.contains(&key.as_str()))
-        .map(|key| {
-            if sidecar::FIELDS.contains(&key.as_str()) {
-                FieldError::new(
-                    key.as_str(),
-                    format!("cannot be overridden on template {name:?}; the fields an override may set are {}", allowed.join(", ")),
-                )
-            } else {
-                FieldError::unknown("", key, &allowed)
-            }
-        })
-        .collect();
+    let listed: Vec<&str> = match &base.overridable {
+        Some(fields) => fields.iter().map(String::as_str).collect(),
+        None => DEFAULT_OVERRIDABLE.to_vec(),
+    };
+    let allowed = || listed.join(", ");
+    let mut refused: Vec<FieldError> = Vec::new();
+    for (key, value) in fields.iter().filter(|(key, _)| *key != "template") {
+        if !sidecar::FIELDS.contains(&key.as_str()) {
+            refused.push(FieldError::unknown("", key, &sidecar::FIELDS));
+        } else if !listed.contains(&key.as_str()) {
+            refused.push(FieldError::new(
+                key.as_str(),
+                format!(
+                    "cannot be overridden on template {name:?}; the fields an override may set are {}",
+                    allowed()
+                ),
+            ));
+        } else if base.overridable.is_none() && value.get("exec").is_some() {
+            refused.push(FieldError::new(
+                format!("{key}.exec"),
+                format!(
+                    "cannot be overridden on template {name:?}: a probe that runs a command changes what the template runs (the template's overridable must list {key}); the fields an override may set are {}, with probes of httpGet, tcpSocket or grpc",
+                    allowed()
+                ),
+            ));
+        }
+    }
     if !refused.is_empty() {
         return Err(refused);
     }
-    sidecar::parse(&Value::Object(merge(base, fields)))
+    let sidecar = sidecar::parse(&Value::Object(merge(&base.fields, fields)))?;
+    let mut own = fields.clone();
+    own.remove("template");
+    let overrides = sidecar::parse(&Value::Object(own))?;
+    Ok(Resolved {
+        sidecar,
+        overrides: Some(overrides),
+    })
 }
 
 /// The template's fields with the overrides on top. `env` merges by variable name, so that an override can

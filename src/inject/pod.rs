@@ -4,77 +4,120 @@
 //!
 //! A container named `sidecar-<name>` is one Tekton treats as a sidecar: it waits for it to be ready
 //! before the first step (`SidecarsReady`), stops it when the steps are done (`StopSidecars`) and reports
-//! it in `taskRun.status.sidecars`. In native mode the container is an init container with
-//! `restartPolicy: Always`, after Tekton's own init containers, as Tekton does with
+//! it in `taskRun.status.sidecars`. It goes where Tekton puts a Task's sidecars: after them, and before
+//! `sidecar-tekton-log-results`, which Tekton always puts last. In native mode the container is an init
+//! container with `restartPolicy: Always`, after Tekton's own init containers, as Tekton does with
 //! `enable-kubernetes-sidecar`.
 
-use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::api::core::v1::{Container, Probe, ResourceRequirements};
 use serde_json::Value;
 
-use super::workspaces::{self, PodView};
-use super::{conflict, script};
+use super::context::TaskRunContext;
+use super::workspaces::{self, PodView, pod_level_variable};
+use super::{Injected, conflict, resources, script};
 use crate::declaration::Declared;
 use crate::settings::{InjectAs, OnConflict, Settings};
 use crate::support::error::{FieldError, Problem, SidecarRef};
 use crate::support::json::array;
-use crate::tekton::CONTAINER_PREFIX;
+use crate::support::strict;
 use crate::tekton::sidecar::Sidecar;
+use crate::tekton::variables::{has_variable, sidecar_container_name};
+use crate::tekton::{CONTAINER_PREFIX, RESERVED_NAME};
 
 /// Adds the declared sidecars that `already` does not list to the Pod, or replaces a Task-defined
-/// `sidecar-<name>` in place. Returns the names injected now (empty: nothing to change).
+/// `sidecar-<name>` in place. `context` is what the policy carried from the TaskRun.
 pub fn inject(
     pod: &mut Value,
     declared: &[Declared],
     already: &[String],
+    context: Option<TaskRunContext>,
     settings: &Settings,
-) -> Result<Vec<String>, Vec<Problem>> {
-    let view = PodView::of(pod);
+) -> Result<Injected, Vec<Problem>> {
+    let specs = context.clone();
+    let view = PodView::of(pod, context);
     let mut problems = Vec::new();
-    let mut injected = Vec::new();
-    let mut containers = array(pod, "/spec/containers").to_vec();
-    let mut init_containers = array(pod, "/spec/initContainers").to_vec();
+    let mut injected = Injected::default();
+    let mut lists = [
+        array(pod, "/spec/containers").to_vec(),
+        array(pod, "/spec/initContainers").to_vec(),
+    ];
+    let mut made: Vec<String> = Vec::new();
     for entry in declared
         .iter()
         .filter(|d| !already.contains(&d.sidecar.name))
     {
-        let container_name = format!("{CONTAINER_PREFIX}{}", entry.sidecar.name);
+        let report = |errors: Vec<FieldError>| {
+            errors.into_iter().map(|error| Problem {
+                annotation: entry.annotation.clone(),
+                sidecar: Some(SidecarRef::Named(entry.sidecar.name.clone())),
+                error,
+            })
+        };
+        let container_name = sidecar_container_name(&entry.sidecar.name);
+        if made.contains(&container_name) {
+            problems.extend(report(vec![FieldError::new(
+                "name",
+                format!("becomes the container {container_name:?}, as another declared sidecar does: Tekton cuts container names to 63 characters; shorten one of them"),
+            )]));
+            continue;
+        }
         let named =
             |c: &Value| c.get("name").and_then(Value::as_str) == Some(container_name.as_str());
-        let existing = match containers.iter().position(named) {
-            Some(i) => Some((false, i)),
-            None => init_containers.iter().position(named).map(|i| (true, i)),
-        };
+        let existing = lists
+            .iter()
+            .enumerate()
+            .find_map(|(list, items)| items.iter().position(named).map(|i| (list, i)));
         if existing.is_some() && settings.on_conflict == OnConflict::Reject {
             problems.push(conflict(entry));
             continue;
         }
-        let native = existing.map_or(settings.inject_as == InjectAs::Native, |(init, _)| init);
-        let built = match build(&entry.sidecar, &view, native) {
-            Ok(container) => serde_json::to_value(container).unwrap_or(Value::Null),
-            Err(errors) => {
-                problems.extend(errors.into_iter().map(|error| Problem {
-                    annotation: entry.annotation.clone(),
-                    sidecar: Some(SidecarRef::Named(entry.sidecar.name.clone())),
-                    error,
+        let list = existing.map_or(
+            usize::from(settings.inject_as == InjectAs::Native),
+            |(l, _)| l,
+        );
+        let replaced: Option<ResourceRequirements> = existing
+            .and_then(|(l, i)| lists.get(l)?.get(i)?.get("resources"))
+            .and_then(strict::read);
+        let Some(target) = lists.get_mut(list) else {
+            continue;
+        };
+        let at = existing.map_or_else(|| insertion_point(target), |(_, i)| i);
+        let index = target.iter().take(at).filter(|c| is_sidecar(c)).count();
+        let build = Build {
+            container_name: &container_name,
+            native: list == 1,
+            script_path: script::path(index, &entry.sidecar.name),
+            replaced,
+            specs: specs.as_ref(),
+            settings,
+        };
+        match build.container(&entry.sidecar, &view) {
+            Ok((container, warnings)) => {
+                let built = serde_json::to_value(container).unwrap_or(Value::Null);
+                match existing {
+                    Some((_, i)) => {
+                        if let Some(slot) = target.get_mut(i) {
+                            *slot = built;
+                        }
+                    }
+                    None => target.insert(at, built),
+                }
+                injected.warnings.extend(warnings.into_iter().map(|w| {
+                    format!(
+                        "annotation {:?}, sidecar {:?}: {w}",
+                        entry.annotation, entry.sidecar.name
+                    )
                 }));
-                continue;
+                injected.names.push(entry.sidecar.name.clone());
+                made.push(container_name);
             }
-        };
-        let list = if existing.map_or(native, |(init, _)| init) {
-            &mut init_containers
-        } else {
-            &mut containers
-        };
-        match existing.and_then(|(_, i)| list.get_mut(i)) {
-            Some(slot) => *slot = built,
-            None => list.push(built),
+            Err(errors) => problems.extend(report(errors)),
         }
-        injected.push(entry.sidecar.name.clone());
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-    if injected.is_empty() {
+    if injected.names.is_empty() {
         return Ok(injected);
     }
     let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
@@ -87,6 +130,7 @@ pub fn inject(
             error: FieldError::new("", "the Pod has no spec to add sidecars to"),
         }]);
     };
+    let [containers, init_containers] = lists;
     spec.insert("containers".to_string(), Value::Array(containers));
     if !init_containers.is_empty() {
         spec.insert("initContainers".to_string(), Value::Array(init_containers));
@@ -94,56 +138,105 @@ pub fn inject(
     Ok(injected)
 }
 
-/// The container for one sidecar, as Tekton's Pod builder would make it.
-fn build(sidecar: &Sidecar, pod: &PodView, native: bool) -> Result<Container, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let mounts = workspaces::mounts(sidecar, pod).unwrap_or_else(|problems| {
-        errors.extend(problems);
-        Vec::new()
-    });
-    let (command, args) = match &sidecar.script {
-        Some(script) => match script::command(&sidecar.name, script) {
-            Ok(command) => (Some(command), sidecar.args.clone()),
-            Err(error) => {
-                errors.push(error);
-                (None, None)
-            }
-        },
-        None => (sidecar.command.clone(), sidecar.args.clone()),
-    };
-    if !errors.is_empty() {
-        return Err(errors);
+/// Where a new sidecar goes in a list: before Tekton's results sidecar, which it keeps last.
+fn insertion_point(list: &[Value]) -> usize {
+    let results = format!("{CONTAINER_PREFIX}{RESERVED_NAME}");
+    list.iter()
+        .position(|c| c.get("name").and_then(Value::as_str) == Some(results.as_str()))
+        .unwrap_or(list.len())
+}
+
+fn is_sidecar(container: &Value) -> bool {
+    container
+        .get("name")
+        .and_then(Value::as_str)
+        .is_some_and(|n| n.starts_with(CONTAINER_PREFIX))
+}
+
+/// What building one container needs besides the sidecar and the Pod.
+struct Build<'a> {
+    container_name: &'a str,
+    native: bool,
+    /// The path Tekton would give the sidecar's script file: the script's `$0`.
+    script_path: String,
+    /// The resources of the Task's sidecar this one replaces.
+    replaced: Option<ResourceRequirements>,
+    specs: Option<&'a TaskRunContext>,
+    settings: &'a Settings,
+}
+
+impl Build<'_> {
+    /// The container for one sidecar, as Tekton's Pod builder would make it, with the warnings for what it
+    /// leaves out.
+    fn container(
+        &self,
+        sidecar: &Sidecar,
+        pod: &PodView,
+    ) -> Result<(Container, Vec<String>), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if let Some(image) = sidecar.image.as_deref().filter(|i| has_variable(i)) {
+            errors.push(pod_level_variable("image", image));
+        }
+        let (mounts, warnings) = workspaces::mounts(sidecar, pod).unwrap_or_else(|problems| {
+            errors.extend(problems);
+            (Vec::new(), Vec::new())
+        });
+        let command = match &sidecar.script {
+            Some(text) => match script::command(text, &self.script_path) {
+                Ok(command) => Some(command),
+                Err(error) => {
+                    errors.push(error);
+                    None
+                }
+            },
+            None => sidecar.command.clone(),
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let startup_probe = match (&sidecar.startup_probe, &sidecar.readiness_probe) {
+            (None, Some(readiness)) if self.native => Some(startup_from_readiness(readiness)),
+            (startup, _) => startup.clone(),
+        };
+        let declared = resources::merged(self.replaced.clone(), sidecar.compute_resources.as_ref());
+        let defaulted = resources::with_defaults(declared, &self.settings.default_resources);
+        let specified = resources::merged(
+            defaulted,
+            self.specs.and_then(|c| c.resources(&sidecar.name)),
+        );
+        let resources = resources::cluster_default(
+            specified,
+            self.container_name,
+            &self.settings.default_container_resource_requirements,
+        );
+        let container = Container {
+            name: self.container_name.to_string(),
+            image: sidecar.image.clone(),
+            command,
+            args: sidecar.args.clone(),
+            working_dir: sidecar.working_dir.clone(),
+            ports: sidecar.ports.clone(),
+            env_from: sidecar.env_from.clone(),
+            env: sidecar.env.clone(),
+            resources,
+            volume_mounts: (!mounts.is_empty()).then_some(mounts),
+            volume_devices: sidecar.volume_devices.clone(),
+            liveness_probe: sidecar.liveness_probe.clone(),
+            readiness_probe: sidecar.readiness_probe.clone(),
+            startup_probe,
+            lifecycle: sidecar.lifecycle.clone(),
+            termination_message_path: sidecar.termination_message_path.clone(),
+            termination_message_policy: sidecar.termination_message_policy.clone(),
+            image_pull_policy: sidecar.image_pull_policy.clone(),
+            security_context: sidecar.security_context.clone(),
+            stdin: sidecar.stdin,
+            stdin_once: sidecar.stdin_once,
+            tty: sidecar.tty,
+            restart_policy: self.native.then(|| "Always".to_string()),
+            ..Container::default()
+        };
+        Ok((container, warnings))
     }
-    let startup_probe = match (&sidecar.startup_probe, &sidecar.readiness_probe) {
-        (None, Some(readiness)) if native => Some(startup_from_readiness(readiness)),
-        (startup, _) => startup.clone(),
-    };
-    Ok(Container {
-        name: format!("{CONTAINER_PREFIX}{}", sidecar.name),
-        image: sidecar.image.clone(),
-        command,
-        args,
-        working_dir: sidecar.working_dir.clone(),
-        ports: sidecar.ports.clone(),
-        env_from: sidecar.env_from.clone(),
-        env: sidecar.env.clone(),
-        resources: sidecar.compute_resources.clone(),
-        volume_mounts: (!mounts.is_empty()).then_some(mounts),
-        volume_devices: sidecar.volume_devices.clone(),
-        liveness_probe: sidecar.liveness_probe.clone(),
-        readiness_probe: sidecar.readiness_probe.clone(),
-        startup_probe,
-        lifecycle: sidecar.lifecycle.clone(),
-        termination_message_path: sidecar.termination_message_path.clone(),
-        termination_message_policy: sidecar.termination_message_policy.clone(),
-        image_pull_policy: sidecar.image_pull_policy.clone(),
-        security_context: sidecar.security_context.clone(),
-        stdin: sidecar.stdin,
-        stdin_once: sidecar.stdin_once,
-        tty: sidecar.tty,
-        restart_policy: native.then(|| "Always".to_string()),
-        ..Container::default()
-    })
 }
 
 /// Kubernetes holds the steps until a native sidecar has *started*, which only a startupProbe decides
@@ -167,21 +260,25 @@ fn startup_from_readiness(readiness: &Probe) -> Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inject::tests::declared;
     use crate::tekton::workspace_volume;
     use serde_json::json;
 
-    use crate::inject::tests::declared;
-
-    /// A Pod as Tekton's `Build` makes it for a Task with one step and the workspace `source` bound.
+    /// A Pod as Tekton's `Build` makes it for a Task with two steps and the workspace `source` bound.
     fn pod() -> Value {
+        let source = json!({"name": workspace_volume("source"), "mountPath": "/workspace/source"});
         json!({"metadata": {"name": "run-test-pod"}, "spec": {
             "initContainers": [{"name": "prepare", "image": "entrypoint"}],
-            "containers": [{"name": "step-test", "image": "golang", "volumeMounts": [
-                {"name": "tekton-internal-tools", "mountPath": "/tekton/bin"},
-                {"name": workspace_volume("source"), "mountPath": "/workspace/source"}
-            ]}],
-            "volumes": [{"name": "tekton-internal-tools", "emptyDir": {}}, {"name": workspace_volume("source"), "emptyDir": {}}]
+            "containers": [
+                {"name": "step-build", "image": "golang", "volumeMounts": [{"name": "tekton-internal-bin", "mountPath": "/tekton/bin"}, source]},
+                {"name": "step-test", "image": "golang", "volumeMounts": [{"name": "tekton-internal-bin", "mountPath": "/tekton/bin"}, source]}
+            ],
+            "volumes": [{"name": "tekton-internal-bin", "emptyDir": {}}, {"name": workspace_volume("source"), "emptyDir": {}}]
         }})
+    }
+
+    fn inject_into(pod: &mut Value, decl: &[Declared], settings: &Settings) -> Vec<String> {
+        inject(pod, decl, &[], None, settings).expect("ok").names
     }
 
     #[test]
@@ -190,25 +287,28 @@ mod tests {
         let decl = [declared(
             json!({"name": "db", "image": "postgres", "computeResources": {"limits": {"cpu": "1"}}}),
         )];
-        let injected = inject(&mut pod, &decl, &[], &Settings::default()).expect("ok");
-        assert_eq!(injected, vec!["db"]);
         assert_eq!(
-            pod["spec"]["containers"][1],
+            inject_into(&mut pod, &decl, &Settings::default()),
+            vec!["db"]
+        );
+        assert_eq!(
+            pod["spec"]["containers"][2],
             json!({"name": "sidecar-db", "image": "postgres", "resources": {"limits": {"cpu": "1"}},
                    "volumeMounts": [{"name": workspace_volume("source"), "mountPath": "/workspace/source"}]})
         );
     }
 
     #[test]
-    fn declared_workspaces_take_their_mount_path() {
+    fn a_listed_workspace_adds_a_mount_at_its_path() {
         let mut pod = pod();
         let decl = [declared(
             json!({"name": "db", "image": "p", "workspaces": [{"name": "source", "mountPath": "/src"}]}),
         )];
-        inject(&mut pod, &decl, &[], &Settings::default()).expect("ok");
+        inject_into(&mut pod, &decl, &Settings::default());
         assert_eq!(
-            pod["spec"]["containers"][1]["volumeMounts"],
-            json!([{"name": workspace_volume("source"), "mountPath": "/src"}])
+            pod["spec"]["containers"][2]["volumeMounts"],
+            json!([{"name": workspace_volume("source"), "mountPath": "/src"},
+                   {"name": workspace_volume("source"), "mountPath": "/workspace/source"}])
         );
     }
 
@@ -222,7 +322,7 @@ mod tests {
         let decl = [declared(
             json!({"name": "db", "image": "p", "readinessProbe": {"tcpSocket": {"port": 5432}, "periodSeconds": 2}}),
         )];
-        inject(&mut pod, &decl, &[], &settings).expect("ok");
+        inject_into(&mut pod, &decl, &settings);
         let init = &pod["spec"]["initContainers"];
         assert_eq!(init[0]["name"], "prepare");
         assert_eq!(init[1]["name"], "sidecar-db");
@@ -231,39 +331,99 @@ mod tests {
             init[1]["startupProbe"],
             json!({"tcpSocket": {"port": 5432}, "periodSeconds": 2, "successThreshold": 1, "failureThreshold": 60})
         );
-        assert_eq!(pod["spec"]["containers"].as_array().map(Vec::len), Some(1));
+        assert_eq!(pod["spec"]["containers"].as_array().map(Vec::len), Some(2));
     }
 
     #[test]
-    fn overrides_a_task_sidecar_in_place_and_respects_the_marker() {
+    fn overrides_a_task_sidecar_in_place_keeping_its_resources_and_respects_the_marker() {
         let mut pod = pod();
-        pod["spec"]["containers"]
+        let containers = pod["spec"]["containers"]
             .as_array_mut()
-            .expect("containers")
-            .push(json!({"name": "sidecar-db", "image": "old"}));
-        pod["spec"]["containers"]
-            .as_array_mut()
-            .expect("containers")
-            .push(json!({"name": "sidecar-cache", "image": "c"}));
-        let decl = [declared(json!({"name": "db", "image": "new"}))];
-        inject(&mut pod, &decl, &[], &Settings::default()).expect("ok");
-        assert_eq!(pod["spec"]["containers"][1]["image"], "new");
-        assert_eq!(pod["spec"]["containers"][2]["name"], "sidecar-cache");
-        let before = pod.clone();
-        assert!(
-            inject(&mut pod, &decl, &["db".into()], &Settings::default())
-                .expect("ok")
-                .is_empty()
+            .expect("containers");
+        containers.push(json!({"name": "sidecar-db", "image": "old", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}));
+        containers.push(json!({"name": "sidecar-cache", "image": "c"}));
+        let decl = [declared(
+            json!({"name": "db", "image": "new", "computeResources": {"requests": {"memory": "2Gi"}}}),
+        )];
+        inject_into(&mut pod, &decl, &Settings::default());
+        assert_eq!(pod["spec"]["containers"][2]["image"], "new");
+        assert_eq!(
+            pod["spec"]["containers"][2]["resources"],
+            json!({"requests": {"cpu": "1", "memory": "2Gi"}})
         );
+        assert_eq!(pod["spec"]["containers"][3]["name"], "sidecar-cache");
+        let before = pod.clone();
+        let again =
+            inject(&mut pod, &decl, &["db".into()], None, &Settings::default()).expect("ok");
+        assert!(again.names.is_empty());
         assert_eq!(pod, before);
     }
 
     #[test]
-    fn missing_volumes_and_unbound_workspaces_are_named() {
+    fn goes_before_the_results_sidecar() {
         let mut pod = pod();
-        let decl = [declared(json!({"name": "db", "image": "p",
-            "volumeMounts": [{"name": "cache", "mountPath": "/cache"}], "workspaces": [{"name": "output"}]}))];
-        let problems: Vec<String> = inject(&mut pod, &decl, &[], &Settings::default())
+        let containers = pod["spec"]["containers"]
+            .as_array_mut()
+            .expect("containers");
+        containers.push(json!({"name": "sidecar-own", "image": "o"}));
+        containers.push(json!({"name": "sidecar-tekton-log-results", "image": "r"}));
+        inject_into(
+            &mut pod,
+            &[declared(json!({"name": "db", "image": "p"}))],
+            &Settings::default(),
+        );
+        let names: Vec<&str> = pod["spec"]["containers"]
+            .as_array()
+            .expect("containers")
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                "step-build",
+                "step-test",
+                "sidecar-own",
+                "sidecar-db",
+                "sidecar-tekton-log-results"
+            ]
+        );
+    }
+
+    #[test]
+    fn long_names_are_cut_as_tekton_cuts_them_and_must_stay_apart() {
+        let mut pod = pod();
+        let long = "a".repeat(60);
+        inject_into(
+            &mut pod,
+            &[declared(json!({"name": long, "image": "p"}))],
+            &Settings::default(),
+        );
+        assert_eq!(
+            pod["spec"]["containers"][2]["name"],
+            format!("sidecar-{}", "a".repeat(55))
+        );
+        let twins = [
+            declared(json!({"name": format!("{}x", "a".repeat(55)), "image": "p"})),
+            declared(json!({"name": format!("{}y", "a".repeat(55)), "image": "p"})),
+        ];
+        let problems =
+            inject(&mut pod.clone(), &twins, &[], None, &Settings::default()).expect_err("twins");
+        assert!(
+            problems[0]
+                .to_string()
+                .contains("Tekton cuts container names to 63 characters"),
+            "{}",
+            problems[0]
+        );
+    }
+
+    #[test]
+    fn missing_volumes_and_pod_level_variables_are_named() {
+        let mut pod = pod();
+        let decl = [declared(json!({"name": "db", "image": "$(params.image)",
+            "volumeMounts": [{"name": "cache", "mountPath": "/cache"}, {"name": "$(params.v)", "mountPath": "/v"}]}))];
+        let problems: Vec<String> = inject(&mut pod, &decl, &[], None, &Settings::default())
             .expect_err("bad")
             .iter()
             .map(ToString::to_string)
@@ -271,8 +431,24 @@ mod tests {
         assert_eq!(
             problems,
             vec![
-                "annotation \"p.io/test\", sidecar \"db\": volumeMounts[0].name: the Pod has no volume \"cache\"; its volumes are tekton-internal-tools, ws-1bcf2 (add a volume with the TaskRun's podTemplate, or use a workspace)",
-                "annotation \"p.io/test\", sidecar \"db\": workspaces[0].name: workspace \"output\" is not bound in this TaskRun, so there is nothing to mount",
+                "annotation \"p.io/test\", sidecar \"db\": image: \"$(params.image)\" holds a $(...) variable, and Tekton substitutes nothing in a sidecar injected into the Pod (only an inline taskSpec's sidecars get its variables): write the value",
+                "annotation \"p.io/test\", sidecar \"db\": volumeMounts[0].name: the Pod has no volume \"cache\"; the volumes a sidecar may mount are ws-1bcf2 (add a volume with the TaskRun's podTemplate, or use a workspace)",
+                "annotation \"p.io/test\", sidecar \"db\": volumeMounts[1].name: \"$(params.v)\" holds a $(...) variable, and Tekton substitutes nothing in a sidecar injected into the Pod (only an inline taskSpec's sidecars get its variables): write the value",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unbound_workspace_is_left_out_with_a_warning() {
+        let mut pod = pod();
+        let decl = [declared(
+            json!({"name": "db", "image": "p", "workspaces": [{"name": "output"}]}),
+        )];
+        let injected = inject(&mut pod, &decl, &[], None, &Settings::default()).expect("injected");
+        assert_eq!(
+            injected.warnings,
+            vec![
+                "annotation \"p.io/test\", sidecar \"db\": workspace \"output\" has no volume in this Pod: no mount for it"
             ]
         );
     }

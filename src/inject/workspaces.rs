@@ -1,124 +1,418 @@
 //! The volumes a Pod-level sidecar gets, as Tekton's `workspace.Apply` (`pkg/workspace/apply.go`) gives
 //! them to a Task's sidecar: its own `volumeMounts` (on volumes the Pod has), the workspaces it lists, and
-//! the workspaces every step shares.
+//! the workspaces the Task shares with every sidecar.
+//!
+//! The Pod shows what Tekton mounted, not why, so some of it is inferred, and only from evidence:
+//!
+//! * a workspace is shared (Tekton mounts it into every sidecar) only when every step mounts it alike and
+//!   either two steps or more do, or a sidecar of the Task has it too: a one-step Task whose step lists
+//!   the workspace (Tekton then mounts it into that step alone) looks the same as a shared one, and a
+//!   sidecar must not get more than Tekton would give it;
+//! * a listed workspace's volume and `subPath` come from the TaskRun's bindings (carried on the
+//!   `<prefix>/taskrun.json` annotation) the way `CreateVolumes` makes them, its `readOnly` from a
+//!   container that mounts it (read-only when none does: the Task's declaration is not in the Pod), and
+//!   its path, unless the sidecar gives one, from the shared mount or Tekton's default
+//!   `/workspace/<name>`.
+//!
+//! A listed workspace adds a mount and takes none away: unlike a Task's own sidecar, a declared one does
+//! not make the workspace isolated, so the steps keep theirs.
 
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::VolumeMount;
 use serde_json::Value;
 
-use crate::support::error::FieldError;
+use super::context::TaskRunContext;
+use crate::support::error::{FieldError, listed};
 use crate::support::json::array;
-use crate::tekton::sidecar::Sidecar;
+use crate::support::strict;
+use crate::tekton::sidecar::{Sidecar, WorkspaceUsage, internal_volume_problem};
+use crate::tekton::variables::has_variable;
 use crate::tekton::workspaces::{is_workspace_volume, workspace_volume};
-use crate::tekton::{STEP_PREFIX, WORKSPACE_DIR};
+use crate::tekton::{
+    CONTAINER_PREFIX, INTERNAL_VOLUME_PREFIXES, RESERVED_NAME, STEP_PREFIX, WORKSPACE_DIR,
+};
 
-/// What the Pod already has that a sidecar may use: its volumes, and the workspace mounts of its steps.
+/// What the Pod already has that a sidecar may use.
 pub(super) struct PodView {
     volumes: BTreeSet<String>,
-    /// The workspace mounts every step has: the workspaces Tekton shares with all sidecars.
+    /// The volumes a sidecar may mount, for a message: "; the volumes a sidecar may mount are ...".
+    mountable: String,
+    /// Each step's mounts of workspace volumes.
+    steps: Vec<Vec<VolumeMount>>,
+    /// Each of the Task's own sidecars' mounts.
+    task_sidecars: Vec<Vec<VolumeMount>>,
+    /// The mounts Tekton gives every sidecar, in the steps' order.
     shared: Vec<VolumeMount>,
-    /// Every workspace mount of any step, to find a workspace's path, subPath and readOnly.
-    step_mounts: Vec<VolumeMount>,
+    context: Option<TaskRunContext>,
+}
+
+/// What a listed workspace comes to.
+pub(super) enum Listed {
+    /// The mount to add.
+    Mount(VolumeMount),
+    /// Not bound to this TaskRun: nothing to mount, as Tekton does for an optional workspace.
+    Unbound(String),
 }
 
 impl PodView {
-    pub(super) fn of(pod: &Value) -> Self {
-        let volumes = array(pod, "/spec/volumes")
+    /// Reads the Pod, and the TaskRun's bindings from `context` when the policy saw the TaskRun.
+    pub(super) fn of(pod: &Value, context: Option<TaskRunContext>) -> Self {
+        let volumes: BTreeSet<String> = array(pod, "/spec/volumes")
             .iter()
             .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
             .collect();
-        let steps: Vec<Vec<VolumeMount>> = array(pod, "/spec/containers")
-            .iter()
-            .filter(|c| {
-                c.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| n.starts_with(STEP_PREFIX))
-            })
-            .map(|c| {
-                let mounts: Vec<VolumeMount> = c
-                    .get("volumeMounts")
-                    .and_then(|m| serde_json::from_value(m.clone()).ok())
-                    .unwrap_or_default();
-                mounts
-                    .into_iter()
-                    .filter(|m| is_workspace_volume(&m.name))
-                    .collect()
-            })
-            .collect();
-        let shared = match steps.split_first() {
-            Some((first, rest)) => first
+        let workspace_volumes: BTreeSet<&str> = match &context {
+            Some(context) => context
+                .workspaces
                 .iter()
-                .filter(|m| rest.iter().all(|other| other.contains(m)))
-                .cloned()
+                .map(|b| b.volume.as_str())
                 .collect(),
-            None => Vec::new(),
+            None => volumes
+                .iter()
+                .map(String::as_str)
+                .filter(|v| is_workspace_volume(v))
+                .collect(),
+        };
+        let mounts_of = |container: &Value| -> Vec<VolumeMount> {
+            array(container, "/volumeMounts")
+                .iter()
+                .filter(|m| {
+                    m.get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| workspace_volumes.contains(n))
+                })
+                .filter_map(strict::read)
+                .collect()
+        };
+        let name_of = |c: &Value| {
+            c.get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let containers = array(pod, "/spec/containers")
+            .iter()
+            .chain(array(pod, "/spec/initContainers"));
+        let mut steps = Vec::new();
+        let mut task_sidecars = Vec::new();
+        for container in containers {
+            let name = name_of(container);
+            if name.starts_with(STEP_PREFIX) {
+                steps.push(mounts_of(container));
+            } else if name.starts_with(CONTAINER_PREFIX)
+                && name != format!("{CONTAINER_PREFIX}{RESERVED_NAME}")
+            {
+                task_sidecars.push(mounts_of(container));
+            }
+        }
+        let shared = shared(&steps, &task_sidecars);
+        let mountable: Vec<&str> = volumes
+            .iter()
+            .map(String::as_str)
+            .filter(|v| !INTERNAL_VOLUME_PREFIXES.iter().any(|p| v.starts_with(p)))
+            .collect();
+        let mountable = if mountable.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the volumes a sidecar may mount are {}",
+                listed(mountable.into_iter())
+            )
         };
         PodView {
             volumes,
+            mountable,
+            steps,
+            task_sidecars,
             shared,
-            step_mounts: steps.into_iter().flatten().collect(),
+            context,
         }
+    }
+
+    /// The mount of workspace `usage` lists, or why there is none.
+    fn listed(&self, usage: &WorkspaceUsage) -> Result<Listed, String> {
+        let name = &usage.name;
+        let (volume, sub_path) = match &self.context {
+            Some(context) => match context.binding(name) {
+                Some(binding) => (binding.volume.clone(), binding.sub_path.clone()),
+                None => {
+                    return Ok(Listed::Unbound(format!(
+                        "workspace {name:?} is not bound: no mount for it"
+                    )));
+                }
+            },
+            None => {
+                let volume = workspace_volume(name);
+                if !self.volumes.contains(&volume) {
+                    return Ok(Listed::Unbound(format!(
+                        "workspace {name:?} has no volume in this Pod: no mount for it"
+                    )));
+                }
+                let sub_paths: BTreeSet<&str> = self
+                    .all_mounts()
+                    .filter(|m| m.name == volume)
+                    .map(|m| m.sub_path.as_deref().unwrap_or_default())
+                    .collect();
+                let sub_path = match sub_paths.into_iter().collect::<Vec<_>>().as_slice() {
+                    [only] => (*only).to_string(),
+                    _ => String::new(),
+                };
+                (volume, sub_path)
+            }
+        };
+        if let Some(problem) = internal_volume_problem(&volume) {
+            return Err(problem);
+        }
+        if !self.volumes.contains(&volume) {
+            return Err(format!(
+                "workspace {name:?} is bound to volume {volume:?}, which this Pod does not have: Tekton names workspace volumes by a hash of the workspace since v0.59 (tektoncd/pipeline#7887), and earlier releases at random; a workspace reaches a Pod-level sidecar on v0.59 or later"
+            ));
+        }
+        let same = |m: &&VolumeMount| {
+            m.name == volume && m.sub_path.as_deref().unwrap_or_default() == sub_path
+        };
+        let read_only = match self.all_mounts().find(same) {
+            Some(mount) => mount.read_only,
+            None => Some(true),
+        };
+        let mount_path = if !usage.mount_path.is_empty() {
+            usage.mount_path.clone()
+        } else {
+            match self.shared.iter().find(same) {
+                Some(mount) => mount.mount_path.clone(),
+                None => format!("{WORKSPACE_DIR}/{name}"),
+            }
+        };
+        Ok(Listed::Mount(VolumeMount {
+            name: volume,
+            mount_path,
+            sub_path: (!sub_path.is_empty()).then_some(sub_path),
+            read_only: read_only.filter(|r| *r),
+            ..VolumeMount::default()
+        }))
+    }
+
+    fn all_mounts(&self) -> impl Iterator<Item = &VolumeMount> {
+        self.steps.iter().chain(&self.task_sidecars).flatten()
     }
 }
 
-/// The volume mounts of `sidecar` in this Pod, or why it cannot have them.
+/// The mounts every step has alike, when that shows the workspace is shared: two steps or more, or a
+/// sidecar of the Task with it too; and no sidecar of the Task without it (or a mount at its path).
+fn shared(steps: &[Vec<VolumeMount>], task_sidecars: &[Vec<VolumeMount>]) -> Vec<VolumeMount> {
+    let Some((first, rest)) = steps.split_first() else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .filter(|mount| rest.iter().all(|other| other.contains(mount)))
+        .filter(|mount| {
+            let seen_in_sidecar = task_sidecars.iter().any(|s| s.contains(mount));
+            let every_sidecar = task_sidecars
+                .iter()
+                .all(|s| s.iter().any(|m| m.mount_path == mount.mount_path));
+            (steps.len() >= 2 || seen_in_sidecar) && every_sidecar
+        })
+        .cloned()
+        .collect()
+}
+
+/// The volume mounts of `sidecar` in this Pod, with the warnings for workspaces it gets no mount for, or
+/// why it cannot have them.
 pub(super) fn mounts(
     sidecar: &Sidecar,
     pod: &PodView,
-) -> Result<Vec<VolumeMount>, Vec<FieldError>> {
+) -> Result<(Vec<VolumeMount>, Vec<String>), Vec<FieldError>> {
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     let mut mounts: Vec<VolumeMount> = sidecar.volume_mounts.clone().unwrap_or_default();
     for (i, mount) in mounts.iter().enumerate() {
-        if !pod.volumes.contains(&mount.name) {
+        if has_variable(&mount.name) {
+            errors.push(pod_level_variable(
+                &format!("volumeMounts[{i}].name"),
+                &mount.name,
+            ));
+        } else if !pod.volumes.contains(&mount.name) {
             errors.push(FieldError::new(
                 format!("volumeMounts[{i}].name"),
                 format!(
-                    "the Pod has no volume {:?}; its volumes are {} (add a volume with the TaskRun's podTemplate, or use a workspace)",
-                    mount.name,
-                    pod.volumes.iter().cloned().collect::<Vec<_>>().join(", ")
+                    "the Pod has no volume {:?}{} (add a volume with the TaskRun's podTemplate, or use a workspace)",
+                    mount.name, pod.mountable
                 ),
             ));
         }
     }
-    let mut isolated = BTreeSet::new();
     for (i, usage) in sidecar.workspaces.iter().flatten().enumerate() {
-        let volume = workspace_volume(&usage.name);
-        if !pod.volumes.contains(&volume) {
-            errors.push(FieldError::new(
-                format!("workspaces[{i}].name"),
-                format!(
-                    "workspace {:?} is not bound in this TaskRun, so there is nothing to mount",
-                    usage.name
-                ),
-            ));
-            continue;
+        match pod.listed(usage) {
+            Ok(Listed::Mount(mount)) => add_mount(&mut mounts, mount),
+            Ok(Listed::Unbound(warning)) => warnings.push(warning),
+            Err(problem) => errors.push(FieldError::new(format!("workspaces[{i}].name"), problem)),
         }
-        let from_step = pod.step_mounts.iter().find(|m| m.name == volume);
-        let mut mount = from_step.cloned().unwrap_or_else(|| VolumeMount {
-            name: volume.clone(),
-            mount_path: format!("{WORKSPACE_DIR}/{}", usage.name),
-            ..VolumeMount::default()
-        });
-        if !usage.mount_path.is_empty() {
-            mount.mount_path = usage.mount_path.clone();
-        }
-        isolated.insert(volume);
-        add_mount(&mut mounts, mount);
     }
-    for mount in pod.shared.iter().filter(|m| !isolated.contains(&m.name)) {
+    for mount in &pod.shared {
         add_mount(&mut mounts, mount.clone());
     }
     if errors.is_empty() {
-        Ok(mounts)
+        Ok((mounts, warnings))
     } else {
         Err(errors)
     }
+}
+
+/// The refusal of a variable in a field Tekton would substitute in a Task's sidecar, but never in a
+/// container added to its Pod.
+pub(super) fn pod_level_variable(path: &str, value: &str) -> FieldError {
+    FieldError::new(
+        path,
+        format!(
+            "{value:?} holds a $(...) variable, and Tekton substitutes nothing in a sidecar injected into the Pod (only an inline taskSpec's sidecars get its variables): write the value"
+        ),
+    )
 }
 
 /// Tekton's `AddSidecarVolumeMount`: a mount whose path the sidecar already uses is not added again.
 fn add_mount(mounts: &mut Vec<VolumeMount>, mount: VolumeMount) {
     if !mounts.iter().any(|m| m.mount_path == mount.mount_path) {
         mounts.push(mount);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inject::context::Binding;
+    use serde_json::json;
+
+    fn mount(name: &str, path: &str) -> Value {
+        json!({"name": name, "mountPath": path})
+    }
+
+    fn view(steps: Vec<Value>, sidecars: Vec<Value>, context: Option<TaskRunContext>) -> PodView {
+        let mut containers: Vec<Value> = steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, mounts)| json!({"name": format!("step-{i}"), "volumeMounts": mounts}))
+            .collect();
+        containers.extend(
+            sidecars.into_iter().enumerate().map(
+                |(i, mounts)| json!({"name": format!("sidecar-own{i}"), "volumeMounts": mounts}),
+            ),
+        );
+        let pod = json!({"spec": {"containers": containers, "volumes": [
+            {"name": "ws-1bcf2"}, {"name": "ws-20573"}, {"name": "tekton-internal-bin"}, {"name": "cache"}]}});
+        PodView::of(&pod, context)
+    }
+
+    fn usage(name: &str, path: &str) -> WorkspaceUsage {
+        WorkspaceUsage {
+            name: name.to_string(),
+            mount_path: path.to_string(),
+        }
+    }
+
+    #[test]
+    fn one_step_alone_does_not_show_a_workspace_is_shared() {
+        let one = view(
+            vec![json!([mount("ws-1bcf2", "/workspace/source")])],
+            vec![],
+            None,
+        );
+        assert!(one.shared.is_empty());
+        let two = view(
+            vec![
+                json!([mount("ws-1bcf2", "/workspace/source")]),
+                json!([mount("ws-1bcf2", "/workspace/source")]),
+            ],
+            vec![],
+            None,
+        );
+        assert_eq!(two.shared.len(), 1);
+        let with_sidecar = view(
+            vec![json!([mount("ws-1bcf2", "/workspace/source")])],
+            vec![json!([mount("ws-1bcf2", "/workspace/source")])],
+            None,
+        );
+        assert_eq!(with_sidecar.shared.len(), 1);
+        let isolated = view(
+            vec![json!([mount("ws-1bcf2", "/workspace/source")]), json!([])],
+            vec![],
+            None,
+        );
+        assert!(isolated.shared.is_empty());
+    }
+
+    /// `TestCreateVolumes` "multiple workspaces binding to the same volume with diff subpaths": the second
+    /// workspace is found on the first one's volume, with its own subPath.
+    #[test]
+    fn the_second_workspace_of_a_claim_is_found_on_its_volume() {
+        let context = TaskRunContext {
+            workspaces: vec![
+                Binding {
+                    name: "custom".into(),
+                    volume: "ws-20573".into(),
+                    sub_path: "a".into(),
+                },
+                Binding {
+                    name: "custom2".into(),
+                    volume: "ws-20573".into(),
+                    sub_path: "b".into(),
+                },
+            ],
+            sidecar_specs: vec![],
+        };
+        let pod = view(
+            vec![
+                json!([{"name": "ws-20573", "mountPath": "/workspace/custom2", "subPath": "b", "readOnly": true}]),
+            ],
+            vec![],
+            Some(context),
+        );
+        let Ok(Listed::Mount(found)) = pod.listed(&usage("custom2", "")) else {
+            panic!("a mount expected")
+        };
+        assert_eq!(
+            serde_json::to_value(found).expect("json"),
+            json!({"name": "ws-20573", "mountPath": "/workspace/custom2", "subPath": "b", "readOnly": true})
+        );
+        assert!(matches!(
+            pod.listed(&usage("other", "")),
+            Ok(Listed::Unbound(_))
+        ));
+    }
+
+    #[test]
+    fn a_forged_binding_cannot_reach_tekton_s_volumes() {
+        let context = TaskRunContext {
+            workspaces: vec![Binding {
+                name: "w".into(),
+                volume: "tekton-internal-bin".into(),
+                sub_path: String::new(),
+            }],
+            sidecar_specs: vec![],
+        };
+        let pod = view(vec![json!([])], vec![], Some(context));
+        assert_eq!(
+            pod.listed(&usage("w", "")).err(),
+            Some("volume \"tekton-internal-bin\" is internal to Tekton: volumes named tekton-internal-* are only mounted into steps".to_string())
+        );
+    }
+
+    #[test]
+    fn a_volume_named_at_random_is_not_guessed() {
+        let context = TaskRunContext {
+            workspaces: vec![Binding {
+                name: "w".into(),
+                volume: "ws-45412".into(),
+                sub_path: String::new(),
+            }],
+            sidecar_specs: vec![],
+        };
+        let pod = view(vec![json!([])], vec![], Some(context));
+        assert!(
+            pod.listed(&usage("w", ""))
+                .err()
+                .is_some_and(|m| m.contains("v0.59 or later"))
+        );
     }
 }

@@ -5,34 +5,35 @@
 //! settings are loaded, so a sidecar that would be refused in a Pod is refused as early as possible.
 
 use super::Settings;
-use super::images::{image_allowed, normalize_image};
+use super::images::image_problem;
+use super::pod_security;
 use crate::support::error::FieldError;
 use crate::support::k8s::check_quantity;
 use crate::tekton::sidecar::Sidecar;
+use crate::tekton::variables::has_variable;
 
-/// The guardrail problems of one sidecar, each naming the setting that would allow it.
-pub fn check(sidecar: &Sidecar, settings: &Settings) -> Vec<FieldError> {
+/// The guardrail problems of one sidecar, each naming the setting that would allow it. `authored` is what
+/// a pipeline author wrote: the whole sidecar when it is inline, the overrides when it comes from a
+/// template, nothing for a template itself. Only that is held to the Pod Security Standards level: a
+/// template is the platform team's.
+///
+/// An image with a variable is judged where the variable is resolved (`inject::variables`): here its
+/// text says nothing of what will run.
+pub fn check(
+    sidecar: &Sidecar,
+    authored: Option<&Sidecar>,
+    settings: &Settings,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if let Some(image) = &sidecar.image
         && !image.trim().is_empty()
-        && !image_allowed(image, &settings.allowed_images)
+        && !has_variable(image)
+        && let Some(problem) = image_problem(image, &settings.allowed_images)
     {
-        let normalized = normalize_image(image);
-        let shown = if normalized == *image {
-            format!("{image:?}")
-        } else {
-            format!("{image:?} ({normalized})")
-        };
-        errors.push(FieldError::new(
-            "image",
-            format!(
-                "{shown} matches none of the allowedImages patterns: {}",
-                settings.allowed_images.join(", ")
-            ),
-        ));
+        errors.push(FieldError::new("image", problem));
     }
-    if !settings.allow_privileged {
-        errors.extend(privilege_problems(sidecar));
+    if let Some(authored) = authored {
+        errors.extend(pod_security::check(settings.pod_security, authored));
     }
     for (list, quantities) in sidecar
         .compute_resources
@@ -47,43 +48,6 @@ pub fn check(sidecar: &Sidecar, settings: &Settings) -> Vec<FieldError> {
                 ));
             }
         }
-    }
-    errors
-}
-
-/// A sidecar that is privileged, may escalate privileges or adds capabilities gets more of the node than a
-/// platform team has granted by default.
-fn privilege_problems(sidecar: &Sidecar) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    let Some(context) = &sidecar.security_context else {
-        return errors;
-    };
-    const HINT: &str = "set the policy setting allowPrivileged to true to allow it";
-    if context.privileged == Some(true) {
-        errors.push(FieldError::new(
-            "securityContext.privileged",
-            format!("a privileged sidecar is not allowed; {HINT}"),
-        ));
-    }
-    if context.allow_privilege_escalation == Some(true) {
-        errors.push(FieldError::new(
-            "securityContext.allowPrivilegeEscalation",
-            format!("privilege escalation is not allowed; {HINT}"),
-        ));
-    }
-    if let Some(added) = context
-        .capabilities
-        .as_ref()
-        .and_then(|c| c.add.as_ref())
-        .filter(|a| !a.is_empty())
-    {
-        errors.push(FieldError::new(
-            "securityContext.capabilities.add",
-            format!(
-                "adding capabilities ({}) is not allowed; {HINT}",
-                added.join(", ")
-            ),
-        ));
     }
     errors
 }

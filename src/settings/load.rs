@@ -29,26 +29,36 @@ pub fn validate(payload: &[u8]) -> Result<Settings, Vec<SettingsError>> {
             errors.push(FieldError::new(format!("allowedImages[{i}]"), problem));
         }
     }
-    for (list, quantities) in [
-        ("requests", &settings.default_resources.requests),
-        ("limits", &settings.default_resources.limits),
-    ] {
-        for (resource, quantity) in quantities.iter().flatten() {
-            if let Err(problem) = check_quantity(&quantity.0) {
-                errors.push(FieldError::new(
-                    format!("defaultResources.{list}.{resource}"),
-                    problem,
-                ));
+    let resources = std::iter::once(("defaultResources".to_string(), &settings.default_resources))
+        .chain(
+            settings
+                .default_container_resource_requirements
+                .iter()
+                .map(|(key, r)| (format!("defaultContainerResourceRequirements.{key}"), r)),
+        );
+    for (path, requirements) in resources {
+        for (list, quantities) in [
+            ("requests", &requirements.requests),
+            ("limits", &requirements.limits),
+        ] {
+            for (resource, quantity) in quantities.iter().flatten() {
+                if let Err(problem) = check_quantity(&quantity.0) {
+                    errors.push(FieldError::new(
+                        format!("{path}.{list}.{resource}"),
+                        problem,
+                    ));
+                }
             }
         }
     }
     for (name, template) in &settings.templates {
         let path = format!("templates.{name}");
-        match sidecar::parse(template) {
+        match sidecar::parse(&Value::Object(template.fields.clone())) {
             Ok(sidecar) => {
+                // A template is the platform team's: it is not held to podSecurity, which is for authors.
                 let problems = sidecar::check(&sidecar)
                     .into_iter()
-                    .chain(guardrails::check(&sidecar, &settings));
+                    .chain(guardrails::check(&sidecar, None, &settings));
                 errors.extend(problems.map(|e| e.within(&path)));
             }
             Err(problems) => errors.extend(problems.into_iter().map(|e| e.within(&path))),
@@ -64,7 +74,7 @@ pub fn validate(payload: &[u8]) -> Result<Settings, Vec<SettingsError>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{InjectAs, OnConflict};
+    use crate::settings::{InjectAs, Level, OnConflict};
     use rstest::rstest;
     use serde_json::json;
 
@@ -84,7 +94,7 @@ mod tests {
         assert_eq!(settings.annotation_prefix, "pipelinerun-sidecars.io");
         assert_eq!(settings.allowed_images, vec!["*"]);
         assert!(settings.allow_inline_sidecars);
-        assert!(!settings.allow_privileged);
+        assert_eq!(settings.pod_security, crate::settings::Level::Baseline);
         assert_eq!(settings.max_sidecars_per_task, 8);
         assert_eq!(settings.on_conflict, OnConflict::Override);
         assert_eq!(settings.inject_as, InjectAs::Container);
@@ -109,7 +119,7 @@ mod tests {
             .as_bytes(),
         )
         .expect("valid");
-        assert_eq!(settings.templates["redis"]["name"], "redis");
+        assert_eq!(settings.templates["redis"].fields["name"], "redis");
         assert_eq!(settings.inject_as, InjectAs::Native);
         assert_eq!(
             settings.default_resources.requests.expect("requests")["memory"].0,
@@ -119,7 +129,7 @@ mod tests {
 
     #[rstest]
     #[case::unknown_key(json!({"onConflit": "reject"}), vec!["settings.onConflit: unknown field; did you mean \"onConflict\"?"])]
-    #[case::unknown_key_no_hint(json!({"zzz": 1}), vec!["settings.zzz: unknown field; the fields allowed here are allowInlineSidecars, allowPrivileged, allowedImages, annotationPrefix, defaultResources, injectAs, maxSidecarsPerTask, onConflict, templates"])]
+    #[case::unknown_key_no_hint(json!({"zzz": 1}), vec!["settings.zzz: unknown field; the fields allowed here are allowInlineSidecars, allowPrivileged, allowedImages, annotationPrefix, defaultContainerResourceRequirements, defaultResources, injectAs, maxSidecarsPerTask, onConflict, podSecurity, templates"])]
     #[case::wrong_type(json!({"allowPrivileged": "yes"}), vec!["settings.allowPrivileged: \"yes\" is not of type \"boolean\""])]
     #[case::out_of_range(json!({"maxSidecarsPerTask": 0}), vec!["settings.maxSidecarsPerTask: 0 is less than the minimum of 1"])]
     #[case::too_big(json!({"maxSidecarsPerTask": 1000}), vec!["settings.maxSidecarsPerTask: 1000 is greater than the maximum of 64"])]
@@ -130,12 +140,14 @@ mod tests {
         "settings.allowPrivileged: 1 is not of type \"boolean\"",
         "settings.onConflict: is \"merge\"; allowed values are \"override\", \"reject\"",
     ])]
-    #[case::bad_glob(json!({"allowedImages": ["ghcr.io/[acme]/*"]}), vec!["settings.allowedImages[0]: \"ghcr.io/[acme]/*\" is not a valid pattern: '[' cannot appear in an image reference; use '*' for any run of characters and '?' for one character"])]
+    #[case::bad_glob(json!({"allowedImages": ["ghcr.io/[acme]/*"]}), vec!["settings.allowedImages[0]: \"ghcr.io/[acme]/*\" is not a valid pattern: '[' cannot appear in an image reference; use '*' for any run of characters within a path segment, '**' for any number of segments and '?' for one character"])]
     #[case::template_unknown_field(json!({"templates": {"redis": {"image": "redis", "prots": []}}}), vec!["settings.templates.redis.prots: unknown field; did you mean \"ports\"?"])]
     #[case::template_nested_field(json!({"templates": {"redis": {"image": "redis", "ports": [{"containerPort": 6379, "protcol": "TCP"}]}}}), vec!["settings.templates.redis.ports[0].protcol: unknown field; did you mean \"protocol\"?"])]
     #[case::template_without_image(json!({"templates": {"redis": {"ports": []}}}), vec!["settings.templates.redis.image: is required"])]
     #[case::template_bad_name(json!({"templates": {"Redis": {"image": "redis"}}}), vec!["settings.templates: \"Redis\" is not allowed: a template name is a DNS-1123 label of at most 55 characters (lowercase letters, digits and '-')"])]
-    #[case::template_privileged(json!({"templates": {"dind": {"image": "docker:dind", "securityContext": {"privileged": true}}}}), vec!["settings.templates.dind.securityContext.privileged: a privileged sidecar is not allowed; set the policy setting allowPrivileged to true to allow it"])]
+    #[case::both_privilege_settings(json!({"allowPrivileged": true, "podSecurity": "restricted"}), vec!["settings.allowPrivileged: is the deprecated alias of podSecurity; give podSecurity only"])]
+    #[case::bad_level(json!({"podSecurity": "strict"}), vec!["settings.podSecurity: is \"strict\"; allowed values are \"privileged\", \"baseline\", \"restricted\""])]
+    #[case::bad_overridable(json!({"templates": {"dind": {"image": "docker:dind", "overridable": ["imgae"]}}}), vec!["settings.templates.dind.overridable[0]: is \"imgae\"; allowed values are \"name\", \"image\", \"command\", \"args\", \"script\", \"workingDir\", \"ports\", \"envFrom\", \"env\", \"computeResources\", \"resources\", \"volumeMounts\", \"volumeDevices\", \"livenessProbe\", \"readinessProbe\", \"startupProbe\", \"lifecycle\", \"terminationMessagePath\", \"terminationMessagePolicy\", \"imagePullPolicy\", \"securityContext\", \"stdin\", \"stdinOnce\", \"tty\", \"workspaces\", \"restartPolicy\""])]
     #[case::template_image_not_allowed(json!({"allowedImages": ["ghcr.io/acme/*"], "templates": {"redis": {"image": "redis:7"}}}), vec!["settings.templates.redis.image: \"redis:7\" (docker.io/library/redis:7) matches none of the allowedImages patterns: ghcr.io/acme/*"])]
     #[case::bad_quantity(json!({"defaultResources": {"limits": {"memory": "lots"}}}), vec!["settings.defaultResources.limits.memory: \"lots\" is not a Kubernetes quantity such as 500m, 2, 128Mi or 1Gi"])]
     #[case::not_an_object(json!(["x"]), vec!["settings: [\"x\"] is not of type \"object\""])]
@@ -144,6 +156,24 @@ mod tests {
         #[case] expected: Vec<&str>,
     ) {
         assert_eq!(messages(payload), expected);
+    }
+
+    #[rstest]
+    #[case(json!({"allowPrivileged": true}), Level::Privileged)]
+    #[case(json!({"allowPrivileged": false}), Level::Baseline)]
+    #[case(json!({"podSecurity": "restricted"}), Level::Restricted)]
+    #[case(json!({}), Level::Baseline)]
+    fn allow_privileged_is_read_as_its_level(#[case] payload: Value, #[case] level: Level) {
+        let settings = validate(payload.to_string().as_bytes()).expect("valid");
+        assert_eq!(settings.pod_security, level);
+    }
+
+    #[test]
+    fn a_privileged_template_is_the_platform_team_s_choice() {
+        let payload = json!({"templates": {"dind": {"image": "docker:dind", "securityContext": {"privileged": true}}}});
+        let settings = validate(payload.to_string().as_bytes())
+            .expect("templates are not held to podSecurity");
+        assert_eq!(settings.pod_security, Level::Baseline);
     }
 
     #[test]

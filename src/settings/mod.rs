@@ -13,6 +13,7 @@
 pub(crate) mod guardrails;
 pub(crate) mod images;
 pub mod load;
+pub(crate) mod pod_security;
 mod schema;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ use serde_json::{Map, Value};
 use crate::support::error::{FieldError, SettingsError};
 use crate::support::json::kind_of;
 use crate::support::strict;
+pub(crate) use pod_security::Level;
 
 /// The settings schema, embedded in the module.
 pub const SCHEMA: &str = include_str!("../../settings-schema.json");
@@ -49,25 +51,39 @@ pub(crate) enum InjectAs {
     Native,
 }
 
+/// A platform team's sidecar: its fields, kept as JSON so that a declaration's overrides merge over them
+/// field by field, and the fields a declaration may set.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct Template {
+    /// The fields the template may let a declaration override; None: the safe default set.
+    #[serde(default)]
+    pub(crate) overridable: Option<Vec<String>>,
+    /// The Sidecar fields, with `name` filled in (the template's name unless it sets one).
+    #[serde(flatten)]
+    pub(crate) fields: Map<String, Value>,
+}
+
 /// The settings, with every default filled in from the schema.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Settings {
     /// The prefix of the declaration keys and of the marker: `<prefix>/<task>`, `<prefix>/all-tasks`.
     pub annotation_prefix: String,
-    /// Named sidecars, kept as JSON so that a declaration's overrides merge over them field by field.
-    /// Each one has its `name` filled in (the template's name unless it sets one).
-    pub(crate) templates: BTreeMap<String, Value>,
+    /// Named sidecars for `template:` entries.
+    pub(crate) templates: BTreeMap<String, Template>,
     /// False: only `template:` entries are accepted.
     pub(crate) allow_inline_sidecars: bool,
     /// The patterns an image must match.
     pub(crate) allowed_images: Vec<String>,
-    /// Whether a sidecar may be privileged, escalate privileges or add capabilities.
-    pub(crate) allow_privileged: bool,
+    /// The Pod Security Standards level inline sidecars and template overrides are held to (the deprecated
+    /// `allowPrivileged` is read into it).
+    pub(crate) pod_security: Level,
     /// The most sidecars one pipeline task may be given, `all-tasks` included.
     pub(crate) max_sidecars_per_task: usize,
     /// Requests and limits for the resources a declaration leaves out.
     pub(crate) default_resources: ResourceRequirements,
+    /// Tekton's `default-container-resource-requirements`, mirrored for Pod-level sidecars.
+    pub(crate) default_container_resource_requirements: BTreeMap<String, ResourceRequirements>,
     /// What a declaration that names a Task's own sidecar does.
     pub(crate) on_conflict: OnConflict,
     /// Where Pod-level injection puts a sidecar.
@@ -100,6 +116,28 @@ impl Settings {
                 ))]);
             }
         };
+        match (
+            filled.remove("allowPrivileged"),
+            filled.contains_key("podSecurity"),
+        ) {
+            (None, _) => {}
+            (Some(_), true) => {
+                return Err(vec![SettingsError(FieldError::new(
+                    "allowPrivileged",
+                    "is the deprecated alias of podSecurity; give podSecurity only",
+                ))]);
+            }
+            (Some(Value::Bool(privileged)), false) => {
+                let level = if privileged { "privileged" } else { "baseline" };
+                filled.insert("podSecurity".to_string(), Value::String(level.to_string()));
+            }
+            (Some(other), false) => {
+                return Err(vec![SettingsError(FieldError::new(
+                    "allowPrivileged",
+                    format!("must be true or false, not {}", kind_of(&other)),
+                ))]);
+            }
+        }
         for (key, default) in defaults() {
             filled.entry(key).or_insert(default);
         }
@@ -117,9 +155,9 @@ impl Settings {
             .map_err(|errors| errors.into_iter().map(SettingsError).collect())
     }
 
-    /// The template called `name`, as the JSON a declaration's overrides merge over. [`validate`] has
-    /// checked it as a sidecar when the policy was loaded.
-    pub(crate) fn template(&self, name: &str) -> Option<&Value> {
+    /// The template called `name`. [`load::validate`] has checked it as a sidecar when the policy was
+    /// loaded.
+    pub(crate) fn template(&self, name: &str) -> Option<&Template> {
         self.templates.get(name)
     }
 }

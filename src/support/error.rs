@@ -8,7 +8,7 @@ use std::fmt;
 use thiserror::Error;
 
 /// A problem with one field: its path inside the sidecar or the settings, and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FieldError {
     /// Dotted path with list indexes, such as `readinessProbe.exec.command[0]`; empty for the whole value.
     pub path: String,
@@ -65,30 +65,82 @@ impl fmt::Display for FieldError {
 }
 
 /// The allowed name a person most likely meant: same letters in another case, or at most two edits away
-/// (a transposition such as `imgae` counts as one).
+/// (a transposition such as `imgae` counts as one). Each comparison costs at most the length of the
+/// shorter name times five, whatever the key's length: keys come from the request.
 pub(crate) fn nearest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
-    let lower = key.to_ascii_lowercase();
-    if let Some(same) = allowed
-        .iter()
-        .find(|name| name.to_ascii_lowercase() == lower)
-    {
-        return Some(same);
+    let mut best: Option<(usize, &'a str)> = None;
+    for name in allowed {
+        let Some(distance) = edits_within_two(key.as_bytes(), name.as_bytes()) else {
+            continue;
+        };
+        if distance * 3 <= name.len() && best.is_none_or(|(found, _)| distance < found) {
+            best = Some((distance, name));
+        }
     }
-    allowed
-        .iter()
-        .map(|name| {
-            (
-                strsim::damerau_levenshtein(&lower, &name.to_ascii_lowercase()),
-                *name,
-            )
-        })
-        .filter(|(distance, name)| *distance <= 2 && *distance * 3 <= name.len())
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, name)| name)
+    best.map(|(_, name)| name)
+}
+
+/// The number of edits (insertions, deletions, substitutions, transpositions of neighbours, letter case
+/// ignored) between `a` and `b`, if it is at most two: the restricted Damerau-Levenshtein distance, with
+/// the search cut off as soon as no alignment can stay within two.
+fn edits_within_two(a: &[u8], b: &[u8]) -> Option<usize> {
+    const MAX: usize = 2;
+    const FAR: usize = MAX + 1;
+    if a.len().abs_diff(b.len()) > MAX {
+        return None;
+    }
+    let same = |x: u8, y: u8| x.eq_ignore_ascii_case(&y);
+    let cell = |row: &[usize], k: usize| row.get(k).copied().unwrap_or(FAR);
+    // Three rows of the distance table: two rows back (for transpositions), the last one, this one.
+    let width = b.len() + 1;
+    let mut before: Vec<usize> = vec![FAR; width];
+    let mut last: Vec<usize> = (0..width).collect();
+    let mut row: Vec<usize> = vec![FAR; width];
+    let mut previous_x: Option<u8> = None;
+    for (i, &x) in a.iter().enumerate() {
+        let mut left = i + 1;
+        let mut previous_y: Option<u8> = None;
+        for (j, (&y, slot)) in b.iter().zip(row.iter_mut().skip(1)).enumerate() {
+            let mut best = (cell(&last, j) + usize::from(!same(x, y)))
+                .min(cell(&last, j + 1) + 1)
+                .min(left + 1);
+            if let (Some(px), Some(py)) = (previous_x, previous_y)
+                && same(x, py)
+                && same(px, y)
+            {
+                best = best.min(cell(&before, j.wrapping_sub(1)) + 1);
+            }
+            *slot = best.min(FAR);
+            left = *slot;
+            previous_y = Some(y);
+        }
+        if let Some(first) = row.first_mut() {
+            *first = i + 1;
+        }
+        if row.iter().all(|d| *d > MAX) {
+            return None;
+        }
+        std::mem::swap(&mut before, &mut last);
+        std::mem::swap(&mut last, &mut row);
+        previous_x = Some(x);
+    }
+    last.last().copied().filter(|d| *d <= MAX)
+}
+
+/// Names for a message: at most a dozen, then how many more, so that a message does not grow with the
+/// object it is about.
+pub(crate) fn listed<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 12;
+    let more = names.len().saturating_sub(SHOWN);
+    let shown = names.take(SHOWN).collect::<Vec<_>>().join(", ");
+    match more {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
 }
 
 /// Which sidecar of a declaration a problem is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SidecarRef {
     /// The sidecar's name, once it is known.
     Named(String),
@@ -106,7 +158,7 @@ impl fmt::Display for SidecarRef {
 }
 
 /// One problem with a declaration: the annotation it is in, the sidecar if it is about one, and the field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Problem {
     /// The annotation key the declaration is in.
     pub annotation: String,
@@ -141,15 +193,23 @@ pub enum PolicyError {
     Declarations(Vec<Problem>),
 }
 
+/// The most problems one rejection lists; the rest are counted. A message reaches a person through
+/// `kubectl` and the API server's events: a few dozen lines are read, thousands are not, and a request
+/// must not be able to make the policy build megabytes of text.
+pub const MAX_LISTED: usize = 20;
+
 fn render_problems(problems: &[Problem]) -> String {
     let list = problems
         .iter()
+        .take(MAX_LISTED)
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ");
-    match problems.len() {
-        1 => format!("pipelinerun-sidecars: {list}"),
-        n => format!("pipelinerun-sidecars: {n} problems: {list}"),
+    let more = problems.len().saturating_sub(MAX_LISTED);
+    match (problems.len(), more) {
+        (1, _) => format!("pipelinerun-sidecars: {list}"),
+        (n, 0) => format!("pipelinerun-sidecars: {n} problems: {list}"),
+        (n, more) => format!("pipelinerun-sidecars: {n} problems: {list}; and {more} more"),
     }
 }
 
@@ -184,6 +244,12 @@ mod tests {
     #[case("tempate", Some("template"))]
     #[case("xyz", None)]
     #[case("tty2", Some("tty"))]
+    #[case("imagepullpolicy", Some("imagePullPolicy"))]
+    #[case("ennv", Some("env"))]
+    #[case("eniv", Some("env"))]
+    #[case("mage", Some("image"))]
+    #[case("imagee", Some("image"))]
+    #[case("imageeee", None)]
     fn suggests_the_nearest_field(#[case] key: &str, #[case] expected: Option<&str>) {
         let allowed = [
             "image",
@@ -194,6 +260,43 @@ mod tests {
             "env",
         ];
         assert_eq!(nearest(key, &allowed), expected);
+    }
+
+    #[rstest]
+    #[case("abc", "abc", Some(0))]
+    #[case("abc", "acb", Some(1))]
+    #[case("abcd", "badc", Some(2))]
+    #[case("kitten", "sitting", None)]
+    #[case("", "ab", Some(2))]
+    #[case("", "abc", None)]
+    #[case("ABC", "abd", Some(1))]
+    fn counts_edits_up_to_two(#[case] a: &str, #[case] b: &str, #[case] expected: Option<usize>) {
+        assert_eq!(edits_within_two(a.as_bytes(), b.as_bytes()), expected);
+        assert_eq!(edits_within_two(b.as_bytes(), a.as_bytes()), expected);
+    }
+
+    #[test]
+    fn a_long_key_costs_nothing_to_compare() {
+        let key = "x".repeat(200_000);
+        assert_eq!(nearest(&key, &["image"]), None);
+    }
+
+    #[test]
+    fn a_rejection_lists_a_bounded_number_of_problems() {
+        let problems: Vec<Problem> = (0..25)
+            .map(|i| Problem {
+                annotation: "p.io/test".into(),
+                sidecar: Some(SidecarRef::Index(i)),
+                error: FieldError::new("image", "is required"),
+            })
+            .collect();
+        let message = PolicyError::Declarations(problems).to_string();
+        assert!(message.starts_with("pipelinerun-sidecars: 25 problems: annotation \"p.io/test\", sidecar #1: image: is required; "), "{message}");
+        assert!(
+            message.ends_with("sidecar #20: image: is required; and 5 more"),
+            "{message}"
+        );
+        assert_eq!(message.matches("is required").count(), MAX_LISTED);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Support code that knows nothing of Tekton, Kubewarden or the policy's settings: lookups in raw JSON,
 //! reading YAML within a budget, the strict deserializer that finds unknown fields, Kubernetes' value
-//! grammars (names, quantities), and the errors with the one place that turns them into messages.
+//! grammars (names, quantities) and container image references, and the errors with the one place that turns them into messages.
 //!
 //! Everything above may use these modules; they use nothing above them.
 
 pub mod error;
+pub(crate) mod image_reference;
 pub mod json;
 pub(crate) mod k8s;
 pub(crate) mod strict;

@@ -29,6 +29,13 @@ pub fn from_value_partial<'a, T: de::Deserialize<'a>>(
     deserialize(value, false)
 }
 
+/// `T` from `value` when it fits, fields `T` does not know ignored: for values the policy reads but does
+/// not report on (what Tekton wrote, what the policy carried). It shares the deserializer the checked
+/// values go through, so the module carries one copy of each type's deserialization.
+pub(crate) fn read<T: de::DeserializeOwned>(value: &Value) -> Option<T> {
+    deserialize(value, false).ok()
+}
+
 fn deserialize<'a, T: de::Deserialize<'a>>(
     value: &'a Value,
     report_unknown: bool,

@@ -11,7 +11,7 @@
 //! second document, and an alias expansion is counted before it is copied, so a bomb is refused, not
 //! expanded.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use granit_parser::{Event, Parser, ScalarStyle, Tag};
 use serde_json::{Map, Number, Value};
@@ -24,6 +24,9 @@ pub(crate) const MAX_ALIASES: usize = 100;
 pub(crate) const MAX_ANCHORS: usize = 100;
 /// The most values a declaration may hold once its aliases are expanded.
 pub(crate) const MAX_NODES: usize = 100_000;
+/// The most text (scalars and keys, in bytes) that aliases may copy into one declaration. Without it one
+/// anchored 200 KB string and a hundred aliases to it would become 20 MB of sidecar, and a 20 MB patch.
+pub(crate) const MAX_ALIAS_BYTES: usize = 64 * 1024;
 
 /// The core-schema tag prefix that `!!` stands for.
 const CORE: &str = "tag:yaml.org,2002:";
@@ -56,28 +59,47 @@ pub fn read_document(text: &str) -> Result<Value, String> {
     read(text).map_err(|message| format!("is not valid YAML or JSON: {message}"))
 }
 
-/// A collection being built.
+/// How much a value holds: what an alias to it adds to the declaration.
+#[derive(Debug, Default, Clone, Copy)]
+struct Size {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl Size {
+    fn since(self, start: Size) -> Size {
+        Size {
+            nodes: self.nodes.saturating_sub(start.nodes),
+            bytes: self.bytes.saturating_sub(start.bytes),
+        }
+    }
+}
+
+/// A collection being built, with the size of the declaration when it started.
 enum Open {
     Sequence {
         items: Vec<Value>,
         anchor: usize,
-        first_node: usize,
+        start: Size,
     },
     Mapping {
         entries: Map<String, Value>,
         key: Option<String>,
         anchor: usize,
-        first_node: usize,
+        start: Size,
     },
 }
 
 #[derive(Default)]
 struct Builder {
     open: Vec<Open>,
-    /// Each anchor's value, and how many values it holds (what an alias to it adds).
-    anchors: HashMap<usize, (Value, usize)>,
+    /// Each anchor's value and size.
+    anchors: BTreeMap<usize, (Value, Size)>,
     aliases: usize,
-    nodes: usize,
+    /// What the declaration holds so far, aliases expanded.
+    size: Size,
+    /// The text aliases have copied so far.
+    alias_bytes: usize,
     documents: usize,
     root: Option<Value>,
 }
@@ -96,7 +118,7 @@ impl Builder {
                 self.open(Open::Sequence {
                     items: Vec::new(),
                     anchor,
-                    first_node: self.nodes,
+                    start: self.size,
                 })?;
             }
             Event::MappingStart(_, anchor, tag) => {
@@ -105,31 +127,35 @@ impl Builder {
                     entries: Map::new(),
                     key: None,
                     anchor,
-                    first_node: self.nodes,
+                    start: self.size,
                 })?;
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (value, anchor, first_node) = match self.open.pop() {
+                let (value, anchor, start) = match self.open.pop() {
                     Some(Open::Sequence {
                         items,
                         anchor,
-                        first_node,
-                    }) => (Value::Array(items), anchor, first_node),
+                        start,
+                    }) => (Value::Array(items), anchor, start),
                     Some(Open::Mapping {
                         entries,
                         anchor,
-                        first_node,
+                        start,
                         ..
-                    }) => (Value::Object(entries), anchor, first_node),
+                    }) => (Value::Object(entries), anchor, start),
                     None => return Err("a collection ends that never started".to_string()),
                 };
-                self.remember(anchor, &value, self.nodes - first_node)?;
+                self.remember(anchor, &value, self.size.since(start))?;
                 self.place(value, None)?;
             }
             Event::Scalar(text, style, anchor, tag) => {
-                self.count(1)?;
+                let size = Size {
+                    nodes: 1,
+                    bytes: text.len(),
+                };
+                self.count(size)?;
                 let value = scalar(&text, style, tag.as_deref())?;
-                self.remember(anchor, &value, 1)?;
+                self.remember(anchor, &value, size)?;
                 self.place(value, Some(&text))?;
             }
             Event::Alias(anchor) => {
@@ -142,6 +168,10 @@ impl Builder {
                     .get(&anchor)
                     .cloned()
                     .ok_or("an alias refers to no anchor")?;
+                self.alias_bytes = self.alias_bytes.saturating_add(size.bytes);
+                if self.alias_bytes > MAX_ALIAS_BYTES {
+                    return Err(expansion_refused());
+                }
                 self.count(size)?;
                 let key = value.as_str().map(str::to_string);
                 self.place(value, key.as_deref())?;
@@ -163,22 +193,23 @@ impl Builder {
         if let Some(Open::Mapping { key: None, .. }) = self.open.last() {
             return Err("a mapping key must be a plain value, not a list or a mapping".to_string());
         }
-        self.count(1)?;
+        self.count(Size { nodes: 1, bytes: 0 })?;
         self.open.push(collection);
         Ok(())
     }
 
     /// Counts values as they are made or copied by an alias, before the copy is made.
-    fn count(&mut self, values: usize) -> Result<(), String> {
-        self.nodes = self.nodes.saturating_add(values);
-        if self.nodes > MAX_NODES {
+    fn count(&mut self, added: Size) -> Result<(), String> {
+        self.size.nodes = self.size.nodes.saturating_add(added.nodes);
+        self.size.bytes = self.size.bytes.saturating_add(added.bytes);
+        if self.size.nodes > MAX_NODES {
             Err(expansion_refused())
         } else {
             Ok(())
         }
     }
 
-    fn remember(&mut self, anchor: usize, value: &Value, size: usize) -> Result<(), String> {
+    fn remember(&mut self, anchor: usize, value: &Value, size: Size) -> Result<(), String> {
         if anchor == 0 {
             return Ok(());
         }
@@ -223,7 +254,8 @@ impl Builder {
 
 fn expansion_refused() -> String {
     format!(
-        "its YAML anchors and aliases expand beyond what a sidecar declaration needs (at most {MAX_ANCHORS} anchors, {MAX_ALIASES} aliases and {MAX_NODES} values), so it is refused rather than expanded"
+        "its YAML anchors and aliases expand beyond what a sidecar declaration needs (at most {MAX_ANCHORS} anchors, {MAX_ALIASES} aliases, {MAX_NODES} values and {} KiB copied by aliases), so it is refused rather than expanded",
+        MAX_ALIAS_BYTES / 1024
     )
 }
 
@@ -390,6 +422,15 @@ mod tests {
         );
         let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert!(read(&ok).is_ok());
+    }
+
+    #[test]
+    fn aliases_may_copy_only_a_bounded_amount_of_text() {
+        let big = "x".repeat(20_000);
+        let copies = |n: usize| format!("a: &a {big}\nb: [{}]\n", vec!["*a"; n].join(", "));
+        assert!(read(&copies(3)).is_ok());
+        let err = read(&copies(4)).expect_err("80 KB copied");
+        assert!(err.contains("64 KiB copied by aliases"), "{err}");
     }
 
     #[test]

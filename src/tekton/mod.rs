@@ -7,6 +7,7 @@
 //! template is checked as a sidecar when the policy loads, and declarations read the settings.
 
 pub(crate) mod sidecar;
+pub(crate) mod variables;
 pub mod workspaces;
 
 pub use workspaces::workspace_volume;

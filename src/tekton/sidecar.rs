@@ -17,10 +17,8 @@ use crate::support::error::FieldError;
 use crate::support::json::kind_of;
 use crate::support::k8s::is_dns_label;
 use crate::support::strict;
-use crate::tekton::{CONTAINER_PREFIX, INTERNAL_VOLUME_PREFIXES, RESERVED_NAME};
-
-/// A container name is a DNS-1123 label of at most 63 characters, and Tekton prefixes `sidecar-`.
-pub const MAX_NAME_LEN: usize = 63 - CONTAINER_PREFIX.len();
+use crate::tekton::variables::has_variable;
+use crate::tekton::{INTERNAL_VOLUME_PREFIXES, RESERVED_NAME};
 
 /// A Tekton v1 Sidecar (`computeResources` is also accepted under its v1beta1 name `resources`).
 ///
@@ -170,6 +168,15 @@ pub fn check(sidecar: &Sidecar) -> Vec<FieldError> {
     {
         errors.push(FieldError::new("image", "is required"));
     }
+    if let Some(script) = &sidecar.script
+        && !script.starts_with("#!")
+        && script.trim_start().starts_with("#!")
+    {
+        errors.push(FieldError::new(
+            "script",
+            "has blank characters before its #! line; Tekton writes a script as it is given, and a file runs only when #! are its first two characters: remove what comes before #!",
+        ));
+    }
     if sidecar.script.is_some() && sidecar.command.is_some() {
         errors.push(FieldError::new(
             "script",
@@ -177,20 +184,12 @@ pub fn check(sidecar: &Sidecar) -> Vec<FieldError> {
         ));
     }
     for (i, mount) in sidecar.volume_mounts.iter().flatten().enumerate() {
-        if let Some(prefix) = INTERNAL_VOLUME_PREFIXES
-            .iter()
-            .find(|p| mount.name.starts_with(**p))
-        {
-            errors.push(FieldError::new(
-                format!("volumeMounts[{i}].name"),
-                format!(
-                    "volume {:?} is internal to Tekton: volumes named {prefix}* are only mounted into steps",
-                    mount.name
-                ),
-            ));
+        if let Some(problem) = internal_volume_problem(&mount.name) {
+            errors.push(FieldError::new(format!("volumeMounts[{i}].name"), problem));
         }
     }
     errors.extend(required_fields(sidecar));
+    errors.extend(unsubstituted(sidecar));
     let mut seen = BTreeSet::new();
     for (i, usage) in sidecar.workspaces.iter().flatten().enumerate() {
         if usage.name.is_empty() {
@@ -214,6 +213,57 @@ pub fn check(sidecar: &Sidecar) -> Vec<FieldError> {
         ));
     }
     errors
+}
+
+/// Why a sidecar may not mount `volume`, if it may not.
+pub(crate) fn internal_volume_problem(volume: &str) -> Option<String> {
+    let prefix = INTERNAL_VOLUME_PREFIXES
+        .iter()
+        .find(|p| volume.starts_with(**p))?;
+    Some(format!(
+        "volume {volume:?} is internal to Tekton: volumes named {prefix}* are only mounted into steps"
+    ))
+}
+
+/// Variables in the fields Tekton never substitutes (`applyContainerReplacements` leaves them alone):
+/// they would reach Kubernetes as written, and a guardrail would judge text that means something else.
+fn unsubstituted(sidecar: &Sidecar) -> Vec<FieldError> {
+    let mut written = Vec::new();
+    if holds_variable(&sidecar.security_context) {
+        written.push("securityContext".to_string());
+    }
+    for (i, port) in sidecar.ports.iter().flatten().enumerate() {
+        if holds_variable(port) {
+            written.push(format!("ports[{i}]"));
+        }
+    }
+    for (i, device) in sidecar.volume_devices.iter().flatten().enumerate() {
+        if holds_variable(device) {
+            written.push(format!("volumeDevices[{i}]"));
+        }
+    }
+    written
+        .into_iter()
+        .map(|path| {
+            FieldError::new(
+                path,
+                "holds a $(...) variable, which Tekton does not substitute in this field: write the value",
+            )
+        })
+        .collect()
+}
+
+/// Whether a part of a sidecar holds `$(` in any of its strings.
+fn holds_variable<T: Serialize>(value: &T) -> bool {
+    fn any_string(value: &Value) -> bool {
+        match value {
+            Value::String(text) => has_variable(text),
+            Value::Array(items) => items.iter().any(any_string),
+            Value::Object(fields) => fields.values().any(any_string),
+            _ => false,
+        }
+    }
+    serde_json::to_value(value).is_ok_and(|value| any_string(&value))
 }
 
 /// The Kubernetes fields that the API server requires but k8s-openapi fills with a default when they are
@@ -289,9 +339,10 @@ pub fn name_problem(name: &str) -> Option<String> {
             "{name:?} is reserved by Tekton for its results sidecar"
         ));
     }
-    if name.len() > MAX_NAME_LEN {
+    if name.len() > 63 {
         return Some(format!(
-            "{name:?} is {} characters long; at most {MAX_NAME_LEN} are allowed so that the container name {CONTAINER_PREFIX}<name> fits in 63",
+            "{:?} is {} characters long; a sidecar name is a DNS-1123 label of at most 63 (Tekton cuts the container name sidecar-<name> to 63)",
+            name.chars().take(80).collect::<String>(),
             name.len()
         ));
     }
@@ -374,7 +425,11 @@ mod tests {
     #[case::no_image(json!({"name": "db"}), vec!["image: is required"])]
     #[case::reserved(json!({"name": "tekton-log-results", "image": "x"}), vec!["name: \"tekton-log-results\" is reserved by Tekton for its results sidecar"])]
     #[case::not_dns(json!({"name": "Postgres_DB", "image": "x"}), vec!["name: \"Postgres_DB\" is not a DNS-1123 label: use lowercase letters, digits and '-', starting and ending with a letter or digit"])]
-    #[case::too_long(json!({"name": "a".repeat(56), "image": "x"}), vec!["name: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is 56 characters long; at most 55 are allowed so that the container name sidecar-<name> fits in 63"])]
+    #[case::long_is_fine(json!({"name": "a".repeat(63), "image": "x"}), vec![])]
+    #[case::too_long(json!({"name": "a".repeat(64), "image": "x"}), vec!["name: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is 64 characters long; a sidecar name is a DNS-1123 label of at most 63 (Tekton cuts the container name sidecar-<name> to 63)"])]
+    #[case::variable_in_security_context(json!({"name": "db", "image": "x", "securityContext": {"seLinuxOptions": {"type": "$(params.t)"}}}), vec!["securityContext: holds a $(...) variable, which Tekton does not substitute in this field: write the value"])]
+    #[case::variable_in_ports(json!({"name": "db", "image": "x", "ports": [{"containerPort": 1, "hostIP": "$(params.ip)"}]}), vec!["ports[0]: holds a $(...) variable, which Tekton does not substitute in this field: write the value"])]
+    #[case::blank_before_shebang(json!({"name": "db", "image": "x", "script": "\n#!/bin/sh\necho"}), vec!["script: has blank characters before its #! line; Tekton writes a script as it is given, and a file runs only when #! are its first two characters: remove what comes before #!"])]
     #[case::script_and_command(json!({"name": "db", "image": "x", "script": "echo", "command": ["sh"]}), vec!["script: cannot be used with command: give the program either as a script or as a command"])]
     #[case::internal_volume(json!({"name": "db", "image": "x", "volumeMounts": [{"name": "tekton-internal-bin", "mountPath": "/tekton/bin"}]}), vec!["volumeMounts[0].name: volume \"tekton-internal-bin\" is internal to Tekton: volumes named tekton-internal-* are only mounted into steps"])]
     #[case::restart_policy(json!({"name": "db", "image": "x", "restartPolicy": "OnFailure"}), vec!["restartPolicy: \"OnFailure\" is not allowed: a sidecar's restartPolicy can only be \"Always\""])]

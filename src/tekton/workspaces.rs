@@ -1,5 +1,20 @@
 //! How Tekton names the volume of a workspace binding (`workspace.CreateVolumes` in
-//! `pkg/workspace/apply.go`), so that a Pod-level sidecar mounts the very volume the steps have.
+//! `pkg/workspace/apply.go`), so that a sidecar mounts the very volume the steps have.
+//!
+//! The names are hashes of the binding's name since Tekton v0.59 (tektoncd/pipeline#7887); before that
+//! they were random, and only the steps' own mounts could tell which volume is which.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+/// The volume Tekton gives a workspace binding, and the binding it was made for: bindings of the same
+/// PersistentVolumeClaim share the first one's volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WorkspaceVolume {
+    /// `ws-<hash>`.
+    pub(crate) name: String,
+}
 
 /// The volume Tekton creates for workspace `name`: `names.GenerateHashedName("ws", name, 5)`, the FNV-1a
 /// 32-bit hash in hex, cut or padded to five digits.
@@ -12,6 +27,46 @@ pub fn workspace_volume(name: &str) -> String {
     format!("ws-{digits:0<5}")
 }
 
+/// `CreateVolumes`: each binding's volume, by binding name. A name already taken is hashed again with a
+/// `$` appended; a PersistentVolumeClaim bound twice is one volume, the first binding's.
+pub(crate) fn create_volumes(bindings: &[Value]) -> BTreeMap<String, WorkspaceVolume> {
+    let mut volumes = BTreeMap::new();
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    let mut claims: BTreeMap<&str, WorkspaceVolume> = BTreeMap::new();
+    for binding in bindings {
+        let Some(binding_name) = binding.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let mut name = workspace_volume(binding_name);
+        while used.contains(&name) {
+            name = workspace_volume(&format!("{name}$"));
+        }
+        used.insert(name.clone());
+        let volume = WorkspaceVolume { name };
+        let claim = binding
+            .pointer("/persistentVolumeClaim/claimName")
+            .and_then(Value::as_str);
+        let sources = [
+            "persistentVolumeClaim",
+            "emptyDir",
+            "configMap",
+            "secret",
+            "projected",
+            "csi",
+            "volumeClaimTemplate",
+        ];
+        if !sources.iter().any(|s| binding.get(s).is_some()) {
+            continue;
+        }
+        let volume = match claim {
+            Some(claim) => claims.entry(claim).or_insert(volume).clone(),
+            None => volume,
+        };
+        volumes.insert(binding_name.to_string(), volume);
+    }
+    volumes
+}
+
 /// Whether `name` has the shape of a workspace volume, `ws-<5 hex digits>`.
 pub(crate) fn is_workspace_volume(name: &str) -> bool {
     name.strip_prefix("ws-")
@@ -21,14 +76,51 @@ pub(crate) fn is_workspace_volume(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[rstest::rstest]
     #[case::from_tekton_apply_test("custom", "ws-20573")]
+    #[case::from_tekton_apply_test("even-more-custom", "ws-338c2")]
+    #[case::from_tekton_apply_test("workspace2", "ws-c88ff")]
     #[case("source", "ws-1bcf2")]
     #[case("output", "ws-79a94")]
     #[case("a", "ws-e40c2")]
     fn workspace_volume_names_follow_tekton(#[case] workspace: &str, #[case] volume: &str) {
         assert_eq!(workspace_volume(workspace), volume);
         assert!(is_workspace_volume(volume));
+    }
+
+    /// `TestCreateVolumes` "multiple workspaces binding to the same volume with diff subpaths doesnt
+    /// duplicate" and the collision vectors of the same test.
+    #[test]
+    fn bindings_of_one_claim_share_its_volume_and_collisions_hash_again() {
+        let volumes = create_volumes(&[
+            json!({"name": "custom", "persistentVolumeClaim": {"claimName": "mypvc"}, "subPath": "/foo/bar/baz"}),
+            json!({"name": "custom2", "persistentVolumeClaim": {"claimName": "mypvc"}, "subPath": "/very/professional/work/space"}),
+            json!({"name": "scratch", "emptyDir": {}}),
+        ]);
+        assert_eq!(volumes["custom"].name, "ws-20573");
+        assert_eq!(volumes["custom2"].name, "ws-20573");
+        assert_eq!(volumes["scratch"].name, workspace_volume("scratch"));
+        let colliding: Vec<Value> = [
+            "test-01097628",
+            "test-01617609",
+            "test-01675975",
+            "test-01809743",
+        ]
+        .iter()
+        .map(|name| json!({"name": name, "emptyDir": {}}))
+        .collect();
+        let volumes = create_volumes(&colliding);
+        let names: Vec<&str> = [
+            "test-01097628",
+            "test-01617609",
+            "test-01675975",
+            "test-01809743",
+        ]
+        .iter()
+        .map(|name| volumes[*name].name.as_str())
+        .collect();
+        assert_eq!(names, vec!["ws-f32ff", "ws-a0814", "ws-b2d09", "ws-60320"]);
     }
 }

@@ -4,101 +4,236 @@
 //! A pipeline task sees the PipelineRun's annotations overlaid with its `spec.taskRunSpecs[].metadata`
 //! annotations (Tekton's `combineTaskRunAndTaskSpecAnnotations`: the taskRunSpecs value wins), so each task
 //! is checked with what its TaskRun will carry.
+//!
+//! On UPDATE only what changed is checked. Tekton's controller updates a running PipelineRun's metadata,
+//! and people set `spec.status` to cancel it; a declaration that was accepted when the run was created
+//! must not stop either after the settings were tightened.
+//!
+//! Every step is linear in the size of the PipelineRun: each distinct annotation value is parsed once,
+//! whatever number of tasks it applies to, and a misspelt key gets a suggestion only while the message
+//! will show it and the pipeline is small enough to search.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
 use crate::declaration::{self, ALL_TASKS, MARKER};
 use crate::settings::Settings;
-use crate::support::error::{FieldError, Problem, nearest};
+use crate::support::error::{FieldError, MAX_LISTED, Problem, listed, nearest};
 use crate::support::json::{array, string_entries};
 use crate::support::k8s::is_dns_label;
-use crate::tekton::sidecar::Sidecar;
 
-/// Every problem with the declarations of a PipelineRun (empty: it is fine).
+/// The most pipeline tasks a misspelt key is compared with for a suggestion. Each comparison is cheap,
+/// but a pipeline of tens of thousands of tasks times as many keys is not.
+const MAX_SUGGESTION_CANDIDATES: usize = 500;
+
+/// The declarations a PipelineRun gives its tasks: its own annotations, and each task's
+/// `spec.taskRunSpecs[].metadata.annotations`.
+pub struct Declarations<'a> {
+    annotations: &'a BTreeMap<String, String>,
+    per_task: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl<'a> Declarations<'a> {
+    /// Reads the taskRunSpecs of `pipelinerun`, whose metadata annotations are `annotations`.
+    pub fn of(pipelinerun: &Value, annotations: &'a BTreeMap<String, String>) -> Self {
+        let mut per_task: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for spec in array(pipelinerun, "/spec/taskRunSpecs") {
+            let Some(task) = spec.get("pipelineTaskName").and_then(Value::as_str) else {
+                continue;
+            };
+            per_task
+                .entry(task.to_string())
+                .or_default()
+                .extend(string_entries(spec.pointer("/metadata/annotations")));
+        }
+        Declarations {
+            annotations,
+            per_task,
+        }
+    }
+
+    /// The value of `key` on the TaskRun of `task` (`""`: a task without taskRunSpecs).
+    fn value(&self, task: &str, key: &str) -> Option<&str> {
+        self.per_task
+            .get(task)
+            .and_then(|own| own.get(key))
+            .or_else(|| self.annotations.get(key))
+            .map(String::as_str)
+    }
+
+    /// Every annotation map, the PipelineRun's first, with the task it belongs to (`None`: all tasks).
+    fn sources(&self) -> impl Iterator<Item = (Option<&str>, &BTreeMap<String, String>)> {
+        std::iter::once((None, self.annotations)).chain(
+            self.per_task
+                .iter()
+                .map(|(task, annotations)| (Some(task.as_str()), annotations)),
+        )
+    }
+}
+
+/// Every problem with the declarations of a PipelineRun (empty: it is fine). With `before` (an UPDATE),
+/// only the declarations that differ from it are checked.
 pub fn check(
     pipelinerun: &Value,
-    annotations: &BTreeMap<String, String>,
+    now: &Declarations<'_>,
+    before: Option<&Declarations<'_>>,
     settings: &Settings,
 ) -> Vec<Problem> {
     let prefix = &settings.annotation_prefix;
-    let mut per_task: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for spec in array(pipelinerun, "/spec/taskRunSpecs") {
-        let Some(task) = spec.get("pipelineTaskName").and_then(Value::as_str) else {
-            continue;
-        };
-        per_task
-            .entry(task.to_string())
-            .or_default()
-            .extend(string_entries(spec.pointer("/metadata/annotations")));
-    }
-    let tasks = pipeline_tasks(pipelinerun);
-    let mut problems = Vec::new();
-    let sources = std::iter::once(annotations).chain(per_task.values());
-    let mut named: Vec<String> = Vec::new();
-    for source in sources {
-        for key in source.keys() {
+    let tasks = PipelineTasks::of(pipelinerun);
+    let mut problems = Unique::default();
+    let mut suggestions = MAX_LISTED;
+    let mut named: BTreeSet<&str> = BTreeSet::new();
+    for (task, annotations) in now.sources() {
+        for (key, value) in annotations {
             let Some(suffix) = key
                 .strip_prefix(prefix.as_str())
                 .and_then(|rest| rest.strip_prefix('/'))
             else {
                 continue;
             };
-            if let Some(problem) = key_problem(key, suffix, tasks.as_deref()) {
+            let unchanged = before.is_some_and(|old| {
+                old.sources()
+                    .find(|(t, _)| *t == task)
+                    .and_then(|(_, old)| old.get(key))
+                    == Some(value)
+            });
+            if unchanged {
+                continue;
+            }
+            if let Some(problem) = key_problem(key, suffix, tasks.as_ref(), &mut suggestions) {
                 problems.push(problem);
             } else if suffix != ALL_TASKS {
-                named.push(suffix.to_string());
+                named.insert(suffix);
             }
         }
     }
     // Each task is checked with the annotations its TaskRun will carry; a task without a declaration of its
     // own still gets the all-tasks ones, which are checked once through the "" task.
-    named.extend(per_task.keys().cloned());
-    named.push(String::new());
-    named.sort();
-    named.dedup();
-    // An annotation applies to many tasks (all-tasks to every one): each distinct one is parsed once.
-    let mut parsed: BTreeMap<(String, String), Result<Vec<Sidecar>, Vec<Problem>>> =
-        BTreeMap::new();
+    named.extend(now.per_task.keys().map(String::as_str));
+    named.insert("");
+    // An annotation applies to many tasks (all-tasks to every one): each distinct value is parsed once, and
+    // what is remembered is the names it declares. On UPDATE a value the PipelineRun already had is parsed
+    // for the count of its task's sidecars, but its own problems were accepted before and are not repeated.
+    let known = |key: &str, value: &str| {
+        before.is_some_and(|old| {
+            old.sources()
+                .any(|(_, a)| a.get(key).map(String::as_str) == Some(value))
+        })
+    };
+    let mut parsed: BTreeMap<(String, &str), Option<Vec<String>>> = BTreeMap::new();
     for task in named {
-        let own = per_task.get(&task);
-        let task = (!task.is_empty()).then_some(task.as_str());
-        let mut lists = Vec::new();
-        let mut failed = false;
-        for key in declaration::task_keys(prefix, task) {
-            let Some(value) = own
-                .and_then(|o| o.get(&key))
-                .or_else(|| annotations.get(&key))
-            else {
-                continue;
-            };
-            let result = parsed
-                .entry((key.clone(), value.clone()))
-                .or_insert_with(|| declaration::parse_annotation(&key, value, settings));
-            match result {
-                Ok(sidecars) => lists.push((key, sidecars.clone())),
-                Err(found) => {
-                    problems.extend(found.iter().cloned());
-                    failed = true;
-                }
-            }
+        let wanted = (!task.is_empty()).then_some(task);
+        let values: Vec<(String, &str)> = declaration::task_keys(prefix, wanted)
+            .into_iter()
+            .filter_map(|key| {
+                let value = now.value(task, &key)?;
+                Some((key, value))
+            })
+            .collect();
+        let changed = before.is_none_or(|old| {
+            values
+                .iter()
+                .any(|(key, value)| old.value(task, key) != Some(*value))
+                || declaration::task_keys(prefix, wanted)
+                    .iter()
+                    .any(|key| now.value(task, key).is_none() && old.value(task, key).is_some())
+        });
+        if !changed {
+            continue;
         }
-        if !failed && let Err(problem) = declaration::merge_lists(lists, settings) {
+        for (key, value) in &values {
+            parsed.entry((key.clone(), value)).or_insert_with(
+                || match declaration::parse_annotation(key, value, settings) {
+                    Ok(sidecars) => Some(sidecars.into_iter().map(|s| s.name).collect()),
+                    Err(found) => {
+                        if !known(key, value) {
+                            problems.extend(found);
+                        }
+                        None
+                    }
+                },
+            );
+        }
+        let lists: Option<Vec<&Vec<String>>> = values
+            .iter()
+            .map(|(key, value)| parsed.get(&(key.clone(), *value)).and_then(Option::as_ref))
+            .collect();
+        let (Some(lists), Some((last, _))) = (lists, values.last()) else {
+            continue;
+        };
+        let names: BTreeSet<&str> = lists
+            .iter()
+            .copied()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        if let Some(problem) = declaration::limit_problem(last, names.len(), 0, settings) {
             problems.push(problem);
         }
-    }
-    let mut unique = Vec::new();
-    for problem in problems {
-        if !unique.contains(&problem) {
-            unique.push(problem);
+        for name in &names {
+            let key = declaration::apparmor_key(name);
+            if let Some(value) = now.value(task, &key)
+                && let Some(problem) = declaration::apparmor_problem(&key, value, name, settings)
+            {
+                problems.push(problem);
+            }
         }
     }
-    unique
+    problems.list
 }
 
-/// What is wrong with a declaration key itself, if anything.
-fn key_problem(key: &str, suffix: &str, tasks: Option<&[String]>) -> Option<Problem> {
+/// Problems in the order they are found, each once: a hash set beside the list keeps that linear.
+#[derive(Default)]
+struct Unique {
+    list: Vec<Problem>,
+    seen: BTreeSet<Problem>,
+}
+
+impl Unique {
+    fn push(&mut self, problem: Problem) {
+        if self.seen.insert(problem.clone()) {
+            self.list.push(problem);
+        }
+    }
+
+    fn extend(&mut self, problems: impl IntoIterator<Item = Problem>) {
+        for problem in problems {
+            self.push(problem);
+        }
+    }
+}
+
+/// The names of the tasks and finally tasks of an inline `spec.pipelineSpec`, in order and as a set.
+struct PipelineTasks<'a> {
+    names: Vec<&'a str>,
+    set: BTreeSet<&'a str>,
+}
+
+impl<'a> PipelineTasks<'a> {
+    /// None with a `pipelineRef`, whose tasks are not known at admission.
+    fn of(pipelinerun: &'a Value) -> Option<Self> {
+        let spec = pipelinerun.pointer("/spec/pipelineSpec")?;
+        let names: Vec<&str> = ["tasks", "finally"]
+            .iter()
+            .filter_map(|list| spec.get(list).and_then(Value::as_array))
+            .flatten()
+            .filter_map(|task| task.get("name").and_then(Value::as_str))
+            .collect();
+        let set = names.iter().copied().collect();
+        Some(PipelineTasks { names, set })
+    }
+}
+
+/// What is wrong with a declaration key itself, if anything. A suggestion is searched for while
+/// `suggestions` lasts: beyond the problems a message lists, nobody would read it.
+fn key_problem(
+    key: &str,
+    suffix: &str,
+    tasks: Option<&PipelineTasks<'_>>,
+    suggestions: &mut usize,
+) -> Option<Problem> {
     let problem = |message: String| Problem {
         annotation: key.to_string(),
         sidecar: None,
@@ -114,32 +249,33 @@ fn key_problem(key: &str, suffix: &str, tasks: Option<&[String]>) -> Option<Prob
     }
     if !is_dns_label(suffix) {
         return Some(problem(format!(
-            "{suffix:?} is not a pipeline task name (a DNS-1123 label); the key is <prefix>/<pipelineTaskName> or <prefix>/{ALL_TASKS}"
+            "{:?} is not a pipeline task name (a DNS-1123 label); the key is <prefix>/<pipelineTaskName> or <prefix>/{ALL_TASKS}",
+            shortened(suffix)
         )));
     }
     let tasks = tasks?;
-    if tasks.iter().any(|t| t == suffix) {
+    if tasks.set.contains(suffix) {
         return None;
     }
-    let candidates: Vec<&str> = tasks.iter().map(String::as_str).collect();
-    let hint = match nearest(suffix, &candidates) {
+    let searched = *suggestions > 0 && tasks.names.len() <= MAX_SUGGESTION_CANDIDATES;
+    *suggestions = suggestions.saturating_sub(1);
+    let hint = match searched.then(|| nearest(suffix, &tasks.names)).flatten() {
         Some(task) => format!("did you mean {task:?}?"),
-        None => format!("the pipeline tasks are {}", candidates.join(", ")),
+        None => format!(
+            "the pipeline tasks are {}",
+            listed(tasks.names.iter().copied())
+        ),
     };
     Some(problem(format!("names no task of this pipeline; {hint}")))
 }
 
-/// The names of the tasks and finally tasks of an inline `spec.pipelineSpec`; None with a `pipelineRef`,
-/// whose tasks are not known at admission.
-fn pipeline_tasks(pipelinerun: &Value) -> Option<Vec<String>> {
-    let spec = pipelinerun.pointer("/spec/pipelineSpec")?;
-    let names = ["tasks", "finally"]
-        .iter()
-        .filter_map(|list| spec.get(list).and_then(Value::as_array))
-        .flatten()
-        .filter_map(|task| task.get("name").and_then(Value::as_str).map(str::to_string))
-        .collect();
-    Some(names)
+/// A key suffix as a message shows it: whole up to a line's worth, cut after that.
+fn shortened(text: &str) -> String {
+    const SHOWN: usize = 80;
+    match text.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}...", text.get(..end).unwrap_or_default()),
+        None => text.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -147,21 +283,32 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn problems(pipelinerun: Value) -> Vec<String> {
-        let annotations: BTreeMap<String, String> = pipelinerun
+    fn annotations(object: &Value) -> BTreeMap<String, String> {
+        object
             .pointer("/metadata/annotations")
             .and_then(|a| serde_json::from_value(a.clone()).ok())
-            .unwrap_or_default();
-        check(&pipelinerun, &annotations, &Settings::default())
+            .unwrap_or_default()
+    }
+
+    fn problems_on_update(pipelinerun: &Value, old: Option<&Value>) -> Vec<String> {
+        let now_annotations = annotations(pipelinerun);
+        let now = Declarations::of(pipelinerun, &now_annotations);
+        let old_annotations = old.map(annotations).unwrap_or_default();
+        let before = old.map(|old| Declarations::of(old, &old_annotations));
+        check(pipelinerun, &now, before.as_ref(), &Settings::default())
             .iter()
             .map(ToString::to_string)
             .collect()
     }
 
+    fn problems(pipelinerun: &Value) -> Vec<String> {
+        problems_on_update(pipelinerun, None)
+    }
+
     #[test]
     fn a_valid_pipelinerun_has_no_problems() {
         assert!(
-            problems(json!({"metadata": {"annotations": {
+            problems(&json!({"metadata": {"annotations": {
                 "pipelinerun-sidecars.io/test": "- {name: db, image: postgres}",
                 "pipelinerun-sidecars.io/all-tasks": "- {name: cache, image: redis}",
                 "other.io/x": "not ours"
@@ -172,7 +319,7 @@ mod tests {
 
     #[test]
     fn reports_every_problem_once_with_its_key() {
-        let found = problems(json!({
+        let found = problems(&json!({
             "metadata": {"annotations": {
                 "pipelinerun-sidecars.io/tset": "- {name: db, image: postgres}",
                 "pipelinerun-sidecars.io/injected": "db",
@@ -192,6 +339,74 @@ mod tests {
                 "annotation \"pipelinerun-sidecars.io/tset\": names no task of this pipeline; did you mean \"test\"?",
                 "annotation \"pipelinerun-sidecars.io/all-tasks\", sidecar \"cache\": imgae: unknown field; did you mean \"image\"?",
                 "annotation \"pipelinerun-sidecars.io/build\", sidecar \"db\": image: is required",
+            ]
+        );
+    }
+
+    fn pipeline(tasks: usize) -> Value {
+        let tasks: Vec<Value> = (0..tasks)
+            .map(|i| json!({"name": format!("task-{i:05}")}))
+            .collect();
+        json!({"pipelineSpec": {"tasks": tasks}})
+    }
+
+    #[test]
+    fn suggestions_stop_where_the_message_stops_and_lists_are_cut() {
+        let mut keys = serde_json::Map::new();
+        for i in 0..30 {
+            keys.insert(
+                format!("pipelinerun-sidecars.io/task-{i:05}x"),
+                json!("- {name: db, image: postgres}"),
+            );
+        }
+        let found = problems(&json!({"metadata": {"annotations": keys}, "spec": pipeline(40)}));
+        assert_eq!(found.len(), 30);
+        assert!(
+            found[0].ends_with("did you mean \"task-00000\"?"),
+            "{}",
+            found[0]
+        );
+        assert!(
+            found[19].ends_with("did you mean \"task-00019\"?"),
+            "{}",
+            found[19]
+        );
+        assert!(
+            found[20].ends_with("the pipeline tasks are task-00000, task-00001, task-00002, task-00003, task-00004, task-00005, task-00006, task-00007, task-00008, task-00009, task-00010, task-00011 and 28 more"),
+            "{}",
+            found[20]
+        );
+    }
+
+    #[test]
+    fn a_huge_pipeline_gets_no_suggestion() {
+        let found = problems(&json!({
+            "metadata": {"annotations": {"pipelinerun-sidecars.io/task-00001x": "- {name: db, image: p}"}},
+            "spec": pipeline(MAX_SUGGESTION_CANDIDATES + 1)
+        }));
+        assert!(
+            found[0].contains("the pipeline tasks are task-00000,"),
+            "{}",
+            found[0]
+        );
+    }
+
+    #[test]
+    fn an_update_checks_only_what_changed() {
+        let bad = "- {name: db, imgae: postgres}";
+        let old = json!({"metadata": {"annotations": {"pipelinerun-sidecars.io/test": bad, "pipelinerun-sidecars.io/injected": "x"}},
+                         "spec": {"taskRunSpecs": [{"pipelineTaskName": "build", "metadata": {"annotations": {"pipelinerun-sidecars.io/build": bad}}}]}});
+        let mut cancelled = old.clone();
+        cancelled["spec"]["status"] = json!("Cancelled");
+        cancelled["metadata"]["annotations"]["tekton.dev/pipeline"] = json!("p");
+        assert!(problems_on_update(&cancelled, Some(&old)).is_empty());
+        let mut edited = cancelled.clone();
+        edited["metadata"]["annotations"]["pipelinerun-sidecars.io/all-tasks"] =
+            json!("- {name: x}");
+        assert_eq!(
+            problems_on_update(&edited, Some(&old)),
+            vec![
+                "annotation \"pipelinerun-sidecars.io/all-tasks\", sidecar \"x\": image: is required"
             ]
         );
     }

@@ -1,0 +1,231 @@
+//! What a Pod-level injection needs from the TaskRun and Tekton does not put in the Pod: the workspace
+//! bindings (which volume is which workspace, with its `subPath`), and the PipelineRun's
+//! `taskRunSpecs[].sidecarSpecs` entries for declared sidecars.
+//!
+//! At TaskRun CREATE of a TaskRun whose Task is referenced, the policy writes them on the annotation
+//! `<prefix>/taskrun.json`; Tekton copies TaskRun annotations onto the Pod (`Build` in `pkg/pod/pod.go`).
+//! A `sidecarSpecs` entry for a declared sidecar moves from the TaskRun's spec to the annotation: Tekton
+//! fails a TaskRun whose `sidecarSpecs` names no sidecar of its Task (`validateSidecarOverrides` in
+//! `pkg/reconciler/taskrun/validate_taskrun.go`), and a declared sidecar is not one until its Pod exists.
+//!
+//! The annotation is ordinary metadata that whoever creates a TaskRun could write, so the Pod side takes
+//! nothing from it on trust: a volume it names must be a workspace volume the Pod has.
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::declaration::Declared;
+use crate::support::json::{array, set_annotation};
+use crate::support::strict;
+use crate::tekton::workspaces::create_volumes;
+
+/// The key suffix of the annotation; it is not a DNS label, so no pipeline task can have its name.
+pub(crate) const SUFFIX: &str = "taskrun.json";
+
+/// What the annotation holds.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TaskRunContext {
+    /// Every workspace binding of the TaskRun, with the volume Tekton gives it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) workspaces: Vec<Binding>,
+    /// The `sidecarSpecs` entries that name a declared sidecar.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) sidecar_specs: Vec<SidecarSpec>,
+}
+
+/// One workspace binding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Binding {
+    pub(crate) name: String,
+    pub(crate) volume: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) sub_path: String,
+}
+
+/// A `sidecarSpecs` entry (`TaskRunSidecarSpec`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SidecarSpec {
+    pub(crate) name: String,
+    #[serde(default, alias = "resources")]
+    pub(crate) compute_resources: ResourceRequirements,
+}
+
+impl TaskRunContext {
+    /// Reads the annotation's value; anything unreadable is as if it were not there.
+    pub(crate) fn read(value: Option<&str>) -> Option<TaskRunContext> {
+        strict::read(&serde_json::from_str::<Value>(value?).ok()?)
+    }
+
+    /// The binding of workspace `name`.
+    pub(crate) fn binding(&self, name: &str) -> Option<&Binding> {
+        self.workspaces.iter().find(|b| b.name == name)
+    }
+
+    /// The `sidecarSpecs` resources of sidecar `name`.
+    pub(crate) fn resources(&self, name: &str) -> Option<&ResourceRequirements> {
+        self.sidecar_specs
+            .iter()
+            .rfind(|s| s.name == name)
+            .map(|s| &s.compute_resources)
+    }
+}
+
+/// At TaskRun CREATE of a referenced Task: writes the annotation `key` (unless it is there already, which
+/// keeps a second evaluation from changing anything) and moves the `sidecarSpecs` entries of declared
+/// sidecars into it. Returns whether the TaskRun changed.
+pub(crate) fn carry(taskrun: &mut Value, key: &str, declared: &[Declared], v1beta1: bool) -> bool {
+    let present = taskrun
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(key))
+        .is_some();
+    if present {
+        return false;
+    }
+    let bindings = array(taskrun, "/spec/workspaces");
+    let volumes = create_volumes(bindings);
+    let workspaces: Vec<Binding> = bindings
+        .iter()
+        .filter_map(|binding| {
+            let name = binding.get("name").and_then(Value::as_str)?;
+            let volume = volumes.get(name)?.name.clone();
+            let sub_path = binding
+                .get("subPath")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            Some(Binding {
+                name: name.to_string(),
+                volume,
+                sub_path,
+            })
+        })
+        .collect();
+    let list = if v1beta1 {
+        "sidecarOverrides"
+    } else {
+        "sidecarSpecs"
+    };
+    let is_declared = |entry: &Value| {
+        let name = entry.get("name").and_then(Value::as_str);
+        declared
+            .iter()
+            .any(|d| Some(d.sidecar.name.as_str()) == name)
+    };
+    let entries = array(taskrun, &format!("/spec/{list}"));
+    let (moved, kept): (Vec<&Value>, Vec<&Value>) = entries.iter().partition(|e| is_declared(e));
+    let sidecar_specs: Vec<SidecarSpec> = moved
+        .iter()
+        .filter_map(|entry| strict::read(entry))
+        .collect();
+    let kept: Vec<Value> = kept.into_iter().cloned().collect();
+    let context = TaskRunContext {
+        workspaces,
+        sidecar_specs,
+    };
+    if context == TaskRunContext::default() {
+        return false;
+    }
+    let Ok(text) = serde_json::to_value(&context).map(|value| value.to_string()) else {
+        return false;
+    };
+    if !moved.is_empty()
+        && let Some(spec) = taskrun.get_mut("spec").and_then(Value::as_object_mut)
+    {
+        if kept.is_empty() {
+            spec.remove(list);
+        } else {
+            spec.insert(list.to_string(), Value::Array(kept));
+        }
+    }
+    set_annotation(taskrun, key, text);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inject::tests::declared;
+    use serde_json::json;
+
+    const KEY: &str = "p.io/taskrun.json";
+
+    fn taskrun() -> Value {
+        json!({"metadata": {"name": "run-it"}, "spec": {
+            "taskRef": {"name": "go-test"},
+            "workspaces": [{"name": "custom", "persistentVolumeClaim": {"claimName": "mypvc"}, "subPath": "a"},
+                           {"name": "custom2", "persistentVolumeClaim": {"claimName": "mypvc"}, "subPath": "b"}],
+            "sidecarSpecs": [{"name": "db", "computeResources": {"requests": {"memory": "2Gi"}}},
+                             {"name": "task-own", "computeResources": {"requests": {"cpu": "1"}}}]
+        }})
+    }
+
+    #[test]
+    fn carries_bindings_and_moves_the_sidecar_specs_of_declared_sidecars() {
+        let mut tr = taskrun();
+        let decl = [declared(json!({"name": "db", "image": "postgres"}))];
+        assert!(carry(&mut tr, KEY, &decl, false));
+        assert_eq!(
+            tr["spec"]["sidecarSpecs"],
+            json!([{"name": "task-own", "computeResources": {"requests": {"cpu": "1"}}}])
+        );
+        let context =
+            TaskRunContext::read(tr["metadata"]["annotations"][KEY].as_str()).expect("readable");
+        assert_eq!(
+            context.workspaces,
+            vec![
+                Binding {
+                    name: "custom".into(),
+                    volume: "ws-20573".into(),
+                    sub_path: "a".into()
+                },
+                Binding {
+                    name: "custom2".into(),
+                    volume: "ws-20573".into(),
+                    sub_path: "b".into()
+                },
+            ]
+        );
+        assert_eq!(
+            serde_json::to_value(context.resources("db")).expect("json"),
+            json!({"requests": {"memory": "2Gi"}})
+        );
+        let before = tr.clone();
+        assert!(!carry(&mut tr, KEY, &decl, false));
+        assert_eq!(tr, before);
+    }
+
+    #[test]
+    fn nothing_to_carry_changes_nothing() {
+        let mut tr = json!({"spec": {"taskRef": {"name": "t"}}});
+        assert!(!carry(
+            &mut tr,
+            KEY,
+            &[declared(json!({"name": "db", "image": "p"}))],
+            false
+        ));
+        assert_eq!(tr, json!({"spec": {"taskRef": {"name": "t"}}}));
+    }
+
+    #[test]
+    fn v1beta1_spells_them_sidecar_overrides() {
+        let mut tr = json!({"spec": {"taskRef": {"name": "t"},
+            "sidecarOverrides": [{"name": "db", "resources": {"limits": {"cpu": "2"}}}]}});
+        assert!(carry(
+            &mut tr,
+            KEY,
+            &[declared(json!({"name": "db", "image": "p"}))],
+            true
+        ));
+        assert!(tr["spec"].get("sidecarOverrides").is_none());
+        let context =
+            TaskRunContext::read(tr["metadata"]["annotations"][KEY].as_str()).expect("readable");
+        assert_eq!(
+            serde_json::to_value(context.resources("db")).expect("json"),
+            json!({"limits": {"cpu": "2"}})
+        );
+    }
+}

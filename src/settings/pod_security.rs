@@ -1,0 +1,425 @@
+//! The Kubernetes Pod Security Standards, container by container: what the setting `podSecurity` holds an
+//! inline sidecar (and the fields an author overrides on a template) to.
+//!
+//! The checks follow kubernetes/pod-security-admission (`policy/check_*.go`, newest version of each) for
+//! every field a container carries: privileged, capabilities, procMount, SELinux, seccomp, AppArmor,
+//! Windows host processes, host ports, and the host of probes and lifecycle handlers; `restricted` adds
+//! privilege escalation, dropping ALL, running as non-root and a seccomp profile. Pod-level fields (host
+//! namespaces, volumes, sysctls) are not a sidecar's to set, so they are not here.
+//!
+//! Where Pod Security Admission lets a container leave a field to the Pod (`runAsNonRoot`, the seccomp
+//! profile), this check asks the sidecar itself: the Pod's own securityContext is not visible at every
+//! admission point, and the answer must be the same at each.
+
+use k8s_openapi::api::core::v1::{Lifecycle, Probe, SecurityContext};
+use serde::Deserialize;
+
+use crate::support::error::FieldError;
+use crate::tekton::sidecar::Sidecar;
+
+/// A Pod Security Standards level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Level {
+    /// Anything goes.
+    Privileged,
+    /// No known privilege escalation: the default.
+    Baseline,
+    /// Hardened, current best practice.
+    Restricted,
+}
+
+impl Level {
+    fn name(self) -> &'static str {
+        match self {
+            Level::Privileged => "privileged",
+            Level::Baseline => "baseline",
+            Level::Restricted => "restricted",
+        }
+    }
+}
+
+/// The capabilities `baseline` lets a container add (`capabilities_allowed_1_0`).
+const BASELINE_CAPABILITIES: [&str; 13] = [
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+];
+
+/// The SELinux types `baseline` allows (`selinuxAllowedTypes1_31`; the empty type is allowed too).
+const SELINUX_TYPES: [&str; 4] = [
+    "container_t",
+    "container_init_t",
+    "container_kvm_t",
+    "container_engine_t",
+];
+
+/// The prefix of the annotations that give a container an AppArmor profile
+/// (`DeprecatedAppArmorBetaContainerAnnotationKeyPrefix`); Tekton copies them from the PipelineRun to
+/// the Pod like any other annotation.
+pub(crate) const APPARMOR_ANNOTATION_PREFIX: &str =
+    "container.apparmor.security.beta.kubernetes.io/";
+
+/// The problems of `sidecar` at `level`, each naming the field, the level and what the level allows.
+pub(crate) fn check(level: Level, sidecar: &Sidecar) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if level == Level::Privileged {
+        return errors;
+    }
+    let mut forbid = |path: &str, found: String, rule: String| {
+        errors.push(FieldError::new(
+            path,
+            format!(
+                "{found}; the Pod Security Standards level {:?} (the policy setting podSecurity) {rule}",
+                level.name()
+            ),
+        ));
+    };
+    let context = sidecar.security_context.as_ref();
+    check_context(level, context, &mut forbid);
+    for (i, port) in sidecar.ports.iter().flatten().enumerate() {
+        if let Some(host_port) = port.host_port.filter(|p| *p != 0) {
+            forbid(
+                &format!("ports[{i}].hostPort"),
+                format!("is {host_port}"),
+                "forbids host ports".to_string(),
+            );
+        }
+    }
+    let probes = [
+        ("livenessProbe", sidecar.liveness_probe.as_ref()),
+        ("readinessProbe", sidecar.readiness_probe.as_ref()),
+        ("startupProbe", sidecar.startup_probe.as_ref()),
+    ];
+    for (field, probe) in probes {
+        for (path, host) in probe.map(probe_hosts).into_iter().flatten() {
+            forbid(
+                &format!("{field}.{path}"),
+                format!("is {host:?}"),
+                "forbids probes and lifecycle handlers that reach another host".to_string(),
+            );
+        }
+    }
+    for (path, host) in sidecar
+        .lifecycle
+        .as_ref()
+        .map(lifecycle_hosts)
+        .into_iter()
+        .flatten()
+    {
+        forbid(
+            &format!("lifecycle.{path}"),
+            format!("is {host:?}"),
+            "forbids probes and lifecycle handlers that reach another host".to_string(),
+        );
+    }
+    errors
+}
+
+fn check_context(
+    level: Level,
+    context: Option<&SecurityContext>,
+    forbid: &mut impl FnMut(&str, String, String),
+) {
+    let restricted = level == Level::Restricted;
+    let set = |value: Option<bool>| match value {
+        Some(value) => format!("is {value}"),
+        None => "is not set".to_string(),
+    };
+    if let Some(context) = context {
+        if context.privileged == Some(true) {
+            forbid(
+                "securityContext.privileged",
+                "is true".to_string(),
+                "forbids privileged containers".to_string(),
+            );
+        }
+        if let Some(mount) = context.proc_mount.as_deref().filter(|m| *m != "Default") {
+            forbid(
+                "securityContext.procMount",
+                format!("is {mount:?}"),
+                "allows only \"Default\"".to_string(),
+            );
+        }
+        if let Some(selinux) = &context.se_linux_options {
+            if let Some(kind) = selinux
+                .type_
+                .as_deref()
+                .filter(|t| !t.is_empty() && !SELINUX_TYPES.contains(t))
+            {
+                forbid(
+                    "securityContext.seLinuxOptions.type",
+                    format!("is {kind:?}"),
+                    format!("allows only {}", SELINUX_TYPES.join(", ")),
+                );
+            }
+            for (field, value) in [("user", &selinux.user), ("role", &selinux.role)] {
+                if value.as_deref().is_some_and(|v| !v.is_empty()) {
+                    forbid(
+                        &format!("securityContext.seLinuxOptions.{field}"),
+                        "is set".to_string(),
+                        "forbids setting it".to_string(),
+                    );
+                }
+            }
+        }
+        let profiles = [
+            (
+                "securityContext.seccompProfile.type",
+                context.seccomp_profile.as_ref().map(|p| p.type_.as_str()),
+            ),
+            (
+                "securityContext.appArmorProfile.type",
+                context.app_armor_profile.as_ref().map(|p| p.type_.as_str()),
+            ),
+        ];
+        for (path, kind) in profiles {
+            if let Some(kind) = kind.filter(|k| !matches!(*k, "RuntimeDefault" | "Localhost")) {
+                forbid(
+                    path,
+                    format!("is {kind:?}"),
+                    "allows only RuntimeDefault and Localhost".to_string(),
+                );
+            }
+        }
+        if context
+            .windows_options
+            .as_ref()
+            .and_then(|w| w.host_process)
+            == Some(true)
+        {
+            forbid(
+                "securityContext.windowsOptions.hostProcess",
+                "is true".to_string(),
+                "forbids Windows host processes".to_string(),
+            );
+        }
+        if context.run_as_user == Some(0) && restricted {
+            forbid(
+                "securityContext.runAsUser",
+                "is 0".to_string(),
+                "forbids running as root".to_string(),
+            );
+        }
+    }
+    let added: Vec<&str> = context
+        .and_then(|c| c.capabilities.as_ref())
+        .and_then(|c| c.add.as_ref())
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .filter(|c| {
+            if restricted {
+                *c != "NET_BIND_SERVICE"
+            } else {
+                !BASELINE_CAPABILITIES.contains(c)
+            }
+        })
+        .collect();
+    if !added.is_empty() {
+        let allowed = if restricted {
+            "NET_BIND_SERVICE".to_string()
+        } else {
+            BASELINE_CAPABILITIES.join(", ")
+        };
+        forbid(
+            "securityContext.capabilities.add",
+            format!("adds {}", quoted(&added)),
+            format!("allows adding only {allowed}"),
+        );
+    }
+    if !restricted {
+        return;
+    }
+    let escalation = context.and_then(|c| c.allow_privilege_escalation);
+    if escalation != Some(false) {
+        forbid(
+            "securityContext.allowPrivilegeEscalation",
+            set(escalation),
+            "requires false".to_string(),
+        );
+    }
+    let drops_all = context
+        .and_then(|c| c.capabilities.as_ref())
+        .and_then(|c| c.drop.as_ref())
+        .is_some_and(|drop| drop.iter().any(|c| c == "ALL"));
+    if !drops_all {
+        forbid(
+            "securityContext.capabilities.drop",
+            "does not include \"ALL\"".to_string(),
+            "requires dropping ALL".to_string(),
+        );
+    }
+    let non_root = context.and_then(|c| c.run_as_non_root);
+    if non_root != Some(true) {
+        forbid(
+            "securityContext.runAsNonRoot",
+            set(non_root),
+            "requires true".to_string(),
+        );
+    }
+    if context.and_then(|c| c.seccomp_profile.as_ref()).is_none() {
+        forbid(
+            "securityContext.seccompProfile.type",
+            "is not set".to_string(),
+            "requires RuntimeDefault or Localhost".to_string(),
+        );
+    }
+}
+
+/// The problem with an AppArmor annotation `value` for an injected container, at `level`.
+pub(crate) fn apparmor_annotation_problem(level: Level, value: &str) -> Option<String> {
+    let allowed = value.is_empty() || value == "runtime/default" || value.starts_with("localhost/");
+    (level != Level::Privileged && !allowed).then(|| {
+        format!(
+            "gives the sidecar the AppArmor profile {value:?}; the Pod Security Standards level {:?} (the policy setting podSecurity) allows only runtime/default and localhost/*",
+            level.name()
+        )
+    })
+}
+
+fn probe_hosts(probe: &Probe) -> Vec<(&'static str, &str)> {
+    handler_hosts(
+        probe.http_get.as_ref().and_then(|h| h.host.as_deref()),
+        probe.tcp_socket.as_ref().and_then(|t| t.host.as_deref()),
+    )
+}
+
+fn lifecycle_hosts(lifecycle: &Lifecycle) -> Vec<(String, &str)> {
+    let handlers = [
+        ("postStart", lifecycle.post_start.as_ref()),
+        ("preStop", lifecycle.pre_stop.as_ref()),
+    ];
+    handlers
+        .into_iter()
+        .filter_map(|(name, handler)| Some((name, handler?)))
+        .flat_map(|(name, handler)| {
+            handler_hosts(
+                handler.http_get.as_ref().and_then(|h| h.host.as_deref()),
+                handler.tcp_socket.as_ref().and_then(|t| t.host.as_deref()),
+            )
+            .into_iter()
+            .map(move |(path, host)| (format!("{name}.{path}"), host))
+        })
+        .collect()
+}
+
+fn handler_hosts<'a>(http: Option<&'a str>, tcp: Option<&'a str>) -> Vec<(&'static str, &'a str)> {
+    [("httpGet.host", http), ("tcpSocket.host", tcp)]
+        .into_iter()
+        .filter_map(|(path, host)| Some((path, host.filter(|h| !h.is_empty())?)))
+        .collect()
+}
+
+fn quoted(values: &[&str]) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tekton::sidecar;
+    use rstest::rstest;
+    use serde_json::{Value, json};
+
+    fn messages(level: Level, fields: Value) -> Vec<String> {
+        let mut value = json!({"name": "db", "image": "postgres"});
+        if let (Some(target), Some(extra)) = (value.as_object_mut(), fields.as_object()) {
+            target.extend(extra.clone());
+        }
+        let sidecar = sidecar::parse(&value).expect("valid sidecar");
+        check(level, &sidecar)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    const B: &str =
+        "the Pod Security Standards level \"baseline\" (the policy setting podSecurity)";
+    const R: &str =
+        "the Pod Security Standards level \"restricted\" (the policy setting podSecurity)";
+
+    #[rstest]
+    #[case::privileged(json!({"securityContext": {"privileged": true}}), "securityContext.privileged: is true; B forbids privileged containers")]
+    #[case::capability(json!({"securityContext": {"capabilities": {"add": ["NET_ADMIN", "CHOWN", "SYS_ADMIN"]}}}), "securityContext.capabilities.add: adds \"NET_ADMIN\", \"SYS_ADMIN\"; B allows adding only AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT")]
+    #[case::proc_mount(json!({"securityContext": {"procMount": "Unmasked"}}), "securityContext.procMount: is \"Unmasked\"; B allows only \"Default\"")]
+    #[case::selinux_type(json!({"securityContext": {"seLinuxOptions": {"type": "spc_t"}}}), "securityContext.seLinuxOptions.type: is \"spc_t\"; B allows only container_t, container_init_t, container_kvm_t, container_engine_t")]
+    #[case::selinux_user(json!({"securityContext": {"seLinuxOptions": {"user": "root"}}}), "securityContext.seLinuxOptions.user: is set; B forbids setting it")]
+    #[case::seccomp(json!({"securityContext": {"seccompProfile": {"type": "Unconfined"}}}), "securityContext.seccompProfile.type: is \"Unconfined\"; B allows only RuntimeDefault and Localhost")]
+    #[case::apparmor(json!({"securityContext": {"appArmorProfile": {"type": "Unconfined"}}}), "securityContext.appArmorProfile.type: is \"Unconfined\"; B allows only RuntimeDefault and Localhost")]
+    #[case::host_process(json!({"securityContext": {"windowsOptions": {"hostProcess": true}}}), "securityContext.windowsOptions.hostProcess: is true; B forbids Windows host processes")]
+    #[case::host_port(json!({"ports": [{"containerPort": 5432, "hostPort": 5432}]}), "ports[0].hostPort: is 5432; B forbids host ports")]
+    #[case::probe_host(json!({"readinessProbe": {"httpGet": {"port": 80, "host": "10.0.0.1"}}}), "readinessProbe.httpGet.host: is \"10.0.0.1\"; B forbids probes and lifecycle handlers that reach another host")]
+    #[case::lifecycle_host(json!({"lifecycle": {"preStop": {"tcpSocket": {"port": 80, "host": "metadata"}}}}), "lifecycle.preStop.tcpSocket.host: is \"metadata\"; B forbids probes and lifecycle handlers that reach another host")]
+    fn baseline_forbids_each_field(#[case] fields: Value, #[case] expected: &str) {
+        assert_eq!(
+            messages(Level::Baseline, fields.clone()),
+            vec![expected.replace("B ", &format!("{B} "))]
+        );
+        assert!(messages(Level::Privileged, fields).is_empty());
+    }
+
+    #[test]
+    fn baseline_allows_what_it_allows() {
+        let allowed = json!({"securityContext": {"capabilities": {"add": ["CHOWN", "NET_BIND_SERVICE"]},
+            "seccompProfile": {"type": "RuntimeDefault"}, "seLinuxOptions": {"type": "container_t", "level": "s0"},
+            "procMount": "Default", "runAsUser": 0, "allowPrivilegeEscalation": true},
+            "ports": [{"containerPort": 80}], "readinessProbe": {"tcpSocket": {"port": 80}}});
+        assert!(messages(Level::Baseline, allowed).is_empty());
+    }
+
+    #[test]
+    fn restricted_requires_the_hardened_fields_on_the_sidecar() {
+        assert_eq!(
+            messages(
+                Level::Restricted,
+                json!({"securityContext": {"runAsUser": 0, "capabilities": {"add": ["CHOWN"]}}})
+            ),
+            vec![
+                format!("securityContext.runAsUser: is 0; {R} forbids running as root"),
+                format!(
+                    "securityContext.capabilities.add: adds \"CHOWN\"; {R} allows adding only NET_BIND_SERVICE"
+                ),
+                format!("securityContext.allowPrivilegeEscalation: is not set; {R} requires false"),
+                format!(
+                    "securityContext.capabilities.drop: does not include \"ALL\"; {R} requires dropping ALL"
+                ),
+                format!("securityContext.runAsNonRoot: is not set; {R} requires true"),
+                format!(
+                    "securityContext.seccompProfile.type: is not set; {R} requires RuntimeDefault or Localhost"
+                ),
+            ]
+        );
+        let hardened = json!({"securityContext": {"allowPrivilegeEscalation": false, "runAsNonRoot": true,
+            "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}, "seccompProfile": {"type": "RuntimeDefault"}}});
+        assert!(messages(Level::Restricted, hardened).is_empty());
+    }
+
+    #[rstest]
+    #[case(Level::Baseline, "unconfined", true)]
+    #[case(Level::Baseline, "runtime/default", false)]
+    #[case(Level::Baseline, "localhost/custom", false)]
+    #[case(Level::Restricted, "", false)]
+    #[case(Level::Privileged, "unconfined", false)]
+    fn apparmor_annotations_follow_the_level(
+        #[case] level: Level,
+        #[case] value: &str,
+        #[case] refused: bool,
+    ) {
+        assert_eq!(apparmor_annotation_problem(level, value).is_some(), refused);
+    }
+}

@@ -60,3 +60,33 @@ assert_settings_invalid() {
   [ "$(head -n 1 <<<"$output" | jq -r '.valid')" = "false" ]
   [ "$(head -n 1 <<<"$output" | jq -r '.message')" = "$2" ]
 }
+
+# conformance_request CASE: the AdmissionRequest of test_data/conformance/CASE.json: the Pod Tekton builds
+# without the sidecar, carrying the declaration (and what the policy carries from the TaskRun).
+conformance_request() {
+  local case="test_data/conformance/$1.json"
+  jq --argjson c "$(cat "$case")" '{uid: "conformance", kind: {group: "", version: "v1", kind: "Pod"}, operation: "CREATE",
+    object: (.without | .metadata.annotations["pipelinerun-sidecars.io/all-tasks"] = $c.declaration
+      | if $c.context then .metadata.annotations["pipelinerun-sidecars.io/taskrun.json"] = ($c.context | tojson) else . end)}' "$case"
+}
+
+# assert_warnings REQUEST WARNING... [--settings FILE]: accepted, with exactly these admission warnings.
+assert_warnings() {
+  local request="$1" response actual expected
+  shift
+  response="$(evaluate "$request")"
+  echo "response = $response"
+  [ "$(jq -r '.allowed' <<<"$response")" = "true" ]
+  actual="$(jq -c '.warnings // []' <<<"$response")"
+  expected="$(printf '%s\n' "$@" | jq -R . | jq -sc .)"
+  [ "$actual" = "$expected" ]
+}
+
+# Runs one case of test_data/bad: {description, expected, settings, request}. Prints the decision.
+decide() {
+  local request
+  request="$BATS_TEST_TMPDIR/$(basename "$1")"
+  jq '.request' "$1" >"$request"
+  "$KWCTL" run --request-path "$request" --settings-json "$(jq -c '.settings' "$1")" "$POLICY" 2>/dev/null \
+    | jq -r 'if .allowed then "ACCEPTED" else .status.message end'
+}

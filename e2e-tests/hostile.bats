@@ -3,15 +3,6 @@
 
 load helpers
 
-# Runs one case of test_data/bad: {description, expected, settings, request}. Prints the decision.
-decide() {
-  local request
-  request="$BATS_TEST_TMPDIR/$(basename "$1")"
-  jq '.request' "$1" >"$request"
-  "$KWCTL" run --request-path "$request" --settings-json "$(jq -c '.settings' "$1")" "$POLICY" 2>/dev/null \
-    | jq -r 'if .allowed then "ACCEPTED" else .status.message end'
-}
-
 @test "every bad input in test_data/bad is rejected with its exact message" {
   local cases failures=0 expected actual
   cases=(test_data/bad/*.json)

@@ -18,9 +18,10 @@ use std::collections::BTreeMap;
 use crate::settings::Settings;
 use crate::settings::pod_security::{APPARMOR_ANNOTATION_PREFIX, apparmor_annotation_problem};
 use crate::support::error::{FieldError, Problem, SidecarRef};
-use crate::tekton::sidecar::Sidecar;
+use crate::support::yaml::Budget;
 use crate::tekton::variables::sidecar_container_name;
 
+pub use parse::Declared;
 pub(crate) use parse::parse_annotation;
 
 /// The key suffix whose sidecars go to every TaskRun that carries it.
@@ -32,13 +33,6 @@ pub const MARKER: &str = "injected";
 /// `<prefix>/<suffix>`.
 pub fn key(prefix: &str, suffix: &str) -> String {
     format!("{prefix}/{suffix}")
-}
-
-/// A sidecar ready to inject, with the annotation that declared it (for messages).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Declared {
-    pub sidecar: Sidecar,
-    pub annotation: String,
 }
 
 /// The sidecars for the TaskRun of pipeline task `task` (none for a standalone TaskRun), in order:
@@ -54,17 +48,14 @@ pub fn for_task(
     let mut declared: Vec<Declared> = Vec::new();
     let mut problems = Vec::new();
     let mut last = None;
+    let budget = Budget::default();
     for annotation in task_keys(&settings.annotation_prefix, task) {
         let Some(value) = annotations.get(&annotation) else {
             continue;
         };
-        match parse_annotation(&annotation, value, settings) {
-            Ok(sidecars) => {
-                for sidecar in sidecars {
-                    let entry = Declared {
-                        sidecar,
-                        annotation: annotation.clone(),
-                    };
+        match parse_annotation(&annotation, value, settings, &budget) {
+            Ok(entries) => {
+                for entry in entries {
                     match declared
                         .iter_mut()
                         .find(|d| d.sidecar.name == entry.sidecar.name)
@@ -321,7 +312,7 @@ mod tests {
     #[case::duplicate(&[(TEST, "- {name: db, image: a}\n- {name: db, image: b}")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": name: \"db\" is declared twice in this annotation; sidecar names must be unique")]
     #[case::unknown_template(&[(TEST, "- template: redis")], json!({}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": template: \"redis\" is not a template of this policy; the templates are: none are configured")]
     #[case::inline_refused(&[(TEST, "- {name: db, image: postgres}")], json!({"allowInlineSidecars": false, "templates": {"redis": {"image": "redis"}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": inline sidecars are not allowed by the policy setting allowInlineSidecars; use `template: NAME` with one of the templates: redis")]
-    #[case::override_image(&[(TEST, "- {template: redis, image: evil}")], json!({"templates": {"redis": {"image": "redis"}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": image: cannot be overridden on template \"redis\"; the fields an override may set are name, computeResources, resources, imagePullPolicy, livenessProbe, readinessProbe, startupProbe, terminationMessagePath, terminationMessagePolicy, stdin, stdinOnce, tty")]
+    #[case::override_image(&[(TEST, "- {template: redis, image: evil}")], json!({"templates": {"redis": {"image": "redis"}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": image: cannot be overridden on template \"redis\"; the fields an override may set are name, computeResources, resources, imagePullPolicy, livenessProbe, readinessProbe, startupProbe, terminationMessagePolicy, stdin, stdinOnce, tty")]
     #[case::override_command(&[(TEST, "- {template: redis, command: [sh]}")], json!({"templates": {"redis": {"image": "redis", "overridable": ["env"]}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": command: cannot be overridden on template \"redis\"; the fields an override may set are env")]
     #[case::override_exec_probe(&[(TEST, "- {template: redis, readinessProbe: {exec: {command: [sh]}}}")], json!({"templates": {"redis": {"image": "redis"}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"redis\": readinessProbe.exec: cannot be overridden on template \"redis\": a probe that runs a command changes what the template runs (the template's overridable must list readinessProbe)")]
     #[case::override_security_context_held_to_the_level(&[(TEST, "- {template: dind, securityContext: {capabilities: {add: [SYS_ADMIN]}}}")], json!({"templates": {"dind": {"image": "docker:dind", "securityContext": {"privileged": true}, "overridable": ["securityContext"]}}}), "annotation \"pipelinerun-sidecars.io/test\", sidecar \"dind\": securityContext.capabilities.add: adds \"SYS_ADMIN\"; the Pod Security Standards level \"baseline\"")]

@@ -6,18 +6,32 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::template;
-use crate::settings::{InjectAs, Settings, guardrails};
+use crate::settings::guardrails::{self, Authored};
+use crate::settings::{InjectAs, Settings};
 use crate::support::error::{FieldError, Problem, SidecarRef};
 use crate::support::json::kind_of;
-use crate::support::yaml::read_document;
-use crate::tekton::sidecar::{self, Sidecar};
+use crate::support::yaml::{Budget, read_document_within};
+use crate::tekton::sidecar;
+use crate::tekton::sidecar::Sidecar;
 
-/// Reads one annotation value: a YAML or JSON list of sidecars or `template:` entries.
+/// A sidecar ready to inject, with the annotation that declared it (for messages).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Declared {
+    pub sidecar: Sidecar,
+    pub annotation: String,
+    /// The template it was made from, if it was: the platform team's, which an inline Task's author
+    /// must not be able to reach into.
+    pub template: Option<String>,
+}
+
+/// Reads one annotation value: a YAML or JSON list of sidecars or `template:` entries, drawing on the
+/// `budget` of the object it is on.
 pub fn parse_annotation(
     annotation: &str,
     value: &str,
     settings: &Settings,
-) -> Result<Vec<Sidecar>, Vec<Problem>> {
+    budget: &Budget,
+) -> Result<Vec<Declared>, Vec<Problem>> {
     let whole = |error: FieldError| {
         vec![Problem {
             annotation: annotation.to_string(),
@@ -25,7 +39,7 @@ pub fn parse_annotation(
             error,
         }]
     };
-    let items = match read_document(value) {
+    let items = match read_document_within(value, budget) {
         Ok(Value::Array(items)) => items,
         Ok(Value::Null) => {
             return Err(whole(FieldError::new(
@@ -78,9 +92,12 @@ pub fn parse_annotation(
         match template::resolve(item, settings) {
             Ok(resolved) => {
                 let sidecar = resolved.sidecar;
-                let authored = resolved.overrides.as_ref().unwrap_or(&sidecar);
+                let authored = match &resolved.overrides {
+                    Some(overrides) => Authored::Overrides(overrides),
+                    None => Authored::Whole(&sidecar),
+                };
                 let mut errors = sidecar::check(&sidecar);
-                errors.extend(guardrails::check(&sidecar, Some(authored), settings));
+                errors.extend(guardrails::check(&sidecar, authored, settings));
                 if sidecar.restart_policy.as_deref() == Some("Always")
                     && settings.inject_as == InjectAs::Container
                 {
@@ -96,7 +113,11 @@ pub fn parse_annotation(
                     ));
                 }
                 if errors.is_empty() {
-                    sidecars.push(sidecar);
+                    sidecars.push(Declared {
+                        sidecar,
+                        annotation: annotation.to_string(),
+                        template: resolved.template,
+                    });
                 } else {
                     problems.extend(report(errors));
                 }

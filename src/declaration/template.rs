@@ -11,10 +11,11 @@ use crate::tekton::sidecar::{self, Sidecar};
 /// The fields a declaration may override on a template that does not list its own `overridable`: none of
 /// them changes what the template runs or what it can reach. The name (to run a template twice), the
 /// resources, how the image is pulled, the probes that only look at the sidecar from outside (an `exec`
-/// probe runs a command inside it, and needs the template to list the probe), the termination message,
-/// and the terminal flags. Locked: the command, args, script, environment, working directory, ports,
-/// lifecycle, volumes, workspaces, securityContext, image and restartPolicy.
-pub const DEFAULT_OVERRIDABLE: [&str; 12] = [
+/// probe runs a command inside it, and needs the template to list the probe), how the termination
+/// message is read, and the terminal flags. Locked: the command, args, script, environment, working
+/// directory, ports, lifecycle, volumes, workspaces, securityContext, image, restartPolicy, and
+/// `terminationMessagePath` (the kubelet mounts a file at that path, which could hide one the image runs).
+pub const DEFAULT_OVERRIDABLE: [&str; 11] = [
     "name",
     "computeResources",
     "resources",
@@ -22,7 +23,6 @@ pub const DEFAULT_OVERRIDABLE: [&str; 12] = [
     "livenessProbe",
     "readinessProbe",
     "startupProbe",
-    "terminationMessagePath",
     "terminationMessagePolicy",
     "stdin",
     "stdinOnce",
@@ -34,6 +34,8 @@ pub(super) struct Resolved {
     pub(super) sidecar: Sidecar,
     /// What the author wrote over a template (None: an inline sidecar, all of it the author's).
     pub(super) overrides: Option<Sidecar>,
+    /// The template's name, for a sidecar made from one.
+    pub(super) template: Option<String>,
 }
 
 /// One list entry as a sidecar: a template with its overrides merged in, or an inline sidecar.
@@ -57,6 +59,7 @@ pub(super) fn resolve(item: &Value, settings: &Settings) -> Result<Resolved, Vec
         return sidecar::parse(item).map(|sidecar| Resolved {
             sidecar,
             overrides: None,
+            template: None,
         });
     };
     let Some(name) = template.as_str() else {
@@ -111,6 +114,7 @@ pub(super) fn resolve(item: &Value, settings: &Settings) -> Result<Resolved, Vec
     Ok(Resolved {
         sidecar,
         overrides: Some(overrides),
+        template: Some(name.to_string()),
     })
 }
 

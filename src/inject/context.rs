@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::declaration::Declared;
-use crate::support::json::{array, set_annotation};
+use crate::support::json::{array, remove_annotation, set_annotation};
 use crate::support::strict;
 use crate::tekton::workspaces::create_volumes;
 
@@ -74,17 +74,20 @@ impl TaskRunContext {
     }
 }
 
-/// At TaskRun CREATE of a referenced Task: writes the annotation `key` (unless it is there already, which
-/// keeps a second evaluation from changing anything) and moves the `sidecarSpecs` entries of declared
-/// sidecars into it. Returns whether the TaskRun changed.
+/// At TaskRun CREATE of a referenced Task: writes the annotation `key` and moves the `sidecarSpecs`
+/// entries of declared sidecars into it. Returns whether the TaskRun changed.
+///
+/// The annotation is the policy's: the bindings are always worked out again from the TaskRun's spec, so
+/// one written by hand (or copied from a PipelineRun) cannot name other volumes. The `sidecarSpecs` it
+/// already holds for declared sidecars are kept, as a second evaluation must change nothing after the
+/// first moved them out of the spec; they set resources only, which the declaration could set as well.
 pub(crate) fn carry(taskrun: &mut Value, key: &str, declared: &[Declared], v1beta1: bool) -> bool {
     let present = taskrun
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(key))
-        .is_some();
-    if present {
-        return false;
-    }
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let is_declared = |name: &str| declared.iter().any(|d| d.sidecar.name == name);
     let bindings = array(taskrun, "/spec/workspaces");
     let volumes = create_volumes(bindings);
     let workspaces: Vec<Binding> = bindings
@@ -109,29 +112,33 @@ pub(crate) fn carry(taskrun: &mut Value, key: &str, declared: &[Declared], v1bet
     } else {
         "sidecarSpecs"
     };
-    let is_declared = |entry: &Value| {
-        let name = entry.get("name").and_then(Value::as_str);
-        declared
-            .iter()
-            .any(|d| Some(d.sidecar.name.as_str()) == name)
-    };
     let entries = array(taskrun, &format!("/spec/{list}"));
-    let (moved, kept): (Vec<&Value>, Vec<&Value>) = entries.iter().partition(|e| is_declared(e));
-    let sidecar_specs: Vec<SidecarSpec> = moved
-        .iter()
-        .filter_map(|entry| strict::read(entry))
-        .collect();
+    let (moved, kept): (Vec<&Value>, Vec<&Value>) = entries.iter().partition(|entry| {
+        entry
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(is_declared)
+    });
+    let mut sidecar_specs: Vec<SidecarSpec> = TaskRunContext::read(present.as_deref())
+        .map(|context| context.sidecar_specs)
+        .unwrap_or_default();
+    sidecar_specs.retain(|spec| is_declared(&spec.name));
+    sidecar_specs.extend(moved.iter().filter_map(|entry| strict::read(entry)));
     let kept: Vec<Value> = kept.into_iter().cloned().collect();
     let context = TaskRunContext {
         workspaces,
         sidecar_specs,
     };
-    if context == TaskRunContext::default() {
+    let text = if context == TaskRunContext::default() {
+        None
+    } else {
+        serde_json::to_value(&context)
+            .ok()
+            .map(|value| value.to_string())
+    };
+    if text == present {
         return false;
     }
-    let Ok(text) = serde_json::to_value(&context).map(|value| value.to_string()) else {
-        return false;
-    };
     if !moved.is_empty()
         && let Some(spec) = taskrun.get_mut("spec").and_then(Value::as_object_mut)
     {
@@ -141,7 +148,10 @@ pub(crate) fn carry(taskrun: &mut Value, key: &str, declared: &[Declared], v1bet
             spec.insert(list.to_string(), Value::Array(kept));
         }
     }
-    set_annotation(taskrun, key, text);
+    match text {
+        Some(text) => set_annotation(taskrun, key, text),
+        None => remove_annotation(taskrun, key),
+    }
     true
 }
 
@@ -196,6 +206,27 @@ mod tests {
         let before = tr.clone();
         assert!(!carry(&mut tr, KEY, &decl, false));
         assert_eq!(tr, before);
+    }
+
+    #[test]
+    fn an_annotation_written_by_hand_is_replaced_by_what_the_bindings_say() {
+        let mut tr = taskrun();
+        let forged = r#"{"workspaces":[{"name":"custom","volume":"tekton-internal-bin"}],"sidecarSpecs":[{"name":"other","computeResources":{}}]}"#;
+        tr["metadata"]["annotations"] = json!({KEY: forged});
+        let decl = [declared(json!({"name": "db", "image": "postgres"}))];
+        assert!(carry(&mut tr, KEY, &decl, false));
+        let context =
+            TaskRunContext::read(tr["metadata"]["annotations"][KEY].as_str()).expect("readable");
+        assert_eq!(
+            context.binding("custom").map(|b| b.volume.as_str()),
+            Some("ws-20573")
+        );
+        assert!(context.resources("other").is_none());
+        assert!(context.resources("db").is_some());
+        let mut bare =
+            json!({"metadata": {"annotations": {KEY: forged}}, "spec": {"taskRef": {"name": "t"}}});
+        assert!(carry(&mut bare, KEY, &decl, false));
+        assert_eq!(bare["metadata"]["annotations"], json!({}));
     }
 
     #[test]

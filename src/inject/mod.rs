@@ -7,14 +7,20 @@
 //! annotations itself (admission hands it the declarations) and knows nothing of waPC.
 
 pub(crate) mod context;
+mod inline;
 pub(crate) mod pod;
 mod resources;
 mod script;
 pub(crate) mod taskrun;
 mod workspaces;
 
+use serde_json::Value;
+
 use crate::declaration::Declared;
+use crate::settings::pod_level::Surroundings;
 use crate::support::error::{FieldError, Problem, SidecarRef};
+use crate::support::json::array;
+use crate::support::strict;
 
 /// What an injection did: the sidecars it added (for the marker), and what a person should know about it.
 #[derive(Debug, Default, PartialEq)]
@@ -23,6 +29,30 @@ pub(crate) struct Injected {
     pub(crate) warnings: Vec<String>,
     /// Whether the object changed besides the sidecars (a TaskRun carrying its bindings to the Pod).
     pub(crate) changed: bool,
+}
+
+/// What the Pod Security Standards judge of the Pod a sidecar joins, from a Pod's `spec` or a TaskRun's
+/// `podTemplate` (they spell these fields alike), with `more_volumes` (an inline Task's own).
+fn surroundings<'a>(spec: &'a Value, more_volumes: &'a [Value]) -> Surroundings<'a> {
+    let host_namespaces = ["hostNetwork", "hostPID", "hostIPC"]
+        .into_iter()
+        .filter(|field| spec.get(field) == Some(&Value::Bool(true)))
+        .collect();
+    let volumes = array(spec, "/volumes")
+        .iter()
+        .chain(more_volumes)
+        .filter_map(|volume| {
+            let fields = volume.as_object()?;
+            let name = fields.get("name")?.as_str()?;
+            let kind = fields.keys().find(|key| *key != "name")?;
+            Some((name, kind.as_str()))
+        })
+        .collect();
+    Surroundings {
+        host_namespaces,
+        security_context: spec.get("securityContext").and_then(strict::read),
+        volumes,
+    }
 }
 
 /// A declared sidecar that has the name of one the Task defines, when the settings forbid overriding.
@@ -51,6 +81,7 @@ pub(crate) mod tests {
         Declared {
             sidecar: sidecar::parse(&value).expect("valid"),
             annotation: "p.io/test".into(),
+            template: None,
         }
     }
 }

@@ -14,8 +14,9 @@ use serde_json::Value;
 
 use super::context::TaskRunContext;
 use super::workspaces::{self, PodView, pod_level_variable};
-use super::{Injected, conflict, resources, script};
+use super::{Injected, conflict, resources, script, surroundings};
 use crate::declaration::Declared;
+use crate::settings::pod_level::{self, Surroundings};
 use crate::settings::{InjectAs, OnConflict, Settings};
 use crate::support::error::{FieldError, Problem, SidecarRef};
 use crate::support::json::array;
@@ -34,7 +35,8 @@ pub fn inject(
     settings: &Settings,
 ) -> Result<Injected, Vec<Problem>> {
     let specs = context.clone();
-    let view = PodView::of(pod, context);
+    let view = PodView::of(pod, context, declared);
+    let around = surroundings(pod.get("spec").unwrap_or(&Value::Null), &[]);
     let mut problems = Vec::new();
     let mut injected = Injected::default();
     let mut lists = [
@@ -89,6 +91,7 @@ pub fn inject(
             script_path: script::path(index, &entry.sidecar.name),
             replaced,
             specs: specs.as_ref(),
+            around: &around,
             settings,
         };
         match build.container(&entry.sidecar, &view) {
@@ -162,6 +165,8 @@ struct Build<'a> {
     /// The resources of the Task's sidecar this one replaces.
     replaced: Option<ResourceRequirements>,
     specs: Option<&'a TaskRunContext>,
+    /// The Pod, as the Pod Security Standards judge what it gives a sidecar.
+    around: &'a Surroundings<'a>,
     settings: &'a Settings,
 }
 
@@ -171,7 +176,7 @@ impl Build<'_> {
     fn container(
         &self,
         sidecar: &Sidecar,
-        pod: &PodView,
+        pod: &PodView<'_>,
     ) -> Result<(Container, Vec<String>), Vec<FieldError>> {
         let mut errors = Vec::new();
         if let Some(image) = sidecar.image.as_deref().filter(|i| has_variable(i)) {
@@ -181,6 +186,13 @@ impl Build<'_> {
             errors.extend(problems);
             (Vec::new(), Vec::new())
         });
+        let mounted: Vec<&str> = mounts.iter().map(|m| m.name.as_str()).collect();
+        errors.extend(pod_level::problems(
+            self.settings.pod_security,
+            self.around,
+            sidecar.security_context.as_ref(),
+            &mounted,
+        ));
         let command = match &sidecar.script {
             Some(text) => match script::command(text, &self.script_path) {
                 Ok(command) => Some(command),

@@ -4,29 +4,20 @@
 //! spec to merge into (Tekton refuses `taskRef` with `taskSpec`): its Pod gets the sidecars, and the
 //! TaskRun carries what the Pod will need ([`super::context`]).
 //!
-//! Three things are done for Tekton here rather than left to it:
-//!
-//! * Variables in the fields a guardrail judges (the image, volume names) are resolved the way the
-//!   TaskRun reconciler will resolve them, and the result is judged: `image: $(params.image)` is what the
-//!   TaskRun's param says. A variable Tekton cannot resolve is refused, naming it.
-//! * A sidecar's `workspaces` list becomes volume mounts (the volume named by `$(workspaces.<w>.volume)`,
-//!   Tekton's path, `subPath` and `readOnly`): listed in `workspaces`, a workspace would be isolated and
-//!   the steps that do not list it would lose it (`workspace.Apply` in `pkg/workspace/apply.go`).
-//!   `$(workspaces.<w>.path)` in the sidecar becomes the path it lists, as Tekton would make it.
-//! * An override of a Task's sidecar keeps that sidecar's resources where it declares none.
+//! What Tekton will make of a declared sidecar in the inline Task is judged before it joins
+//! ([`super::inline`]); an override of a Task's sidecar keeps that sidecar's resources where it declares
+//! none.
 
-use k8s_openapi::api::core::v1::{ResourceRequirements, VolumeMount};
+use k8s_openapi::api::core::v1::ResourceRequirements;
 use serde_json::Value;
 
+use super::inline::InlineTask;
 use super::{Injected, conflict, context, resources};
 use crate::declaration::Declared;
-use crate::settings::images::image_problem;
 use crate::settings::{OnConflict, Settings};
-use crate::support::error::{FieldError, Problem, SidecarRef, listed};
+use crate::support::error::{FieldError, Problem, SidecarRef};
 use crate::support::json::array;
 use crate::support::strict;
-use crate::tekton::WORKSPACE_DIR;
-use crate::tekton::sidecar::{Sidecar, internal_volume_problem};
 use crate::tekton::variables::{Variables, has_variable, sidecar_container_name};
 
 /// Merges `declared` into the TaskRun's inline `spec.taskSpec.sidecars`, or, for a referenced Task,
@@ -53,7 +44,20 @@ pub fn inject(
             ..Injected::default()
         });
     }
-    let variables = Variables::for_inline_taskrun(taskrun);
+    // Worked out only when a guarded field holds a variable: a TaskRun may carry a thousand params.
+    let needs_variables = declared.iter().any(|d| {
+        d.sidecar.image.as_deref().is_some_and(has_variable)
+            || d.sidecar
+                .volume_mounts
+                .iter()
+                .flatten()
+                .any(|m| has_variable(&m.name))
+    });
+    let variables = if needs_variables {
+        Variables::for_inline_taskrun(taskrun)
+    } else {
+        Variables::default()
+    };
     let task = InlineTask::of(taskrun);
     let mut problems = Vec::new();
     let mut injected = Injected::default();
@@ -97,7 +101,7 @@ pub fn inject(
             )]));
             continue;
         }
-        let (sidecar, warnings) = match task.prepare(&entry.sidecar, &variables, settings) {
+        let (sidecar, warnings) = match task.prepare(entry, &variables, settings) {
             Ok(prepared) => prepared,
             Err(errors) => {
                 problems.extend(report(errors));
@@ -140,170 +144,6 @@ pub fn inject(
         spec.insert("sidecars".to_string(), Value::Array(sidecars));
     }
     Ok(injected)
-}
-
-/// What an inline Task declares and its TaskRun binds, for the sidecars that join it.
-struct InlineTask<'a> {
-    /// `spec.taskSpec.workspaces`.
-    declarations: &'a [Value],
-    /// `spec.workspaces`.
-    bindings: &'a [Value],
-}
-
-impl<'a> InlineTask<'a> {
-    fn of(taskrun: &'a Value) -> Self {
-        InlineTask {
-            declarations: array(taskrun, "/spec/taskSpec/workspaces"),
-            bindings: array(taskrun, "/spec/workspaces"),
-        }
-    }
-
-    /// The sidecar as it joins the Task: guarded fields judged after substitution, listed workspaces made
-    /// into mounts. With the warnings for what it leaves out, or why it cannot join.
-    fn prepare(
-        &self,
-        declared: &Sidecar,
-        variables: &Variables,
-        settings: &Settings,
-    ) -> Result<(Sidecar, Vec<String>), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let mut warnings = Vec::new();
-        let own_paths: Vec<(&str, &str)> = declared
-            .workspaces
-            .iter()
-            .flatten()
-            .filter(|w| !w.mount_path.is_empty())
-            .map(|w| (w.name.as_str(), w.mount_path.as_str()))
-            .collect();
-        let own = Variables::default().with_paths(own_paths.iter().copied());
-        let variables = variables.with_paths(own_paths.iter().copied());
-        if let Some(image) = declared.image.as_deref().filter(|i| has_variable(i)) {
-            match variables.resolve(image) {
-                Err(reference) => errors.push(unresolved("image", image, &reference)),
-                Ok(resolved) => {
-                    if let Some(problem) = image_problem(&resolved, &settings.allowed_images) {
-                        errors.push(FieldError::new(
-                            "image",
-                            format!("{image:?} is {resolved:?} in this TaskRun, and {problem}"),
-                        ));
-                    }
-                }
-            }
-        }
-        for (i, mount) in declared.volume_mounts.iter().flatten().enumerate() {
-            if !has_variable(&mount.name) {
-                continue;
-            }
-            let path = format!("volumeMounts[{i}].name");
-            match variables.resolve(&mount.name) {
-                Err(reference) => errors.push(unresolved(&path, &mount.name, &reference)),
-                Ok(resolved) => {
-                    if let Some(problem) = internal_volume_problem(&resolved) {
-                        errors.push(FieldError::new(
-                            path,
-                            format!(
-                                "{:?} is {resolved:?} in this TaskRun: {problem}",
-                                mount.name
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
-        let mut sidecar = declared.clone();
-        let mut mounts = sidecar.volume_mounts.take().unwrap_or_default();
-        for (i, usage) in declared.workspaces.iter().flatten().enumerate() {
-            let name = usage.name.as_str();
-            let named = |list: &[Value]| {
-                list.iter()
-                    .find(|w| w.get("name").and_then(Value::as_str) == Some(name))
-                    .cloned()
-            };
-            let Some(declaration) = named(self.declarations) else {
-                let declared: Vec<&str> = self
-                    .declarations
-                    .iter()
-                    .filter_map(|w| w.get("name").and_then(Value::as_str))
-                    .collect();
-                let hint = if declared.is_empty() {
-                    "it declares none".to_string()
-                } else {
-                    format!("it declares {}", listed(declared.into_iter()))
-                };
-                errors.push(FieldError::new(
-                    format!("workspaces[{i}].name"),
-                    format!("the inline Task declares no workspace {name:?}, and Tekton refuses a sidecar that uses one it does not declare; {hint}"),
-                ));
-                continue;
-            };
-            let Some(binding) = named(self.bindings) else {
-                warnings.push(format!("workspace {name:?} is not bound: no mount for it"));
-                continue;
-            };
-            let text = |value: &Value, field: &str| {
-                value
-                    .get(field)
-                    .and_then(Value::as_str)
-                    .filter(|v| !v.is_empty())
-                    .map(str::to_string)
-            };
-            let mount_path = Some(usage.mount_path.clone())
-                .filter(|p| !p.is_empty())
-                .or_else(|| text(&declaration, "mountPath"))
-                .unwrap_or_else(|| format!("{WORKSPACE_DIR}/{name}"));
-            let mount = VolumeMount {
-                name: format!("$(workspaces.{name}.volume)"),
-                mount_path,
-                sub_path: text(&binding, "subPath"),
-                read_only: (declaration.get("readOnly") == Some(&Value::Bool(true)))
-                    .then_some(true),
-                ..VolumeMount::default()
-            };
-            if !mounts.iter().any(|m| m.mount_path == mount.mount_path) {
-                mounts.push(mount);
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        sidecar.volume_mounts = (!mounts.is_empty()).then_some(mounts);
-        sidecar.workspaces = None;
-        with_own_paths(&mut sidecar, &own);
-        Ok((sidecar, warnings))
-    }
-}
-
-/// `$(workspaces.<w>.path)` made the path the sidecar listed `<w>` at (`own` holds only those), in the
-/// fields Tekton substitutes: once the sidecar no longer lists the workspace, Tekton would make it the
-/// Task's path instead.
-fn with_own_paths(sidecar: &mut Sidecar, own: &Variables) {
-    let own = |text: &mut String| {
-        if text.contains("$(workspaces.") {
-            *text = own.substitute(text);
-        }
-    };
-    sidecar.script.iter_mut().for_each(own);
-    sidecar.working_dir.iter_mut().for_each(own);
-    for list in [&mut sidecar.command, &mut sidecar.args] {
-        list.iter_mut().flatten().for_each(own);
-    }
-    for var in sidecar.env.iter_mut().flatten() {
-        var.value.iter_mut().for_each(own);
-    }
-    for mount in sidecar.volume_mounts.iter_mut().flatten() {
-        own(&mut mount.mount_path);
-        mount.sub_path.iter_mut().for_each(own);
-    }
-}
-
-/// The refusal of a variable Tekton leaves in the text of a guarded field.
-fn unresolved(path: &str, value: &str, reference: &str) -> FieldError {
-    FieldError::new(
-        path,
-        format!(
-            "{value:?}: Tekton cannot resolve {reference} in this TaskRun (from its params and their defaults, context.taskRun, context.task, workspaces, results, steps or credentials.path) and would use it as written; pass the param, or write the value"
-        ),
-    )
 }
 
 #[cfg(test)]
@@ -404,7 +244,7 @@ mod tests {
             vec![
                 "annotation \"p.io/test\", sidecar \"db\": image: \"$(params.image)\" is \"postgres:16\" in this TaskRun, and \"postgres:16\" (docker.io/library/postgres:16) matches none of the allowedImages patterns: docker.io/library/redis:*",
                 "annotation \"p.io/test\", sidecar \"db\": volumeMounts[0].name: \"$(params.volume)\" is \"tekton-internal-bin\" in this TaskRun: volume \"tekton-internal-bin\" is internal to Tekton: volumes named tekton-internal-* are only mounted into steps",
-                "annotation \"p.io/test\", sidecar \"db\": volumeMounts[1].name: \"$(params.nope)\": Tekton cannot resolve $(params.nope) in this TaskRun (from its params and their defaults, context.taskRun, context.task, workspaces, results, steps or credentials.path) and would use it as written; pass the param, or write the value",
+                "annotation \"p.io/test\", sidecar \"db\": volumeMounts[1].name: \"$(params.nope)\": Tekton cannot resolve $(params.nope) in this TaskRun (from its params and their defaults, context.taskRun.name and namespace, context.task.name, workspaces, results, steps or credentials.path) and would use it as written; pass the param, or write the value",
             ]
         );
     }

@@ -17,27 +17,31 @@
 //! A listed workspace adds a mount and takes none away: unlike a Task's own sidecar, a declared one does
 //! not make the workspace isolated, so the steps keep theirs.
 
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::VolumeMount;
 use serde_json::Value;
 
 use super::context::TaskRunContext;
+use crate::declaration::Declared;
 use crate::support::error::{FieldError, listed};
 use crate::support::json::array;
 use crate::support::strict;
 use crate::tekton::sidecar::{Sidecar, WorkspaceUsage, internal_volume_problem};
 use crate::tekton::variables::has_variable;
 use crate::tekton::workspaces::{is_workspace_volume, workspace_volume};
-use crate::tekton::{
-    CONTAINER_PREFIX, INTERNAL_VOLUME_PREFIXES, RESERVED_NAME, STEP_PREFIX, WORKSPACE_DIR,
-};
+use crate::tekton::{CONTAINER_PREFIX, RESERVED_NAME, STEP_PREFIX, WORKSPACE_DIR};
 
 /// What the Pod already has that a sidecar may use.
-pub(super) struct PodView {
-    volumes: BTreeSet<String>,
-    /// The volumes a sidecar may mount, for a message: "; the volumes a sidecar may mount are ...".
-    mountable: String,
+pub(super) struct PodView<'a> {
+    /// The Pod's volumes that a sidecar to be built may use: a Pod may have thousands of volumes, and
+    /// only the few named by the sidecars, the steps' mounts and the bindings are looked up.
+    volumes: BTreeSet<&'a str>,
+    /// All of the Pod's volumes, for a message.
+    all_volumes: &'a [Value],
+    /// The message's list of the volumes a sidecar may mount, made once, when a first mount is refused.
+    mountable: OnceCell<String>,
     /// Each step's mounts of workspace volumes.
     steps: Vec<Vec<VolumeMount>>,
     /// Each of the Task's own sidecars' mounts.
@@ -55,22 +59,40 @@ pub(super) enum Listed {
     Unbound(String),
 }
 
-impl PodView {
-    /// Reads the Pod, and the TaskRun's bindings from `context` when the policy saw the TaskRun.
-    pub(super) fn of(pod: &Value, context: Option<TaskRunContext>) -> Self {
-        let volumes: BTreeSet<String> = array(pod, "/spec/volumes")
+impl<'a> PodView<'a> {
+    /// Reads the Pod, and the TaskRun's bindings from `context` when the policy saw the TaskRun, for the
+    /// sidecars `declared`.
+    pub(super) fn of(
+        pod: &'a Value,
+        context: Option<TaskRunContext>,
+        declared: &[Declared],
+    ) -> Self {
+        let all_volumes = array(pod, "/spec/volumes");
+        let mut wanted: BTreeSet<&str> = declared
             .iter()
-            .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
+            .flat_map(|d| d.sidecar.volume_mounts.iter().flatten())
+            .map(|m| m.name.as_str())
             .collect();
+        if let Some(context) = &context {
+            wanted.extend(context.workspaces.iter().map(|b| b.volume.as_str()));
+        }
+        let volumes: BTreeSet<&str> = all_volumes
+            .iter()
+            .filter_map(|v| v.get("name").and_then(Value::as_str))
+            .filter(|name| wanted.contains(name) || is_workspace_volume(name))
+            .collect();
+        // Whoever creates a TaskRun can write the context annotation: it may only narrow the volumes that
+        // look like Tekton's workspace volumes, never name another.
         let workspace_volumes: BTreeSet<&str> = match &context {
             Some(context) => context
                 .workspaces
                 .iter()
                 .map(|b| b.volume.as_str())
+                .filter(|v| is_workspace_volume(v))
                 .collect(),
             None => volumes
                 .iter()
-                .map(String::as_str)
+                .copied()
                 .filter(|v| is_workspace_volume(v))
                 .collect(),
         };
@@ -85,44 +107,27 @@ impl PodView {
                 .filter_map(strict::read)
                 .collect()
         };
-        let name_of = |c: &Value| {
-            c.get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let containers = array(pod, "/spec/containers")
-            .iter()
-            .chain(array(pod, "/spec/initContainers"));
         let mut steps = Vec::new();
         let mut task_sidecars = Vec::new();
-        for container in containers {
-            let name = name_of(container);
+        let containers = array(pod, "/spec/containers").iter();
+        for container in containers.chain(array(pod, "/spec/initContainers")) {
+            let name = container
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             if name.starts_with(STEP_PREFIX) {
                 steps.push(mounts_of(container));
             } else if name.starts_with(CONTAINER_PREFIX)
-                && name != format!("{CONTAINER_PREFIX}{RESERVED_NAME}")
+                && name.strip_prefix(CONTAINER_PREFIX) != Some(RESERVED_NAME)
             {
                 task_sidecars.push(mounts_of(container));
             }
         }
         let shared = shared(&steps, &task_sidecars);
-        let mountable: Vec<&str> = volumes
-            .iter()
-            .map(String::as_str)
-            .filter(|v| !INTERNAL_VOLUME_PREFIXES.iter().any(|p| v.starts_with(p)))
-            .collect();
-        let mountable = if mountable.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; the volumes a sidecar may mount are {}",
-                listed(mountable.into_iter())
-            )
-        };
         PodView {
             volumes,
-            mountable,
+            all_volumes,
+            mountable: OnceCell::new(),
             steps,
             task_sidecars,
             shared,
@@ -144,7 +149,7 @@ impl PodView {
             },
             None => {
                 let volume = workspace_volume(name);
-                if !self.volumes.contains(&volume) {
+                if !self.volumes.contains(volume.as_str()) {
                     return Ok(Listed::Unbound(format!(
                         "workspace {name:?} has no volume in this Pod: no mount for it"
                     )));
@@ -164,7 +169,12 @@ impl PodView {
         if let Some(problem) = internal_volume_problem(&volume) {
             return Err(problem);
         }
-        if !self.volumes.contains(&volume) {
+        if !is_workspace_volume(&volume) {
+            return Err(format!(
+                "workspace {name:?} is bound to volume {volume:?}, which is not a workspace volume (Tekton names those ws-<5 hex digits>): the annotation that carries the TaskRun's bindings was not written by this policy"
+            ));
+        }
+        if !self.volumes.contains(volume.as_str()) {
             return Err(format!(
                 "workspace {name:?} is bound to volume {volume:?}, which this Pod does not have: Tekton names workspace volumes by a hash of the workspace since v0.59 (tektoncd/pipeline#7887), and earlier releases at random; a workspace reaches a Pod-level sidecar on v0.59 or later"
             ));
@@ -191,6 +201,28 @@ impl PodView {
             read_only: read_only.filter(|r| *r),
             ..VolumeMount::default()
         }))
+    }
+
+    /// The volumes a sidecar may mount, for a message: "; the volumes a sidecar may mount are ...".
+    fn mountable(&self) -> &str {
+        self.mountable.get_or_init(|| self.list_mountable())
+    }
+
+    fn list_mountable(&self) -> String {
+        let mut mountable: Vec<&str> = self
+            .all_volumes
+            .iter()
+            .filter_map(|v| v.get("name").and_then(Value::as_str))
+            .filter(|v| internal_volume_problem(v).is_none())
+            .collect();
+        if mountable.is_empty() {
+            return String::new();
+        }
+        mountable.sort_unstable();
+        format!(
+            "; the volumes a sidecar may mount are {}",
+            listed(mountable.into_iter())
+        )
     }
 
     fn all_mounts(&self) -> impl Iterator<Item = &VolumeMount> {
@@ -222,7 +254,7 @@ fn shared(steps: &[Vec<VolumeMount>], task_sidecars: &[Vec<VolumeMount>]) -> Vec
 /// why it cannot have them.
 pub(super) fn mounts(
     sidecar: &Sidecar,
-    pod: &PodView,
+    pod: &PodView<'_>,
 ) -> Result<(Vec<VolumeMount>, Vec<String>), Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
@@ -233,12 +265,13 @@ pub(super) fn mounts(
                 &format!("volumeMounts[{i}].name"),
                 &mount.name,
             ));
-        } else if !pod.volumes.contains(&mount.name) {
+        } else if !pod.volumes.contains(mount.name.as_str()) {
             errors.push(FieldError::new(
                 format!("volumeMounts[{i}].name"),
                 format!(
                     "the Pod has no volume {:?}{} (add a volume with the TaskRun's podTemplate, or use a workspace)",
-                    mount.name, pod.mountable
+                    mount.name,
+                    pod.mountable()
                 ),
             ));
         }
@@ -288,7 +321,11 @@ mod tests {
         json!({"name": name, "mountPath": path})
     }
 
-    fn view(steps: Vec<Value>, sidecars: Vec<Value>, context: Option<TaskRunContext>) -> PodView {
+    fn view(
+        steps: Vec<Value>,
+        sidecars: Vec<Value>,
+        context: Option<TaskRunContext>,
+    ) -> PodView<'static> {
         let mut containers: Vec<Value> = steps
             .into_iter()
             .enumerate()
@@ -301,7 +338,8 @@ mod tests {
         );
         let pod = json!({"spec": {"containers": containers, "volumes": [
             {"name": "ws-1bcf2"}, {"name": "ws-20573"}, {"name": "tekton-internal-bin"}, {"name": "cache"}]}});
-        PodView::of(&pod, context)
+        // A test's Pod lives as long as the test: leaking it lets the view borrow it.
+        PodView::of(Box::leak(Box::new(pod)), context, &[])
     }
 
     fn usage(name: &str, path: &str) -> WorkspaceUsage {
@@ -395,6 +433,48 @@ mod tests {
         assert_eq!(
             pod.listed(&usage("w", "")).err(),
             Some("volume \"tekton-internal-bin\" is internal to Tekton: volumes named tekton-internal-* are only mounted into steps".to_string())
+        );
+    }
+
+    #[test]
+    fn a_forged_context_cannot_make_tekton_s_volumes_shared() {
+        let context = TaskRunContext {
+            workspaces: vec![Binding {
+                name: "bin".into(),
+                volume: "tekton-internal-bin".into(),
+                sub_path: String::new(),
+            }],
+            sidecar_specs: vec![],
+        };
+        let step = json!([
+            mount("tekton-internal-bin", "/tekton/bin"),
+            mount("ws-1bcf2", "/workspace/source")
+        ]);
+        let pod = view(vec![step.clone(), step], vec![], Some(context));
+        assert!(pod.shared.is_empty(), "{:?}", pod.shared);
+        let without = view(
+            vec![json!([mount("tekton-internal-bin", "/tekton/bin")]); 2],
+            vec![],
+            None,
+        );
+        assert!(without.shared.is_empty());
+    }
+
+    #[test]
+    fn a_binding_to_a_volume_that_is_no_workspace_s_is_refused() {
+        let context = TaskRunContext {
+            workspaces: vec![Binding {
+                name: "w".into(),
+                volume: "cache".into(),
+                sub_path: String::new(),
+            }],
+            sidecar_specs: vec![],
+        };
+        let pod = view(vec![json!([])], vec![], Some(context));
+        assert!(
+            pod.listed(&usage("w", ""))
+                .err()
+                .is_some_and(|m| m.contains("is not a workspace volume"))
         );
     }
 

@@ -12,18 +12,25 @@ use crate::support::k8s::check_quantity;
 use crate::tekton::sidecar::Sidecar;
 use crate::tekton::variables::has_variable;
 
-/// The guardrail problems of one sidecar, each naming the setting that would allow it. `authored` is what
-/// a pipeline author wrote: the whole sidecar when it is inline, the overrides when it comes from a
-/// template, nothing for a template itself. Only that is held to the Pod Security Standards level: a
-/// template is the platform team's.
+/// What of a sidecar a pipeline author wrote.
+#[derive(Debug, Clone, Copy)]
+pub enum Authored<'a> {
+    /// An inline sidecar: all of it.
+    Whole(&'a Sidecar),
+    /// The overrides written over a template.
+    Overrides(&'a Sidecar),
+    /// Nothing: a template itself, the platform team's.
+    Nothing,
+}
+
+/// The guardrail problems of one sidecar, each naming the setting that would allow it. Only what the
+/// author wrote is held to the Pod Security Standards level: a template is the platform team's, so an
+/// override may not set a field to what the level forbids, but the fields the level requires are the
+/// template's to set.
 ///
 /// An image with a variable is judged where the variable is resolved (`inject::variables`): here its
 /// text says nothing of what will run.
-pub fn check(
-    sidecar: &Sidecar,
-    authored: Option<&Sidecar>,
-    settings: &Settings,
-) -> Vec<FieldError> {
+pub fn check(sidecar: &Sidecar, authored: Authored<'_>, settings: &Settings) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if let Some(image) = &sidecar.image
         && !image.trim().is_empty()
@@ -32,8 +39,14 @@ pub fn check(
     {
         errors.push(FieldError::new("image", problem));
     }
-    if let Some(authored) = authored {
-        errors.extend(pod_security::check(settings.pod_security, authored));
+    match authored {
+        Authored::Whole(whole) => {
+            errors.extend(pod_security::check(settings.pod_security, whole, true));
+        }
+        Authored::Overrides(overrides) => {
+            errors.extend(pod_security::check(settings.pod_security, overrides, false));
+        }
+        Authored::Nothing => {}
     }
     for (list, quantities) in sidecar
         .compute_resources

@@ -154,21 +154,29 @@ pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
     Pattern::parse(pattern).map(|_| ())
 }
 
-/// Path segments against pattern segments, where a `**` segment stands for any number of segments. The
-/// table is |pattern| x |path|, both a handful.
+/// Path segments against pattern segments, where a `**` segment stands for any number of segments, and
+/// at the end for one or more (as in `.gitignore`): `ghcr.io/acme/**` is what is under `ghcr.io/acme`,
+/// not the repository `ghcr.io/acme` itself. The table is |pattern| x |path|, both a handful.
 fn path_match(pattern: &[String], path: &[&str]) -> bool {
     // reachable[j]: the pattern so far can consume exactly the first j segments of the path.
     let mut reachable = vec![false; path.len() + 1];
     if let Some(first) = reachable.first_mut() {
         *first = true;
     }
-    for segment in pattern {
+    for (k, segment) in pattern.iter().enumerate() {
         let mut next = vec![false; path.len() + 1];
         if segment == "**" {
+            let at_least_one = k + 1 == pattern.len();
             let mut any = false;
             for (j, slot) in next.iter_mut().enumerate() {
-                any |= reachable.get(j).copied().unwrap_or(false);
+                let here = reachable.get(j).copied().unwrap_or(false);
+                if !at_least_one {
+                    any |= here;
+                }
                 *slot = any;
+                if at_least_one {
+                    any |= here;
+                }
             }
         } else {
             for (j, text) in path.iter().enumerate() {
@@ -250,10 +258,12 @@ mod tests {
     #[case("ghcr.io/org/*", "ghcr.io/org/a/b", false)]
     #[case("ghcr.io/org/**", "ghcr.io/org/a/b", true)]
     #[case("ghcr.io/org/**", "ghcr.io/org/a", true)]
+    // A trailing ** is what is under the path, not the repository of that name.
+    #[case("ghcr.io/org/**", "ghcr.io/org", false)]
+    #[case("ghcr.io/org/**/db", "ghcr.io/org/db", true)]
     #[case("ghcr.io/org/**", "ghcr.io/orgx/a", false)]
     #[case("ghcr.io/org/**", "ghcr.io.evil.com/org/a", false)]
     #[case("ghcr.io/org/**", "ghcr.io:443/org/a", false)]
-    #[case("ghcr.io/org/**/db", "ghcr.io/org/db", true)]
     #[case("ghcr.io/org/**/db", "ghcr.io/org/a/b/db:1", true)]
     #[case("*.acme.io/**", "registry.acme.io/x/y", true)]
     #[case("*.acme.io/**", "acme.io.evil.com/x", false)]

@@ -58,7 +58,11 @@ pub fn validate(payload: &[u8]) -> Result<Settings, Vec<SettingsError>> {
                 // A template is the platform team's: it is not held to podSecurity, which is for authors.
                 let problems = sidecar::check(&sidecar)
                     .into_iter()
-                    .chain(guardrails::check(&sidecar, None, &settings));
+                    .chain(guardrails::check(
+                        &sidecar,
+                        guardrails::Authored::Nothing,
+                        &settings,
+                    ));
                 errors.extend(problems.map(|e| e.within(&path)));
             }
             Err(problems) => errors.extend(problems.into_iter().map(|e| e.within(&path))),

@@ -13,6 +13,7 @@
 pub(crate) mod guardrails;
 pub(crate) mod images;
 pub mod load;
+pub(crate) mod pod_level;
 pub(crate) mod pod_security;
 mod schema;
 

@@ -5,7 +5,8 @@
 //! every field a container carries: privileged, capabilities, procMount, SELinux, seccomp, AppArmor,
 //! Windows host processes, host ports, and the host of probes and lifecycle handlers; `restricted` adds
 //! privilege escalation, dropping ALL, running as non-root and a seccomp profile. Pod-level fields (host
-//! namespaces, volumes, sysctls) are not a sidecar's to set, so they are not here.
+//! namespaces, volumes, sysctls) are not a sidecar's to set: what they give a sidecar is judged where the
+//! Pod is known (`pod_level.rs`).
 //!
 //! Where Pod Security Admission lets a container leave a field to the Pod (`runAsNonRoot`, the seccomp
 //! profile), this check asks the sidecar itself: the Pod's own securityContext is not visible at every
@@ -30,7 +31,7 @@ pub enum Level {
 }
 
 impl Level {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Level::Privileged => "privileged",
             Level::Baseline => "baseline",
@@ -57,7 +58,7 @@ const BASELINE_CAPABILITIES: [&str; 13] = [
 ];
 
 /// The SELinux types `baseline` allows (`selinuxAllowedTypes1_31`; the empty type is allowed too).
-const SELINUX_TYPES: [&str; 4] = [
+pub(super) const SELINUX_TYPES: [&str; 4] = [
     "container_t",
     "container_init_t",
     "container_kvm_t",
@@ -71,7 +72,9 @@ pub(crate) const APPARMOR_ANNOTATION_PREFIX: &str =
     "container.apparmor.security.beta.kubernetes.io/";
 
 /// The problems of `sidecar` at `level`, each naming the field, the level and what the level allows.
-pub(crate) fn check(level: Level, sidecar: &Sidecar) -> Vec<FieldError> {
+/// With `whole`, `sidecar` is all the container has, and a field `restricted` requires must be set;
+/// otherwise it is what an author wrote over a template, and may only not set such a field otherwise.
+pub(crate) fn check(level: Level, sidecar: &Sidecar, whole: bool) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if level == Level::Privileged {
         return errors;
@@ -86,7 +89,7 @@ pub(crate) fn check(level: Level, sidecar: &Sidecar) -> Vec<FieldError> {
         ));
     };
     let context = sidecar.security_context.as_ref();
-    check_context(level, context, &mut forbid);
+    check_context(level, context, whole, &mut forbid);
     for (i, port) in sidecar.ports.iter().flatten().enumerate() {
         if let Some(host_port) = port.host_port.filter(|p| *p != 0) {
             forbid(
@@ -129,6 +132,7 @@ pub(crate) fn check(level: Level, sidecar: &Sidecar) -> Vec<FieldError> {
 fn check_context(
     level: Level,
     context: Option<&SecurityContext>,
+    whole: bool,
     forbid: &mut impl FnMut(&str, String, String),
 ) {
     let restricted = level == Level::Restricted;
@@ -241,19 +245,21 @@ fn check_context(
     if !restricted {
         return;
     }
+    // A field left out of an override is the template's.
+    let wrong = |found: bool, set: bool| found && (whole || set);
     let escalation = context.and_then(|c| c.allow_privilege_escalation);
-    if escalation != Some(false) {
+    if wrong(escalation != Some(false), escalation.is_some()) {
         forbid(
             "securityContext.allowPrivilegeEscalation",
             set(escalation),
             "requires false".to_string(),
         );
     }
-    let drops_all = context
+    let drop = context
         .and_then(|c| c.capabilities.as_ref())
-        .and_then(|c| c.drop.as_ref())
-        .is_some_and(|drop| drop.iter().any(|c| c == "ALL"));
-    if !drops_all {
+        .and_then(|c| c.drop.as_ref());
+    let drops_all = drop.is_some_and(|drop| drop.iter().any(|c| c == "ALL"));
+    if wrong(!drops_all, drop.is_some()) {
         forbid(
             "securityContext.capabilities.drop",
             "does not include \"ALL\"".to_string(),
@@ -261,14 +267,14 @@ fn check_context(
         );
     }
     let non_root = context.and_then(|c| c.run_as_non_root);
-    if non_root != Some(true) {
+    if wrong(non_root != Some(true), non_root.is_some()) {
         forbid(
             "securityContext.runAsNonRoot",
             set(non_root),
             "requires true".to_string(),
         );
     }
-    if context.and_then(|c| c.seccomp_profile.as_ref()).is_none() {
+    if whole && context.and_then(|c| c.seccomp_profile.as_ref()).is_none() {
         forbid(
             "securityContext.seccompProfile.type",
             "is not set".to_string(),
@@ -342,7 +348,7 @@ mod tests {
             target.extend(extra.clone());
         }
         let sidecar = sidecar::parse(&value).expect("valid sidecar");
-        check(level, &sidecar)
+        check(level, &sidecar, true)
             .iter()
             .map(ToString::to_string)
             .collect()
@@ -407,6 +413,31 @@ mod tests {
         let hardened = json!({"securityContext": {"allowPrivilegeEscalation": false, "runAsNonRoot": true,
             "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}, "seccompProfile": {"type": "RuntimeDefault"}}});
         assert!(messages(Level::Restricted, hardened).is_empty());
+    }
+
+    #[test]
+    fn an_override_may_leave_the_required_fields_to_the_template_but_not_undo_them() {
+        let overrides = |fields: Value| -> Vec<String> {
+            let sidecar: Sidecar = serde_json::from_value(fields).expect("overrides");
+            check(Level::Restricted, &sidecar, false)
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert!(overrides(json!({"name": "db"})).is_empty());
+        assert_eq!(
+            overrides(
+                json!({"securityContext": {"allowPrivilegeEscalation": true, "runAsNonRoot": false,
+                "capabilities": {"drop": ["NET_RAW"]}}})
+            ),
+            vec![
+                format!("securityContext.allowPrivilegeEscalation: is true; {R} requires false"),
+                format!(
+                    "securityContext.capabilities.drop: does not include \"ALL\"; {R} requires dropping ALL"
+                ),
+                format!("securityContext.runAsNonRoot: is false; {R} requires true"),
+            ]
+        );
     }
 
     #[rstest]

@@ -3,12 +3,31 @@
 //! A message always says where (the annotation key, the sidecar, the field path), what is wrong and what
 //! is allowed, because it reaches a pipeline author as `kubectl`'s "admission webhook denied the request".
 
+use std::borrow::Cow;
 use std::fmt;
 
 use thiserror::Error;
 
+/// The most characters of a text taken from the request (a name, a key) that a message shows.
+const SHOWN_CHARS: usize = 80;
+/// The most characters one problem takes in a message: with [`MAX_LISTED`] problems, a rejection stays
+/// within a few dozen kilobytes whatever the request holds.
+const MAX_PROBLEM_CHARS: usize = 1000;
+
+/// `text` as a message shows it: whole up to a line's worth, cut after that.
+pub(crate) fn shortened(text: &str) -> Cow<'_, str> {
+    cut(text, SHOWN_CHARS)
+}
+
+fn cut(text: &str, chars: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(chars) {
+        Some((end, _)) => Cow::Owned(format!("{}...", text.get(..end).unwrap_or_default())),
+        None => Cow::Borrowed(text),
+    }
+}
+
 /// A problem with one field: its path inside the sidecar or the settings, and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FieldError {
     /// Dotted path with list indexes, such as `readinessProbe.exec.command[0]`; empty for the whole value.
     pub path: String,
@@ -140,7 +159,7 @@ pub(crate) fn listed<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> Strin
 }
 
 /// Which sidecar of a declaration a problem is about.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SidecarRef {
     /// The sidecar's name, once it is known.
     Named(String),
@@ -151,14 +170,14 @@ pub enum SidecarRef {
 impl fmt::Display for SidecarRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SidecarRef::Named(name) => write!(f, "sidecar {name:?}"),
+            SidecarRef::Named(name) => write!(f, "sidecar {:?}", shortened(name)),
             SidecarRef::Index(i) => write!(f, "sidecar #{}", i + 1),
         }
     }
 }
 
 /// One problem with a declaration: the annotation it is in, the sidecar if it is about one, and the field.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Problem {
     /// The annotation key the declaration is in.
     pub annotation: String,
@@ -170,7 +189,7 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "annotation {:?}", self.annotation)?;
+        write!(f, "annotation {:?}", shortened(&self.annotation))?;
         if let Some(sidecar) = &self.sidecar {
             write!(f, ", {sidecar}")?;
         }
@@ -202,7 +221,7 @@ fn render_problems(problems: &[Problem]) -> String {
     let list = problems
         .iter()
         .take(MAX_LISTED)
-        .map(ToString::to_string)
+        .map(|problem| cut(&problem.to_string(), MAX_PROBLEM_CHARS).into_owned())
         .collect::<Vec<_>>()
         .join("; ");
     let more = problems.len().saturating_sub(MAX_LISTED);

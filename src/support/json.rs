@@ -60,3 +60,13 @@ pub(crate) fn set_annotation(object: &mut Value, key: &str, value: String) {
         annotations.insert(key.to_string(), Value::String(value));
     }
 }
+
+/// Removes the annotation `key`, if the object has it.
+pub(crate) fn remove_annotation(object: &mut Value, key: &str) {
+    if let Some(annotations) = object
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        annotations.remove(key);
+    }
+}

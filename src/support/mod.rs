@@ -10,3 +10,5 @@ pub mod json;
 pub(crate) mod k8s;
 pub(crate) mod strict;
 pub mod yaml;
+mod yaml_budget;
+mod yaml_scalar;

@@ -13,7 +13,7 @@ use serde::de::{
 };
 use serde_json::{Map, Value};
 
-use crate::support::error::FieldError;
+use crate::support::error::{FieldError, MAX_LISTED};
 
 /// Deserializes `T` from `value`, failing on the first type error (with its path) or, when the types all
 /// fit, on every unknown field found anywhere in the value.
@@ -188,10 +188,18 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
                 let unknown = map
                     .keys()
                     .filter(|key| context.report_unknown && !fields.contains(&key.as_str()));
-                let errors: Vec<FieldError> = unknown
-                    .map(|key| FieldError::unknown(&path, key, fields))
-                    .collect();
-                context.unknown.borrow_mut().extend(errors);
+                let mut found = context.unknown.borrow_mut();
+                for key in unknown {
+                    // Past what a message lists, an unknown field is only counted: no suggestion is
+                    // searched for, nor the allowed fields listed, thousands of times over.
+                    let error = if found.len() < MAX_LISTED {
+                        FieldError::unknown(&path, key, fields)
+                    } else {
+                        FieldError::new(format!("{path}.{key}"), "unknown field")
+                    };
+                    found.push(error);
+                }
+                drop(found);
                 self.visit_map(map, visitor)
             }
             other => other.deserialize_struct(name, fields, visitor),

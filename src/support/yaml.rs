@@ -10,11 +10,16 @@
 //! events and enforces the same kind of budget: a declaration needs little nesting, few anchors and no
 //! second document, and an alias expansion is counted before it is copied, so a bomb is refused, not
 //! expanded.
+//!
+//! One object's declarations share one [`Budget`] of text and values (`yaml_budget.rs`).
 
 use std::collections::BTreeMap;
 
-use granit_parser::{Event, Parser, ScalarStyle, Tag};
-use serde_json::{Map, Number, Value};
+use granit_parser::{Event, Parser, Tag};
+use serde_json::{Map, Value};
+
+pub use super::yaml_budget::{Budget, MAX_BYTES, MAX_DOCUMENTS, MAX_NODES};
+use super::yaml_scalar::{CORE, scalar, unsupported};
 
 /// The deepest nesting a declaration may use (a sidecar's deepest field is about eight levels down).
 pub(crate) const MAX_DEPTH: usize = 32;
@@ -22,41 +27,96 @@ pub(crate) const MAX_DEPTH: usize = 32;
 pub(crate) const MAX_ALIASES: usize = 100;
 /// The most anchors (`&name`) in one declaration.
 pub(crate) const MAX_ANCHORS: usize = 100;
-/// The most values a declaration may hold once its aliases are expanded.
-pub(crate) const MAX_NODES: usize = 100_000;
 /// The most text (scalars and keys, in bytes) that aliases may copy into one declaration. Without it one
 /// anchored 200 KB string and a hundred aliases to it would become 20 MB of sidecar, and a 20 MB patch.
 pub(crate) const MAX_ALIAS_BYTES: usize = 64 * 1024;
 
-/// The core-schema tag prefix that `!!` stands for.
-const CORE: &str = "tag:yaml.org,2002:";
-
-/// Reads one YAML document into a JSON value; the error says where and what, on one line.
+/// Reads one YAML document into a JSON value, within a budget of its own; the error says where and what,
+/// on one line.
 pub fn read(text: &str) -> Result<Value, String> {
-    let mut builder = Builder::default();
+    read_within(text, &Budget::default()).map_err(|refusal| match refusal {
+        Refusal::Invalid(message) | Refusal::TooMuch(message) | Refusal::TooLong(message) => {
+            message
+        }
+    })
+}
+
+/// Why a text was not read: it is not a declaration YAML can express, or reading it would cost more than
+/// the budget allows.
+enum Refusal {
+    Invalid(String),
+    /// At a place in the text: what is there would take the budget.
+    TooMuch(String),
+    /// The whole text is longer than the budget: a sentence of its own.
+    TooLong(String),
+}
+
+impl From<String> for Refusal {
+    fn from(message: String) -> Self {
+        Refusal::Invalid(message)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(message: &str) -> Self {
+        Refusal::Invalid(message.to_string())
+    }
+}
+
+fn read_within(text: &str, budget: &Budget) -> Result<Value, Refusal> {
+    budget.take_text(text).map_err(Refusal::TooLong)?;
+    let mut builder = Builder {
+        budget,
+        open: Vec::new(),
+        anchors: BTreeMap::new(),
+        aliases: 0,
+        size: Size::default(),
+        alias_bytes: 0,
+        documents: 0,
+        root: None,
+    };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|err| {
             let at = err.marker();
-            format!("line {} column {}: {}", at.line(), at.col() + 1, err.kind())
+            Refusal::Invalid(format!(
+                "line {} column {}: {}",
+                at.line(),
+                at.col() + 1,
+                err.kind()
+            ))
         })?;
-        builder.event(event).map_err(|message| {
+        let at = |message: String| {
             format!(
                 "line {} column {}: {message}",
                 span.start.line(),
                 span.start.col() + 1
             )
+        };
+        builder.event(event).map_err(|refusal| match refusal {
+            Refusal::Invalid(message) => Refusal::Invalid(at(message)),
+            Refusal::TooMuch(message) => Refusal::TooMuch(at(message)),
+            Refusal::TooLong(message) => Refusal::TooLong(message),
         })?;
     }
     Ok(builder.root.unwrap_or(Value::Null))
 }
 
-/// Reads an annotation value or a pasted text: YAML (JSON is YAML) into a JSON value, within the budget
-/// above; blank text is null, and the error reads as the end of a sentence about the text.
+/// Reads an annotation value or a pasted text: YAML (JSON is YAML) into a JSON value, within its own
+/// budget; blank text is null, and the error reads as the end of a sentence about the text.
 pub fn read_document(text: &str) -> Result<Value, String> {
+    read_document_within(text, &Budget::default())
+}
+
+/// [`read_document`] drawing on `budget`, which the other declarations on the same object share.
+pub fn read_document_within(text: &str, budget: &Budget) -> Result<Value, String> {
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }
-    read(text).map_err(|message| format!("is not valid YAML or JSON: {message}"))
+    read_within(text, budget).map_err(|refusal| match refusal {
+        Refusal::Invalid(message) => format!("is not valid YAML or JSON: {message}"),
+        Refusal::TooMuch(message) => format!("is refused at {message}"),
+        Refusal::TooLong(message) => message,
+    })
 }
 
 /// How much a value holds: what an alias to it adds to the declaration.
@@ -90,8 +150,8 @@ enum Open {
     },
 }
 
-#[derive(Default)]
-struct Builder {
+struct Builder<'b> {
+    budget: &'b Budget,
     open: Vec<Open>,
     /// Each anchor's value and size.
     anchors: BTreeMap<usize, (Value, Size)>,
@@ -104,13 +164,13 @@ struct Builder {
     root: Option<Value>,
 }
 
-impl Builder {
-    fn event(&mut self, event: Event<'_>) -> Result<(), String> {
+impl Builder<'_> {
+    fn event(&mut self, event: Event<'_>) -> Result<(), Refusal> {
         match event {
             Event::DocumentStart(..) => {
                 self.documents += 1;
                 if self.documents > 1 {
-                    return Err("holds more than one YAML document; declare one list".to_string());
+                    return Err("holds more than one YAML document; declare one list".into());
                 }
             }
             Event::SequenceStart(_, anchor, tag) => {
@@ -143,7 +203,7 @@ impl Builder {
                         start,
                         ..
                     }) => (Value::Object(entries), anchor, start),
-                    None => return Err("a collection ends that never started".to_string()),
+                    None => return Err("a collection ends that never started".into()),
                 };
                 self.remember(anchor, &value, self.size.since(start))?;
                 self.place(value, None)?;
@@ -154,44 +214,45 @@ impl Builder {
                     bytes: text.len(),
                 };
                 self.count(size)?;
-                let value = scalar(&text, style, tag.as_deref())?;
+                let value = scalar(&text, style, tag.as_deref()).map_err(Refusal::Invalid)?;
                 self.remember(anchor, &value, size)?;
                 self.place(value, Some(&text))?;
             }
             Event::Alias(anchor) => {
                 self.aliases += 1;
                 if self.aliases > MAX_ALIASES {
-                    return Err(expansion_refused());
+                    return Err(Refusal::TooMuch(expansion_refused()));
                 }
                 let (value, size) = self
                     .anchors
                     .get(&anchor)
                     .cloned()
-                    .ok_or("an alias refers to no anchor")?;
+                    .ok_or(Refusal::Invalid("an alias refers to no anchor".into()))?;
                 self.alias_bytes = self.alias_bytes.saturating_add(size.bytes);
                 if self.alias_bytes > MAX_ALIAS_BYTES {
-                    return Err(expansion_refused());
+                    return Err(Refusal::TooMuch(expansion_refused()));
                 }
                 self.count(size)?;
                 let key = value.as_str().map(str::to_string);
                 self.place(value, key.as_deref())?;
             }
             Event::UnresolvedAlias(name) => {
-                return Err(format!("the alias *{name} refers to no anchor"));
+                return Err(format!("the alias *{name} refers to no anchor").into());
             }
             _ => {}
         }
         Ok(())
     }
 
-    fn open(&mut self, collection: Open) -> Result<(), String> {
+    fn open(&mut self, collection: Open) -> Result<(), Refusal> {
         if self.open.len() >= MAX_DEPTH {
             return Err(format!(
                 "nests deeper than the {MAX_DEPTH} levels a sidecar declaration may use"
-            ));
+            )
+            .into());
         }
         if let Some(Open::Mapping { key: None, .. }) = self.open.last() {
-            return Err("a mapping key must be a plain value, not a list or a mapping".to_string());
+            return Err("a mapping key must be a plain value, not a list or a mapping".into());
         }
         self.count(Size { nodes: 1, bytes: 0 })?;
         self.open.push(collection);
@@ -199,30 +260,33 @@ impl Builder {
     }
 
     /// Counts values as they are made or copied by an alias, before the copy is made.
-    fn count(&mut self, added: Size) -> Result<(), String> {
+    fn count(&mut self, added: Size) -> Result<(), Refusal> {
         self.size.nodes = self.size.nodes.saturating_add(added.nodes);
         self.size.bytes = self.size.bytes.saturating_add(added.bytes);
-        if self.size.nodes > MAX_NODES {
-            Err(expansion_refused())
-        } else {
-            Ok(())
-        }
+        self.budget
+            .take_nodes(added.nodes)
+            .map_err(Refusal::TooMuch)
     }
 
-    fn remember(&mut self, anchor: usize, value: &Value, size: Size) -> Result<(), String> {
+    fn remember(&mut self, anchor: usize, value: &Value, size: Size) -> Result<(), Refusal> {
         if anchor == 0 {
             return Ok(());
         }
         if self.anchors.len() >= MAX_ANCHORS {
-            return Err(expansion_refused());
+            return Err(Refusal::TooMuch(expansion_refused()));
         }
+        // The copy kept for the aliases costs what the value costs: anchors nested in one another would
+        // otherwise copy the same values once for each.
+        self.budget
+            .take_nodes(size.nodes)
+            .map_err(Refusal::TooMuch)?;
         self.anchors.insert(anchor, (value.clone(), size));
         Ok(())
     }
 
     /// Puts a finished value where it belongs: the root, the next list item, a mapping key or its value.
     /// `text` is the value as written, which a mapping key keeps.
-    fn place(&mut self, value: Value, text: Option<&str>) -> Result<(), String> {
+    fn place(&mut self, value: Value, text: Option<&str>) -> Result<(), Refusal> {
         match self.open.last_mut() {
             None => self.root = Some(value),
             Some(Open::Sequence { items, .. }) => items.push(value),
@@ -234,7 +298,7 @@ impl Builder {
                     let name =
                         text.ok_or("a mapping key must be a plain value, not a list or a mapping")?;
                     if entries.contains_key(name) {
-                        return Err(format!("the key {name:?} appears twice in one mapping"));
+                        return Err(format!("the key {name:?} appears twice in one mapping").into());
                     }
                     *key = Some(name.to_string());
                 }
@@ -243,117 +307,20 @@ impl Builder {
         Ok(())
     }
 
-    fn expect_collection_tag(&self, tag: Option<&Tag>, kind: &str) -> Result<(), String> {
+    fn expect_collection_tag(&self, tag: Option<&Tag>, kind: &str) -> Result<(), Refusal> {
         match tag {
             None => Ok(()),
             Some(tag) if tag.handle() == CORE && tag.suffix() == kind => Ok(()),
-            Some(tag) => Err(unsupported(tag)),
+            Some(tag) => Err(unsupported(tag).into()),
         }
     }
 }
 
 fn expansion_refused() -> String {
     format!(
-        "its YAML anchors and aliases expand beyond what a sidecar declaration needs (at most {MAX_ANCHORS} anchors, {MAX_ALIASES} aliases, {MAX_NODES} values and {} KiB copied by aliases), so it is refused rather than expanded",
+        "its YAML anchors and aliases expand beyond what a sidecar declaration needs (at most {MAX_ANCHORS} anchors, {MAX_ALIASES} aliases and {} KiB copied by aliases); write the entries out",
         MAX_ALIAS_BYTES / 1024
     )
-}
-
-fn unsupported(tag: &Tag) -> String {
-    let shown = if tag.handle() == CORE {
-        format!("!!{}", tag.suffix())
-    } else {
-        format!("{}{}", tag.handle(), tag.suffix())
-    };
-    format!("the YAML tag {shown} is not supported here; write the value without it")
-}
-
-/// A scalar's value under the YAML 1.2 core schema: a quoted or block scalar is a string; a plain one is
-/// null, a boolean, an integer or a float when it is spelt as one, and a string otherwise. A core tag
-/// (`!!str`, `!!int`...) decides instead.
-fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
-    let Some(tag) = tag else {
-        return Ok(if style == ScalarStyle::Plain {
-            plain(text)
-        } else {
-            Value::String(text.to_string())
-        });
-    };
-    if tag.handle() != CORE {
-        return Err(unsupported(tag));
-    }
-    let resolved = plain(text);
-    let fits = match tag.suffix() {
-        "str" => return Ok(Value::String(text.to_string())),
-        "null" => resolved.is_null(),
-        "bool" => resolved.is_boolean(),
-        "int" => resolved.is_i64() || resolved.is_u64(),
-        "float" => resolved.is_number(),
-        _ => return Err(unsupported(tag)),
-    };
-    if fits {
-        Ok(resolved)
-    } else {
-        Err(format!("{text:?} is not a valid !!{}", tag.suffix()))
-    }
-}
-
-fn plain(text: &str) -> Value {
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
-        _ => {}
-    }
-    integer(text)
-        .or_else(|| float(text))
-        .unwrap_or_else(|| Value::String(text.to_string()))
-}
-
-/// `[-+]?[0-9]+`, `0o[0-7]+` or `0x[0-9a-fA-F]+`.
-fn integer(text: &str) -> Option<Value> {
-    let (radix, digits) = match (text.strip_prefix("0o"), text.strip_prefix("0x")) {
-        (Some(octal), _) => (8, octal),
-        (_, Some(hex)) => (16, hex),
-        _ => (10, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let unsigned = digits.strip_prefix('-').unwrap_or(digits);
-    if unsigned.is_empty()
-        || !unsigned.chars().all(|c| c.is_digit(radix))
-        || (radix != 10 && unsigned != digits)
-    {
-        return None;
-    }
-    match i64::from_str_radix(digits, radix) {
-        Ok(n) => Some(Value::Number(n.into())),
-        Err(_) => u64::from_str_radix(digits, radix)
-            .ok()
-            .map(|n| Value::Number(n.into()))
-            .or_else(|| float(digits)),
-    }
-}
-
-/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`. Infinities and NaN have no JSON form: they stay
-/// strings, which every numeric field then refuses.
-fn float(text: &str) -> Option<Value> {
-    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
-    let (mantissa, exponent) = match body.split_once(['e', 'E']) {
-        Some((m, e)) => (m, Some(e.strip_prefix(['-', '+']).unwrap_or(e))),
-        None => (body, None),
-    };
-    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    let valid = digits(whole)
-        && digits(fraction)
-        && (!whole.is_empty() || !fraction.is_empty())
-        && exponent.is_none_or(|e| !e.is_empty() && digits(e));
-    if !valid {
-        return None;
-    }
-    text.parse::<f64>()
-        .ok()
-        .and_then(Number::from_f64)
-        .map(Value::Number)
 }
 
 #[cfg(test)]
@@ -441,16 +408,53 @@ mod tests {
             writeln!(bomb, "a{i}: &a{i} [{refs}]").expect("a String takes any text");
         }
         let err = read_document(&bomb).expect_err("refused");
-        assert!(err.starts_with("is not valid YAML or JSON: "), "{err}");
+        assert!(err.starts_with("is refused at line "), "{err}");
         assert!(
-            err.contains("so it is refused rather than expanded"),
+            err.ends_with("hold more than the 10000 values the policy reads on one object"),
             "{err}"
         );
         let many_aliases = format!("a: &a x\nb: [{}]\n", vec!["*a"; MAX_ALIASES + 1].join(", "));
         assert!(
             read(&many_aliases)
                 .expect_err("refused")
-                .contains("refused rather than expanded")
+                .ends_with("100 aliases and 64 KiB copied by aliases); write the entries out")
+        );
+    }
+
+    #[test]
+    fn the_declarations_of_one_object_share_one_budget() {
+        let budget = Budget::default();
+        let list = |n: usize| format!("[{}]", vec!["x"; n].join(", "));
+        assert!(read_document_within(&list(MAX_NODES / 2), &budget).is_ok());
+        let err = read_document_within(&list(MAX_NODES / 2), &budget).expect_err("over");
+        assert!(err.starts_with("is refused at line 1 column "), "{err}");
+        let budget = Budget::default();
+        let long = format!("[{}]", "x".repeat(MAX_BYTES / 2));
+        assert!(read_document_within(&long, &budget).is_ok());
+        assert_eq!(
+            read_document_within(&long, &budget),
+            Err("is 33 KiB long, 65 KiB with the declarations read before it on this object; the policy reads at most 64 KiB of declarations on one object".to_string())
+        );
+        assert_eq!(
+            read_document_within(&"x".repeat(MAX_BYTES + 1), &Budget::default()),
+            Err(
+                "is 65 KiB long; the policy reads at most 64 KiB of declarations on one object"
+                    .to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn anchored_values_count_against_the_budget_when_they_are_remembered() {
+        // Thirty anchors nested one in the other each remember the values inside them: 30 copies.
+        let mut text = "x".to_string();
+        for i in 0..30 {
+            text = format!("&a{i} [{text}, {}]", vec!["y"; 300].join(", "));
+        }
+        let err = read(&text).expect_err("copies counted");
+        assert!(
+            err.ends_with("values the policy reads on one object"),
+            "{err}"
         );
     }
 }

@@ -6,6 +6,7 @@
 //! The Sidecar type lives here rather than with the declarations because the settings need it too: a
 //! template is checked as a sidecar when the policy loads, and declarations read the settings.
 
+mod params;
 pub(crate) mod sidecar;
 pub(crate) mod variables;
 pub mod workspaces;
@@ -31,6 +32,9 @@ pub(crate) const RESERVED_NAME: &str = "tekton-log-results";
 pub(crate) const WORKSPACE_DIR: &str = "/workspace";
 
 /// Volume-name prefixes that Tekton keeps for steps: a sidecar that could mount them could rewrite what a
-/// trusted Task's steps run (`/tekton/bin`, `/tekton/scripts`) or read their credentials.
-pub(crate) const INTERNAL_VOLUME_PREFIXES: [&str; 2] =
-    ["tekton-internal-", "tekton-creds-init-home-"];
+/// trusted Task's steps run (`/tekton/bin`, `/tekton/scripts`), forge its results (`/tekton/results`,
+/// which Tekton Chains signs), read its credentials (`tekton-creds-<hash>` and
+/// `tekton-creds-init-home-<n>`, `pkg/pod/creds_init.go`) or take its SPIFFE identity
+/// (`spiffe-workload-api`, `pkg/spire/spire.go`).
+pub(crate) const INTERNAL_VOLUME_PREFIXES: [&str; 3] =
+    ["tekton-internal-", "tekton-creds-", "spiffe-workload-api"];

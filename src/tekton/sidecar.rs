@@ -13,11 +13,11 @@ use k8s_openapi::api::core::v1::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::support::error::FieldError;
+use crate::support::error::{FieldError, shortened};
 use crate::support::json::kind_of;
 use crate::support::k8s::is_dns_label;
 use crate::support::strict;
-use crate::tekton::variables::has_variable;
+use crate::tekton::variables::{has_variable, sidecar_container_name};
 use crate::tekton::{INTERNAL_VOLUME_PREFIXES, RESERVED_NAME};
 
 /// A Tekton v1 Sidecar (`computeResources` is also accepted under its v1beta1 name `resources`).
@@ -334,21 +334,26 @@ pub fn name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("is required".to_string());
     }
-    if name == RESERVED_NAME {
+    // Compared as container names: Tekton cuts `sidecar-<name>` to 63 characters and drops the dashes
+    // left at the end, so a long name padded with dashes would otherwise become its results sidecar.
+    if sidecar_container_name(name) == sidecar_container_name(RESERVED_NAME) {
         return Some(format!(
-            "{name:?} is reserved by Tekton for its results sidecar"
+            "{:?} is reserved by Tekton for its results sidecar (the container {:?})",
+            shortened(name),
+            sidecar_container_name(RESERVED_NAME)
         ));
     }
     if name.len() > 63 {
         return Some(format!(
             "{:?} is {} characters long; a sidecar name is a DNS-1123 label of at most 63 (Tekton cuts the container name sidecar-<name> to 63)",
-            name.chars().take(80).collect::<String>(),
+            shortened(name),
             name.len()
         ));
     }
     if !is_dns_label(name) {
         return Some(format!(
-            "{name:?} is not a DNS-1123 label: use lowercase letters, digits and '-', starting and ending with a letter or digit"
+            "{:?} is not a DNS-1123 label: use lowercase letters, digits and '-', starting and ending with a letter or digit",
+            shortened(name)
         ));
     }
     None
@@ -423,7 +428,9 @@ mod tests {
 
     #[rstest]
     #[case::no_image(json!({"name": "db"}), vec!["image: is required"])]
-    #[case::reserved(json!({"name": "tekton-log-results", "image": "x"}), vec!["name: \"tekton-log-results\" is reserved by Tekton for its results sidecar"])]
+    #[case::reserved(json!({"name": "tekton-log-results", "image": "x"}), vec!["name: \"tekton-log-results\" is reserved by Tekton for its results sidecar (the container \"sidecar-tekton-log-results\")"])]
+    // Tekton cuts the container name to 63 characters and drops the dashes at its end.
+    #[case::reserved_once_cut(json!({"name": format!("tekton-log-results{}x", "-".repeat(37)), "image": "x"}), vec!["name: \"tekton-log-results-------------------------------------x\" is reserved by Tekton for its results sidecar (the container \"sidecar-tekton-log-results\")"])]
     #[case::not_dns(json!({"name": "Postgres_DB", "image": "x"}), vec!["name: \"Postgres_DB\" is not a DNS-1123 label: use lowercase letters, digits and '-', starting and ending with a letter or digit"])]
     #[case::long_is_fine(json!({"name": "a".repeat(63), "image": "x"}), vec![])]
     #[case::too_long(json!({"name": "a".repeat(64), "image": "x"}), vec!["name: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is 64 characters long; a sidecar name is a DNS-1123 label of at most 63 (Tekton cuts the container name sidecar-<name> to 63)"])]

@@ -1,8 +1,13 @@
 //! Tekton's variable substitution into a Task's sidecars, as the TaskRun reconciler applies it
 //! (`applyParamsContextsResultsAndWorkspaces` in `pkg/reconciler/taskrun/taskrun.go`, the `Apply*`
 //! functions of `pkg/reconciler/taskrun/resources/apply.go`, `ApplySidecarReplacements` in
-//! `pkg/container`): plain text, one pass, `$(key)` replaced by its value; a key Tekton does not know
-//! stays in the text as written.
+//! `pkg/container`).
+//!
+//! Tekton substitutes in passes, each one pass of plain replacements over what the passes before made
+//! (`substitution.ApplyReplacements`, a `strings.Replacer`): params, then context, task results, step
+//! exit-code paths, each bound workspace's path, the workspaces' other variables, and last, when the Pod
+//! is built, `credentials.path`. A param's value can hold a variable of a later pass, and Tekton then
+//! substitutes that too; a key Tekton does not know stays in the text as written.
 //!
 //! The policy needs it to judge what will run rather than what was written: a declaration's
 //! `image: $(params.image)` in an inline Task becomes whatever the TaskRun's param says.
@@ -11,6 +16,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::params::params;
 use super::workspaces::create_volumes;
 use super::{CONTAINER_PREFIX, STEP_PREFIX, WORKSPACE_DIR};
 use crate::support::json::array;
@@ -21,29 +27,48 @@ const RESULTS_DIR: &str = "/tekton/results";
 const STEPS_DIR: &str = "/tekton/steps";
 /// `$(credentials.path)` (`pipeline.CredsDir`).
 const CREDS_DIR: &str = "/tekton/creds";
+/// The most params (the TaskRun's and the Task's defaults, each) whose variables the policy works out.
+/// Each costs a few map entries; a Task with more would be refused at its first variable.
+pub(crate) const MAX_PARAMS: usize = 1000;
 
 /// Whether `text` holds a variable reference.
 pub(crate) fn has_variable(text: &str) -> bool {
     text.contains("$(")
 }
 
-/// The string replacements Tekton makes in an inline Task's sidecars, keyed without `$( )`.
-#[derive(Debug, Default, Clone)]
+/// One pass of replacements, keyed without `$( )`.
+type Pass = BTreeMap<String, String>;
+
+/// What Tekton will substitute in the sidecars of an inline Task, pass by pass.
+#[derive(Debug, Default)]
 pub(crate) struct Variables {
-    values: BTreeMap<String, String>,
+    passes: Vec<Pass>,
+    /// For each bound workspace, the pass that sets its path (`applyWorkspaceMountPath`): a sidecar that
+    /// lists the workspace with its own `mountPath` sees that path instead.
+    path_passes: BTreeMap<String, usize>,
+    /// More params than [`MAX_PARAMS`]: nothing is worked out.
+    too_many_params: bool,
 }
 
 impl Variables {
     /// What Tekton will substitute in the sidecars of `taskrun`'s inline `spec.taskSpec` at its first
-    /// reconcile: params (the TaskRun's values over the Task's defaults), context, workspaces, results,
-    /// step exit-code paths and the credentials path. The TaskRun's name and uid are not known when it is
-    /// created with `generateName`, and so not resolvable.
+    /// reconcile. The TaskRun's name is not known when it is created with `generateName`, nor its uid
+    /// (the API server sets both after the mutating admission), nor the retry count of a later attempt:
+    /// those are not resolvable.
     pub(crate) fn for_inline_taskrun(taskrun: &Value) -> Variables {
-        let mut variables = Variables::default();
         let spec = taskrun.pointer("/spec/taskSpec").unwrap_or(&Value::Null);
-        variables.params(spec, taskrun);
-        variables.context(taskrun);
-        variables.workspaces(spec, taskrun);
+        let defaults = array(spec, "/params");
+        let given = array(taskrun, "/spec/params");
+        if defaults.len() > MAX_PARAMS || given.len() > MAX_PARAMS {
+            return Variables {
+                too_many_params: true,
+                ..Variables::default()
+            };
+        }
+        let mut variables = Variables::default();
+        variables.passes.push(params(defaults, given));
+        variables.passes.push(context(taskrun));
+        let mut results = Pass::new();
         for result in array(spec, "/results") {
             if let Some(name) = result.get("name").and_then(Value::as_str) {
                 let path = format!("{RESULTS_DIR}/{name}");
@@ -52,115 +77,33 @@ impl Variables {
                     format!("results[{name:?}].path"),
                     format!("results['{name}'].path"),
                 ] {
-                    variables.values.insert(key, path.clone());
+                    results.insert(key, path.clone());
                 }
             }
         }
+        variables.passes.push(results);
+        let mut exit_codes = Pass::new();
         for (i, step) in array(spec, "/steps").iter().enumerate() {
             let container = match step.get("name").and_then(Value::as_str) {
                 Some(name) if !name.is_empty() => format!("{STEP_PREFIX}{name}"),
                 _ => format!("{STEP_PREFIX}unnamed-{i}"),
             };
-            variables.values.insert(
+            exit_codes.insert(
                 format!("steps.{container}.exitCode.path"),
                 format!("{STEPS_DIR}/{container}/exitCode"),
             );
         }
+        variables.passes.push(exit_codes);
+        variables.workspaces(spec, taskrun);
+        variables.passes.push(Pass::from([(
+            "credentials.path".to_string(),
+            CREDS_DIR.to_string(),
+        )]));
         variables
-            .values
-            .insert("credentials.path".to_string(), CREDS_DIR.to_string());
-        variables
     }
 
-    /// `getTaskParameters`: the Task's defaults (whose own `$(params.*)` are resolved against the other
-    /// defaults), then every TaskRun param over them, declared or not.
-    fn params(&mut self, spec: &Value, taskrun: &Value) {
-        let mut defaults = Variables::default();
-        for param in array(spec, "/params") {
-            if let (Some(name), Some(value)) = (
-                param.get("name").and_then(Value::as_str),
-                param.get("default"),
-            ) {
-                defaults.param(name, value);
-            }
-        }
-        let resolved: Vec<(String, String)> = defaults
-            .values
-            .iter()
-            .map(|(key, value)| (key.clone(), defaults.substitute(value)))
-            .collect();
-        self.values.extend(resolved);
-        for param in array(taskrun, "/spec/params") {
-            if let (Some(name), Some(value)) = (
-                param.get("name").and_then(Value::as_str),
-                param.get("value"),
-            ) {
-                self.param(name, value);
-            }
-        }
-    }
-
-    /// The keys of one param (`replacementsFromParams`): `params.X`, `params["X"]`, `params['X']` and
-    /// `inputs.params.X`; `[i]` for each element of an array; `params.X.key` for each key of an object.
-    fn param(&mut self, name: &str, value: &Value) {
-        let prefixes = [
-            format!("params.{name}"),
-            format!("params[{name:?}]"),
-            format!("params['{name}']"),
-            format!("inputs.params.{name}"),
-        ];
-        match value {
-            Value::String(text) => {
-                for prefix in prefixes {
-                    self.values.insert(prefix, text.clone());
-                }
-            }
-            Value::Array(items) => {
-                for prefix in &prefixes {
-                    for (i, item) in items.iter().enumerate() {
-                        if let Some(text) = item.as_str() {
-                            self.values
-                                .insert(format!("{prefix}[{i}]"), text.to_string());
-                        }
-                    }
-                }
-            }
-            Value::Object(fields) => {
-                for (key, item) in fields {
-                    if let Some(text) = item.as_str() {
-                        self.values
-                            .insert(format!("params.{name}.{key}"), text.to_string());
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// `getContextReplacements`; for an inline spec the task's name is the TaskRun's.
-    fn context(&mut self, taskrun: &Value) {
-        let meta = |field: &str| {
-            taskrun
-                .pointer(&format!("/metadata/{field}"))
-                .and_then(Value::as_str)
-                .filter(|v| !v.is_empty())
-        };
-        let known = [
-            ("context.taskRun.name", meta("name")),
-            ("context.task.name", meta("name")),
-            ("context.taskRun.namespace", meta("namespace")),
-            ("context.taskRun.uid", meta("uid")),
-            ("context.task.retry-count", Some("0")),
-        ];
-        for (key, value) in known {
-            if let Some(value) = value {
-                self.values.insert(key.to_string(), value.to_string());
-            }
-        }
-    }
-
-    /// `ApplyWorkspaces`: for each declared workspace (and each binding the Task does not declare),
-    /// `bound`, `path`, `volume` and `claim`.
+    /// `ApplyWorkspaces`: for each declared workspace (and each binding the Task does not declare), in
+    /// the Task's order, a pass for its path; then one for `bound`, `volume` and `claim`.
     fn workspaces(&mut self, spec: &Value, taskrun: &Value) {
         let bindings = array(taskrun, "/spec/workspaces");
         let volumes = create_volumes(bindings);
@@ -176,6 +119,7 @@ impl Variables {
                 .iter()
                 .any(|d| d.get("name").and_then(Value::as_str) == name)
         });
+        let mut last = Pass::new();
         for declaration in declarations.iter().chain(undeclared) {
             let Some(name) = declaration.get("name").and_then(Value::as_str) else {
                 continue;
@@ -183,98 +127,161 @@ impl Variables {
             let optional = declaration.get("optional") == Some(&Value::Bool(true));
             let prefix = format!("workspaces.{name}");
             if optional && !bound(name) {
-                self.values
-                    .insert(format!("{prefix}.bound"), "false".to_string());
-                self.values.insert(format!("{prefix}.path"), String::new());
+                last.insert(format!("{prefix}.bound"), "false".to_string());
+                last.insert(format!("{prefix}.path"), String::new());
             } else {
                 let path = declaration
                     .get("mountPath")
                     .and_then(Value::as_str)
                     .filter(|p| !p.is_empty())
                     .map_or_else(|| format!("{WORKSPACE_DIR}/{name}"), str::to_string);
-                self.values
-                    .insert(format!("{prefix}.bound"), "true".to_string());
-                self.values.insert(format!("{prefix}.path"), path);
+                last.insert(format!("{prefix}.bound"), "true".to_string());
+                self.path_passes.insert(name.to_string(), self.passes.len());
+                self.passes
+                    .push(Pass::from([(format!("{prefix}.path"), path)]));
             }
+        }
+        for (name, volume) in &volumes {
+            last.insert(format!("workspaces.{name}.volume"), volume.name.clone());
         }
         for binding in bindings {
             let Some(name) = binding.get("name").and_then(Value::as_str) else {
                 continue;
             };
-            if let Some(volume) = volumes.get(name) {
-                self.values
-                    .insert(format!("workspaces.{name}.volume"), volume.name.clone());
-            }
             let claim = binding
                 .pointer("/persistentVolumeClaim/claimName")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            self.values
-                .insert(format!("workspaces.{name}.claim"), claim.to_string());
+            last.insert(format!("workspaces.{name}.claim"), claim.to_string());
         }
+        self.passes.push(last);
     }
 
-    /// These variables with `workspaces.<w>.path` set to `path` for the workspaces a sidecar lists with
-    /// its own `mountPath` (`applyWorkspaceMountPath`).
-    pub(crate) fn with_paths<'a>(
-        &self,
-        own: impl Iterator<Item = (&'a str, &'a str)>,
-    ) -> Variables {
-        let mut variables = self.clone();
-        for (workspace, path) in own {
-            variables
-                .values
-                .insert(format!("workspaces.{workspace}.path"), path.to_string());
+    /// These variables for a sidecar that lists workspaces with its own `mountPath`: `(workspace, path)`.
+    pub(crate) fn for_sidecar<'a>(&'a self, own: &'a [(&'a str, &'a str)]) -> ForSidecar<'a> {
+        ForSidecar {
+            variables: self,
+            own,
         }
-        variables
     }
+}
 
-    /// `text` with every known variable replaced, in one pass; unknown ones stay as written.
+/// [`Variables`] as one sidecar sees them.
+pub(crate) struct ForSidecar<'a> {
+    variables: &'a Variables,
+    own: &'a [(&'a str, &'a str)],
+}
+
+impl ForSidecar<'_> {
+    /// `text` after every pass Tekton makes.
     pub(crate) fn substitute(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(start) = rest.find("$(") {
-            let (before, from) = rest.split_at(start);
-            out.push_str(before);
-            let Some(end) = from.find(')') else {
-                out.push_str(from);
-                return out;
-            };
-            let (reference, after) = from.split_at(end + 1);
-            match reference.get(2..end).and_then(|key| self.values.get(key)) {
-                Some(value) => out.push_str(value),
-                None => out.push_str(reference),
+        let mut text = text.to_string();
+        for (i, pass) in self.variables.passes.iter().enumerate() {
+            if !has_variable(&text) {
+                break;
             }
-            rest = after;
+            let own = self
+                .variables
+                .path_passes
+                .iter()
+                .find(|(_, pass)| **pass == i)
+                .and_then(|(workspace, _)| self.own.iter().find(|(w, _)| w == workspace))
+                .map(|(_, path)| *path);
+            text = replace_once(&text, |key| match own {
+                Some(path) => pass.get(key).map(|_| path),
+                None => pass.get(key).map(String::as_str),
+            });
         }
-        out.push_str(rest);
-        out
+        text
     }
 
-    /// `text` as Tekton will make it, or the first variable Tekton leaves as written.
-    pub(crate) fn resolve(&self, text: &str) -> Result<String, String> {
+    /// `text` as Tekton will make it, or why it cannot be known.
+    pub(crate) fn resolve(&self, text: &str) -> Result<String, Unresolved> {
+        if self.variables.too_many_params {
+            return Err(Unresolved::TooManyParams);
+        }
         let resolved = self.substitute(text);
-        match unresolved(text, self) {
-            Some(reference) => Err(reference),
+        match first_variable(&resolved) {
+            Some(reference) => Err(Unresolved::Left(reference)),
             None => Ok(resolved),
         }
     }
 }
 
-/// The first `$(...)` of `text` that `variables` does not know.
-fn unresolved(text: &str, variables: &Variables) -> Option<String> {
+/// Why a text's value after Tekton's substitution is not known.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Unresolved {
+    /// The first variable Tekton leaves in the text (also one a param's value brought in), which
+    /// Kubernetes would then be given as written.
+    Left(String),
+    /// The TaskRun or its Task has more than [`MAX_PARAMS`] params.
+    TooManyParams,
+}
+
+/// `getContextReplacements`; for an inline spec the task's name is the TaskRun's.
+fn context(taskrun: &Value) -> Pass {
+    let name = taskrun
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty());
+    let namespace = taskrun
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty());
+    let known = [
+        ("context.taskRun.name", name),
+        ("context.task.name", name),
+        ("context.taskRun.namespace", namespace),
+    ];
+    known
+        .into_iter()
+        .filter_map(|(key, value)| Some((key.to_string(), value?.to_string())))
+        .collect()
+}
+
+/// `text` with every `$(key)` that `lookup` knows replaced, in one pass as `strings.Replacer` makes it:
+/// an unknown reference stays, and the scan goes on inside it (`$($(params.a))` has `$(params.a)`
+/// replaced).
+fn replace_once<'v>(text: &str, lookup: impl Fn(&str) -> Option<&'v str>) -> String {
+    let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("$(") {
-        let from = rest.get(start..).unwrap_or_default();
-        let end = from.find(')').unwrap_or(from.len().saturating_sub(1));
-        let reference = from.get(..=end).unwrap_or(from);
-        let key = reference.get(2..end).unwrap_or_default();
-        if !variables.values.contains_key(key) {
-            return Some(reference.to_string());
+        let (before, from) = rest.split_at(start);
+        out.push_str(before);
+        let replaced = from
+            .find(')')
+            .and_then(|end| Some((lookup(from.get(2..end)?)?, end)));
+        match replaced {
+            Some((value, end)) => {
+                out.push_str(value);
+                rest = from.get(end + 1..).unwrap_or_default();
+            }
+            None => {
+                out.push_str("$(");
+                rest = from.get(2..).unwrap_or_default();
+            }
         }
-        rest = from.get(end + 1..).unwrap_or_default();
     }
-    None
+    out.push_str(rest);
+    out
+}
+
+/// `text` with `$(workspaces.<w>.path)` replaced by `path` for each `(w, path)` of `own`, and nothing
+/// else: what Tekton's path pass gives a sidecar that lists those workspaces with its own `mountPath`.
+pub(crate) fn with_own_paths(text: &str, own: &[(&str, &str)]) -> String {
+    replace_once(text, |key| {
+        let workspace = key.strip_prefix("workspaces.")?.strip_suffix(".path")?;
+        own.iter()
+            .find(|(name, _)| *name == workspace)
+            .map(|(_, path)| *path)
+    })
+}
+
+/// The first `$(...)` in `text`, up to its `)` (or the end).
+fn first_variable(text: &str) -> Option<String> {
+    let from = text.get(text.find("$(")?..)?;
+    let end = from.find(')').map_or(from.len(), |end| end + 1);
+    Some(from.get(..end).unwrap_or(from).to_string())
 }
 
 /// The container name Tekton gives a sidecar: `names.SimpleNameGenerator.RestrictLength("sidecar-" +
@@ -300,21 +307,29 @@ mod tests {
 
     fn taskrun() -> Value {
         json!({
-            "metadata": {"name": "run-build", "namespace": "team-a"},
+            "metadata": {"name": "run-build", "namespace": "team-a", "uid": "0b5f0c63"},
             "spec": {
                 "params": [{"name": "image", "value": "postgres:16"}, {"name": "list", "value": ["a", "b"]},
-                           {"name": "obj", "value": {"tag": "16"}}],
+                           {"name": "obj", "value": {"tag": "16"}}, {"name": "later", "value": "$(context.taskRun.name)"},
+                           {"name": "claim", "value": "$(workspaces.cache.claim)"}, {"name": "again", "value": "$(params.image)"},
+                           {"name": "mixed", "value": ["docker.io/library/redis:7", 1]}],
                 "workspaces": [{"name": "source", "persistentVolumeClaim": {"claimName": "src"}},
                                {"name": "cache", "persistentVolumeClaim": {"claimName": "src"}, "subPath": "c"}],
                 "taskSpec": {
                     "params": [{"name": "image", "default": "postgres:14"}, {"name": "registry", "default": "docker.io"},
-                               {"name": "full", "default": "$(params.registry)/library/redis"}],
+                               {"name": "full", "default": "$(params.registry)/library/redis"},
+                               {"name": "two", "default": "$(params.registry)/$(params.image)"},
+                               {"name": "mixed", "type": "array", "default": ["evil.example.com/miner:1"]}],
                     "workspaces": [{"name": "source", "mountPath": "/src"}, {"name": "maybe", "optional": true}],
                     "results": [{"name": "digest"}],
                     "steps": [{"name": "build", "image": "golang"}, {"image": "alpine"}]
                 }
             }
         })
+    }
+
+    fn left(reference: &str) -> Result<&str, Unresolved> {
+        Err(Unresolved::Left(reference.to_string()))
     }
 
     #[rstest::rstest]
@@ -342,36 +357,64 @@ mod tests {
         Ok("/tekton/steps/step-unnamed-1/exitCode")
     )]
     #[case("$(credentials.path)", Ok("/tekton/creds"))]
-    #[case("$(context.taskRun.uid)", Err("$(context.taskRun.uid)"))]
-    #[case("x$(params.nope)y", Err("$(params.nope)"))]
-    #[case("$(context.pipelineRun.name)", Err("$(context.pipelineRun.name)"))]
-    #[case("$(params.list)", Err("$(params.list)"))]
     #[case("no variable", Ok("no variable"))]
-    #[case("$(unclosed", Err("$(unclosed"))]
-    fn resolves_what_tekton_resolves(#[case] text: &str, #[case] expected: Result<&str, &str>) {
+    // The API server sets the uid after the mutating admission; a retry counts up.
+    #[case("$(context.taskRun.uid)", left("$(context.taskRun.uid)"))]
+    #[case("$(context.task.retry-count)", left("$(context.task.retry-count)"))]
+    #[case("x$(params.nope)y", left("$(params.nope)"))]
+    #[case("$(context.pipelineRun.name)", left("$(context.pipelineRun.name)"))]
+    #[case("$(params.list)", left("$(params.list)"))]
+    #[case("$(unclosed", left("$(unclosed"))]
+    // A param's value passes through the later passes: context, then workspaces.
+    #[case("$(params.later)", Ok("run-build"))]
+    #[case("$(params.claim)", Ok("src"))]
+    // ... but not through the params pass again.
+    #[case("$(params.again)", left("$(params.image)"))]
+    // The inner reference of a nested one is replaced, as strings.Replacer replaces it.
+    #[case("$($(params.registry))", left("$(docker.io)"))]
+    // A TaskRun value Tekton reads as a string (an array of something else than strings) leaves the
+    // array default's elements in place.
+    #[case("$(params.mixed[0])", Ok("evil.example.com/miner:1"))]
+    // The defaults' second pass keeps the last reference it resolved, from the original text.
+    #[case("$(params.two)", left("$(params.registry)"))]
+    fn resolves_what_tekton_resolves(
+        #[case] text: &str,
+        #[case] expected: Result<&str, Unresolved>,
+    ) {
         let variables = Variables::for_inline_taskrun(&taskrun());
         assert_eq!(
-            variables.resolve(text),
-            expected.map(str::to_string).map_err(str::to_string)
-        );
-    }
-
-    #[test]
-    fn one_pass_only() {
-        let mut taskrun = taskrun();
-        taskrun["spec"]["params"][0]["value"] = json!("$(params.registry)");
-        let variables = Variables::for_inline_taskrun(&taskrun);
-        assert_eq!(
-            variables.substitute("$(params.image)"),
-            "$(params.registry)"
+            variables.for_sidecar(&[]).resolve(text),
+            expected.map(str::to_string)
         );
     }
 
     #[test]
     fn a_sidecar_s_own_mount_path_is_its_workspace_path() {
         let variables = Variables::for_inline_taskrun(&taskrun());
-        let own = variables.with_paths([("source", "/mine")].into_iter());
-        assert_eq!(own.substitute("$(workspaces.source.path)"), "/mine");
+        let own = [("source", "/mine")];
+        assert_eq!(
+            variables
+                .for_sidecar(&own)
+                .substitute("$(workspaces.source.path)"),
+            "/mine"
+        );
+        assert_eq!(
+            with_own_paths("$(workspaces.source.path):$(workspaces.cache.path)", &own),
+            "/mine:$(workspaces.cache.path)"
+        );
+    }
+
+    #[test]
+    fn more_params_than_the_policy_works_out_are_not_resolved() {
+        let mut taskrun = taskrun();
+        taskrun["spec"]["params"] = (0..=MAX_PARAMS)
+            .map(|i| json!({"name": format!("p{i}"), "value": "x"}))
+            .collect();
+        let variables = Variables::for_inline_taskrun(&taskrun);
+        assert_eq!(
+            variables.for_sidecar(&[]).resolve("$(params.p1)"),
+            Err(Unresolved::TooManyParams)
+        );
     }
 
     #[rstest::rstest]

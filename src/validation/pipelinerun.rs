@@ -13,15 +13,18 @@
 //! whatever number of tasks it applies to, and a misspelt key gets a suggestion only while the message
 //! will show it and the pipeline is small enough to search.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_json::Value;
 
 use crate::declaration::{self, ALL_TASKS, MARKER};
 use crate::settings::Settings;
-use crate::support::error::{FieldError, MAX_LISTED, Problem, listed, nearest};
-use crate::support::json::{array, string_entries};
+use crate::support::error::{FieldError, MAX_LISTED, Problem, listed, nearest, shortened};
+use crate::support::json::array;
 use crate::support::k8s::is_dns_label;
+use crate::support::yaml::Budget;
 
 /// The most pipeline tasks a misspelt key is compared with for a suggestion. Each comparison is cheap,
 /// but a pipeline of tens of thousands of tasks times as many keys is not.
@@ -31,21 +34,25 @@ const MAX_SUGGESTION_CANDIDATES: usize = 500;
 /// `spec.taskRunSpecs[].metadata.annotations`.
 pub struct Declarations<'a> {
     annotations: &'a BTreeMap<String, String>,
-    per_task: BTreeMap<String, BTreeMap<String, String>>,
+    /// Borrowed from the object: a PipelineRun may carry thousands of taskRunSpecs.
+    per_task: BTreeMap<&'a str, BTreeMap<&'a str, &'a str>>,
 }
 
 impl<'a> Declarations<'a> {
     /// Reads the taskRunSpecs of `pipelinerun`, whose metadata annotations are `annotations`.
-    pub fn of(pipelinerun: &Value, annotations: &'a BTreeMap<String, String>) -> Self {
-        let mut per_task: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    pub fn of(pipelinerun: &'a Value, annotations: &'a BTreeMap<String, String>) -> Self {
+        let mut per_task: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
         for spec in array(pipelinerun, "/spec/taskRunSpecs") {
             let Some(task) = spec.get("pipelineTaskName").and_then(Value::as_str) else {
                 continue;
             };
-            per_task
-                .entry(task.to_string())
-                .or_default()
-                .extend(string_entries(spec.pointer("/metadata/annotations")));
+            let own = spec
+                .pointer("/metadata/annotations")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(key, value)| Some((key.as_str(), value.as_str()?)));
+            per_task.entry(task).or_default().extend(own);
         }
         Declarations {
             annotations,
@@ -53,22 +60,39 @@ impl<'a> Declarations<'a> {
         }
     }
 
-    /// The value of `key` on the TaskRun of `task` (`""`: a task without taskRunSpecs).
-    fn value(&self, task: &str, key: &str) -> Option<&str> {
-        self.per_task
-            .get(task)
-            .and_then(|own| own.get(key))
-            .or_else(|| self.annotations.get(key))
-            .map(String::as_str)
+    /// The value of `key` on the TaskRun of `task` (`""`: a task without taskRunSpecs), with the map it
+    /// comes from: the task's own taskRunSpecs (`Some(task)`) or the PipelineRun's annotations (`None`).
+    /// The origin names a value without comparing its text, which may be a quarter of a megabyte.
+    fn value<'s>(&'s self, task: &'s str, key: &str) -> Option<(Option<&'s str>, &'s str)> {
+        match self.per_task.get(task).and_then(|own| own.get(key)) {
+            Some(value) => Some((Some(task), *value)),
+            None => self
+                .annotations
+                .get(key)
+                .map(|value| (None, value.as_str())),
+        }
     }
 
-    /// Every annotation map, the PipelineRun's first, with the task it belongs to (`None`: all tasks).
-    fn sources(&self) -> impl Iterator<Item = (Option<&str>, &BTreeMap<String, String>)> {
-        std::iter::once((None, self.annotations)).chain(
-            self.per_task
+    /// The value of `key` in the annotation map `origin` names.
+    fn get(&self, origin: Option<&str>, key: &str) -> Option<&str> {
+        match origin {
+            Some(task) => self.per_task.get(task)?.get(key).copied(),
+            None => self.annotations.get(key).map(String::as_str),
+        }
+    }
+
+    /// Every annotation, the PipelineRun's first, with the task whose map it is in (`None`: all tasks).
+    fn entries(&self) -> impl Iterator<Item = (Option<&str>, &str, &str)> {
+        let own = self
+            .annotations
+            .iter()
+            .map(|(key, value)| (None, key.as_str(), value.as_str()));
+        let per_task = self.per_task.iter().flat_map(|(task, annotations)| {
+            annotations
                 .iter()
-                .map(|(task, annotations)| (Some(task.as_str()), annotations)),
-        )
+                .map(|(key, value)| (Some(*task), *key, *value))
+        });
+        own.chain(per_task)
     }
 }
 
@@ -85,57 +109,44 @@ pub fn check(
     let mut problems = Unique::default();
     let mut suggestions = MAX_LISTED;
     let mut named: BTreeSet<&str> = BTreeSet::new();
-    for (task, annotations) in now.sources() {
-        for (key, value) in annotations {
-            let Some(suffix) = key
-                .strip_prefix(prefix.as_str())
-                .and_then(|rest| rest.strip_prefix('/'))
-            else {
-                continue;
-            };
-            let unchanged = before.is_some_and(|old| {
-                old.sources()
-                    .find(|(t, _)| *t == task)
-                    .and_then(|(_, old)| old.get(key))
-                    == Some(value)
-            });
-            if unchanged {
-                continue;
-            }
-            if let Some(problem) = key_problem(key, suffix, tasks.as_ref(), &mut suggestions) {
-                problems.push(problem);
-            } else if suffix != ALL_TASKS {
-                named.insert(suffix);
-            }
+    for (task, key, value) in now.entries() {
+        let Some(suffix) = key
+            .strip_prefix(prefix.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+        else {
+            continue;
+        };
+        let unchanged = before.is_some_and(|old| old.get(task, key) == Some(value));
+        if unchanged {
+            continue;
+        }
+        if let Some(problem) = key_problem(key, suffix, tasks.as_ref(), &mut suggestions) {
+            problems.push(problem);
+        } else if suffix != ALL_TASKS {
+            named.insert(suffix);
         }
     }
     // Each task is checked with the annotations its TaskRun will carry; a task without a declaration of its
     // own still gets the all-tasks ones, which are checked once through the "" task.
-    named.extend(now.per_task.keys().map(String::as_str));
+    named.extend(now.per_task.keys().copied());
     named.insert("");
-    // An annotation applies to many tasks (all-tasks to every one): each distinct value is parsed once, and
-    // what is remembered is the names it declares. On UPDATE a value the PipelineRun already had is parsed
-    // for the count of its task's sidecars, but its own problems were accepted before and are not repeated.
-    let known = |key: &str, value: &str| {
-        before.is_some_and(|old| {
-            old.sources()
-                .any(|(_, a)| a.get(key).map(String::as_str) == Some(value))
-        })
+    let known = |origin: Option<&str>, key: &str, value: &str| {
+        before.is_some_and(|old| old.get(origin, key) == Some(value))
     };
-    let mut parsed: BTreeMap<(String, &str), Option<Vec<String>>> = BTreeMap::new();
+    let mut reader = Reader::new(settings);
     for task in named {
         let wanted = (!task.is_empty()).then_some(task);
-        let values: Vec<(String, &str)> = declaration::task_keys(prefix, wanted)
+        let values: Vec<(String, Option<&str>, &str)> = declaration::task_keys(prefix, wanted)
             .into_iter()
             .filter_map(|key| {
-                let value = now.value(task, &key)?;
-                Some((key, value))
+                let (origin, value) = now.value(task, &key)?;
+                Some((key, origin, value))
             })
             .collect();
         let changed = before.is_none_or(|old| {
             values
                 .iter()
-                .any(|(key, value)| old.value(task, key) != Some(*value))
+                .any(|(key, _, value)| old.value(task, key).map(|(_, v)| v) != Some(*value))
                 || declaration::task_keys(prefix, wanted)
                     .iter()
                     .any(|key| now.value(task, key).is_none() && old.value(task, key).is_some())
@@ -143,24 +154,22 @@ pub fn check(
         if !changed {
             continue;
         }
-        for (key, value) in &values {
-            parsed.entry((key.clone(), value)).or_insert_with(
-                || match declaration::parse_annotation(key, value, settings) {
-                    Ok(sidecars) => Some(sidecars.into_iter().map(|s| s.name).collect()),
-                    Err(found) => {
-                        if !known(key, value) {
-                            problems.extend(found);
-                        }
-                        None
-                    }
-                },
-            );
+        // A value's own problems are reported where it is first met; on UPDATE not at all when the same
+        // map had it before: they were accepted then. It is still read for the count of its task's sidecars.
+        let mut indices = Vec::new();
+        for (key, origin, value) in &values {
+            let (index, first) = reader.read(*origin, key, value);
+            if first && !known(*origin, key, value) {
+                problems.extend(reader.problems(index, key));
+            }
+            indices.push(index);
         }
-        let lists: Option<Vec<&Vec<String>>> = values
-            .iter()
-            .map(|(key, value)| parsed.get(&(key.clone(), *value)).and_then(Option::as_ref))
-            .collect();
-        let (Some(lists), Some((last, _))) = (lists, values.last()) else {
+        let lists: Option<Vec<&Vec<String>>> =
+            indices.iter().map(|index| reader.names(*index)).collect();
+        let Some(lists) = lists else {
+            continue;
+        };
+        let Some((last, _, _)) = values.last() else {
             continue;
         };
         let names: BTreeSet<&str> = lists
@@ -174,7 +183,7 @@ pub fn check(
         }
         for name in &names {
             let key = declaration::apparmor_key(name);
-            if let Some(value) = now.value(task, &key)
+            if let Some((_, value)) = now.value(task, &key)
                 && let Some(problem) = declaration::apparmor_problem(&key, value, name, settings)
             {
                 problems.push(problem);
@@ -184,16 +193,88 @@ pub fn check(
     problems.list
 }
 
-/// Problems in the order they are found, each once: a hash set beside the list keeps that linear.
+/// What an annotation value declares: the names of its sidecars, or its problems.
+type Read = Result<Vec<String>, Vec<Problem>>;
+
+/// Reads each annotation value once for its text, wherever it appears: `all-tasks` reaches every task, and
+/// taskRunSpecs often repeat one declaration under each task's key. A place (the map and the key) is found
+/// by its name; its text, which may be a quarter of a megabyte, is hashed once, when the place is first
+/// met. All of them draw on one budget: the PipelineRun is one object.
+struct Reader<'a> {
+    settings: &'a Settings,
+    budget: Budget,
+    by_place: BTreeMap<(Option<&'a str>, String), usize>,
+    by_text: HashMap<&'a str, usize>,
+    /// What each text declares, with the problems as they read under the key it was first read under.
+    read: Vec<Read>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(settings: &'a Settings) -> Self {
+        Reader {
+            settings,
+            budget: Budget::default(),
+            by_place: BTreeMap::new(),
+            by_text: HashMap::new(),
+            read: Vec::new(),
+        }
+    }
+
+    /// Where what `text`, the value of `key` in the map `origin` names, declares is kept; and whether
+    /// this place is met for the first time.
+    fn read(&mut self, origin: Option<&'a str>, key: &str, text: &'a str) -> (usize, bool) {
+        let place = (origin, key.to_string());
+        if let Some(index) = self.by_place.get(&place) {
+            return (*index, false);
+        }
+        let index = match self.by_text.get(text) {
+            Some(index) => *index,
+            None => {
+                let read = declaration::parse_annotation(key, text, self.settings, &self.budget)
+                    .map(|entries| entries.into_iter().map(|d| d.sidecar.name).collect());
+                self.read.push(read);
+                let index = self.read.len() - 1;
+                self.by_text.insert(text, index);
+                index
+            }
+        };
+        self.by_place.insert(place, index);
+        (index, true)
+    }
+
+    /// The names declared at `index`, if it declares sidecars without a problem.
+    fn names(&self, index: usize) -> Option<&Vec<String>> {
+        self.read.get(index)?.as_ref().ok()
+    }
+
+    /// The problems of the declaration at `index`, as they read under `key`.
+    fn problems(&self, index: usize, key: &str) -> Vec<Problem> {
+        match self.read.get(index) {
+            Some(Err(problems)) => problems
+                .iter()
+                .map(|problem| Problem {
+                    annotation: key.to_string(),
+                    ..problem.clone()
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Problems in the order they are found, each once. The set beside the list holds each problem's hash
+/// rather than a copy: thousands of problems are possible, and only their count is shown past the first.
 #[derive(Default)]
 struct Unique {
     list: Vec<Problem>,
-    seen: BTreeSet<Problem>,
+    seen: HashSet<u64>,
 }
 
 impl Unique {
     fn push(&mut self, problem: Problem) {
-        if self.seen.insert(problem.clone()) {
+        let mut hasher = DefaultHasher::new();
+        problem.hash(&mut hasher);
+        if self.seen.insert(hasher.finish()) {
             self.list.push(problem);
         }
     }
@@ -209,6 +290,8 @@ impl Unique {
 struct PipelineTasks<'a> {
     names: Vec<&'a str>,
     set: BTreeSet<&'a str>,
+    /// The names as a message lists them, made once for all the keys that name no task.
+    listing: OnceCell<String>,
 }
 
 impl<'a> PipelineTasks<'a> {
@@ -222,7 +305,11 @@ impl<'a> PipelineTasks<'a> {
             .filter_map(|task| task.get("name").and_then(Value::as_str))
             .collect();
         let set = names.iter().copied().collect();
-        Some(PipelineTasks { names, set })
+        Some(PipelineTasks {
+            names,
+            set,
+            listing: OnceCell::new(),
+        })
     }
 }
 
@@ -263,19 +350,12 @@ fn key_problem(
         Some(task) => format!("did you mean {task:?}?"),
         None => format!(
             "the pipeline tasks are {}",
-            listed(tasks.names.iter().copied())
+            tasks
+                .listing
+                .get_or_init(|| listed(tasks.names.iter().copied()))
         ),
     };
     Some(problem(format!("names no task of this pipeline; {hint}")))
-}
-
-/// A key suffix as a message shows it: whole up to a line's worth, cut after that.
-fn shortened(text: &str) -> String {
-    const SHOWN: usize = 80;
-    match text.char_indices().nth(SHOWN) {
-        Some((end, _)) => format!("{}...", text.get(..end).unwrap_or_default()),
-        None => text.to_string(),
-    }
 }
 
 #[cfg(test)]

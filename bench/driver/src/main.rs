@@ -5,6 +5,8 @@
 //!
 //! usage: policy-bench POLICY.wasm BASELINE.wasm [NAIVE.wasm] [ITERATIONS]
 
+mod worst;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -207,6 +209,86 @@ fn main() -> Result<()> {
             ratio,
             a.p50 / b.p50,
             case.budget
+        );
+    }
+    worst_cases(&policy, &baseline)
+}
+
+/// The most a worst case may cost in the module beyond what the do-nothing baseline takes to read the
+/// same request: for the largest objects the API server lets through, reading the request alone takes the
+/// baseline more than 10 ms (BENCHMARKS.md).
+const WORST_BUDGET: Duration = Duration::from_millis(10);
+const WORST_ITERATIONS: usize = 20;
+
+/// Each worst case: its time, the decision (which must be the one expected, or the case measures the
+/// wrong path), and the size of the message and of the patch policy-server would send.
+fn worst_cases(
+    policy: &WasmtimeEngineProviderPre,
+    baseline: &WasmtimeEngineProviderPre,
+) -> Result<()> {
+    println!(
+        "\n## Worst cases ({WORST_ITERATIONS} iterations each; ms per request, instantiation included)\n"
+    );
+    println!(
+        "| case | request | mean | max | baseline mean | beyond the baseline | decision | message | patch | budget |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---|---:|---:|---|");
+    for case in worst::cases() {
+        let request: Value = serde_json::from_slice(&case.payload)?;
+        let mut times = Vec::with_capacity(WORST_ITERATIONS);
+        let mut floor = Vec::with_capacity(WORST_ITERATIONS);
+        let mut answer = Vec::new();
+        for _ in 0..WORST_ITERATIONS {
+            let start = Instant::now();
+            answer = call(policy, "validate", &case.payload)?;
+            times.push(start.elapsed());
+            let start = Instant::now();
+            std::hint::black_box(call(baseline, "validate", &case.payload)?);
+            floor.push(start.elapsed());
+        }
+        let response: Value = serde_json::from_slice(&answer)?;
+        let accepted = response["accepted"].as_bool().unwrap_or(false);
+        if accepted != case.accepted {
+            bail!(
+                "{}: expected {}, the policy answered {}",
+                case.name,
+                if case.accepted {
+                    "acceptance"
+                } else {
+                    "rejection"
+                },
+                String::from_utf8_lossy(&answer)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            );
+        }
+        let message = response["message"].as_str().map_or(0, str::len);
+        let patch = match response.get("mutated_object").filter(|m| !m.is_null()) {
+            Some(mutated) => {
+                serde_json::to_vec(&json_patch::diff(&request["request"]["object"], mutated))?.len()
+            }
+            None => 0,
+        };
+        let max = times.iter().max().copied().unwrap_or_default();
+        let mean = times.iter().sum::<Duration>() / WORST_ITERATIONS as u32;
+        let floor = floor.iter().sum::<Duration>() / WORST_ITERATIONS as u32;
+        let beyond = mean.saturating_sub(floor);
+        let verdict = if beyond <= WORST_BUDGET {
+            "within"
+        } else {
+            "OVER"
+        };
+        println!(
+            "| {} | {} KiB | {:.2} | {:.2} | {:.2} | {:.2} | {} | {message} B | {patch} B | {verdict} {} ms |",
+            case.name,
+            case.payload.len() / 1024,
+            mean.as_secs_f64() * 1e3,
+            max.as_secs_f64() * 1e3,
+            floor.as_secs_f64() * 1e3,
+            beyond.as_secs_f64() * 1e3,
+            if accepted { "accepted" } else { "rejected" },
+            WORST_BUDGET.as_millis()
         );
     }
     Ok(())

@@ -1,0 +1,300 @@
+//! The Pod-level rules of the Pod Security Standards, as they reach a sidecar put into a Pod: the host
+//! namespaces it would join, the Pod's securityContext it would inherit, the sysctls it would run
+//! under, and the sources of the volumes it mounts.
+//!
+//! Whoever writes a PipelineRun also writes its `taskRunSpecs[].podTemplate` (volumes, `hostNetwork`,
+//! the Pod's securityContext). A trusted Task's steps mount none of that unless they were written to;
+//! a declared sidecar could, so the sidecar is held to `podSecurity` with the Pod it joins, following
+//! kubernetes/pod-security-admission (`check_hostNamespaces.go`, `check_hostPathVolumes.go`,
+//! `check_restrictedVolumes.go`, `check_sysctls.go`, and the Pod-level halves of the seccomp, AppArmor,
+//! SELinux, Windows and non-root checks). What the Pod is made of is read where the Pod is (`inject`);
+//! this module holds only the rules.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::{PodSecurityContext, SecurityContext};
+
+use super::pod_security::Level;
+use crate::support::error::FieldError;
+
+/// The sysctls `baseline` allows a Pod (`sysctlsAllowedV1Dot37`).
+const SAFE_SYSCTLS: [&str; 14] = [
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem",
+    "net.ipv4.tcp_slow_start_after_idle",
+    "net.ipv4.tcp_notsent_lowat",
+];
+
+/// The volume sources `restricted` allows (`restrictedVolumes_1_0`).
+const RESTRICTED_VOLUMES: [&str; 9] = [
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "image",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+];
+
+/// What of the Pod around a sidecar the Standards look at: a Pod, or a TaskRun's `podTemplate` with the
+/// inline Task's volumes.
+#[derive(Debug, Default)]
+pub(crate) struct Surroundings<'a> {
+    /// `hostNetwork`, `hostPID` and `hostIPC`, those set to true.
+    pub(crate) host_namespaces: Vec<&'static str>,
+    pub(crate) security_context: Option<PodSecurityContext>,
+    /// Each volume's name and the kind of its source (`hostPath`, `emptyDir`...), as the Pod lists them:
+    /// looked through only for the few a sidecar mounts.
+    pub(crate) volumes: Vec<(&'a str, &'a str)>,
+}
+
+/// What a sidecar with the securityContext `own`, mounting the volumes `mounted`, would get at `level`
+/// from `around` that the level forbids.
+pub(crate) fn problems(
+    level: Level,
+    around: &Surroundings<'_>,
+    own: Option<&SecurityContext>,
+    mounted: &[&str],
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if level == Level::Privileged {
+        return errors;
+    }
+    let mut forbid = |found: String, rule: &str| {
+        errors.push(FieldError::new(
+            "",
+            format!(
+                "{found}; the Pod Security Standards level {:?} (the policy setting podSecurity) {rule}",
+                level.name()
+            ),
+        ));
+    };
+    for namespace in &around.host_namespaces {
+        forbid(
+            format!("would join a Pod with {namespace}: true"),
+            "forbids sharing the host's namespaces",
+        );
+    }
+    let mounted: BTreeSet<&str> = mounted.iter().copied().collect();
+    let kinds: BTreeMap<&str, &str> = around
+        .volumes
+        .iter()
+        .filter(|(name, _)| mounted.contains(name))
+        .copied()
+        .collect();
+    for (name, kind) in kinds {
+        if kind == "hostPath" {
+            forbid(
+                format!("mounts the volume {name:?}, a hostPath volume"),
+                "forbids hostPath volumes",
+            );
+        } else if level == Level::Restricted && !RESTRICTED_VOLUMES.contains(&kind) {
+            forbid(
+                format!("mounts the volume {name:?}, a {kind} volume"),
+                &format!("allows only {} volumes", RESTRICTED_VOLUMES.join(", ")),
+            );
+        }
+    }
+    let Some(pod) = &around.security_context else {
+        return errors;
+    };
+    for sysctl in pod.sysctls.iter().flatten() {
+        if !SAFE_SYSCTLS.contains(&sysctl.name.as_str()) {
+            forbid(
+                format!("would run under the Pod's sysctl {:?}", sysctl.name),
+                &format!("allows only {}", SAFE_SYSCTLS.join(", ")),
+            );
+        }
+    }
+    // The Pod's settings reach the sidecar where its own securityContext leaves them out.
+    let inherited =
+        |path: &str, value: String| format!("inherits the Pod's securityContext.{path} {value}");
+    let own_seccomp = own.and_then(|c| c.seccomp_profile.as_ref());
+    if let Some(kind) = pod
+        .seccomp_profile
+        .as_ref()
+        .map(|p| p.type_.as_str())
+        .filter(|k| own_seccomp.is_none() && !matches!(*k, "RuntimeDefault" | "Localhost"))
+    {
+        forbid(
+            inherited("seccompProfile.type", format!("{kind:?}")),
+            "allows only RuntimeDefault and Localhost",
+        );
+    }
+    let own_apparmor = own.and_then(|c| c.app_armor_profile.as_ref());
+    if let Some(kind) = pod
+        .app_armor_profile
+        .as_ref()
+        .map(|p| p.type_.as_str())
+        .filter(|k| own_apparmor.is_none() && !matches!(*k, "RuntimeDefault" | "Localhost"))
+    {
+        forbid(
+            inherited("appArmorProfile.type", format!("{kind:?}")),
+            "allows only RuntimeDefault and Localhost",
+        );
+    }
+    if let Some(selinux) = &pod.se_linux_options {
+        let own = own.and_then(|c| c.se_linux_options.as_ref());
+        let fields = [
+            (
+                "type",
+                selinux.type_.as_deref(),
+                own.and_then(|o| o.type_.as_deref()),
+            ),
+            (
+                "user",
+                selinux.user.as_deref(),
+                own.and_then(|o| o.user.as_deref()),
+            ),
+            (
+                "role",
+                selinux.role.as_deref(),
+                own.and_then(|o| o.role.as_deref()),
+            ),
+        ];
+        for (field, value, own) in fields {
+            let Some(value) = value.filter(|v| !v.is_empty() && own.is_none()) else {
+                continue;
+            };
+            if field != "type" {
+                forbid(
+                    inherited(&format!("seLinuxOptions.{field}"), format!("{value:?}")),
+                    "forbids setting it",
+                );
+            } else if !super::pod_security::SELINUX_TYPES.contains(&value) {
+                forbid(
+                    inherited("seLinuxOptions.type", format!("{value:?}")),
+                    &format!(
+                        "allows only {}",
+                        super::pod_security::SELINUX_TYPES.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    let own_host_process = own
+        .and_then(|c| c.windows_options.as_ref())
+        .and_then(|w| w.host_process);
+    if own_host_process.is_none()
+        && pod.windows_options.as_ref().and_then(|w| w.host_process) == Some(true)
+    {
+        forbid(
+            inherited("windowsOptions.hostProcess", "true".to_string()),
+            "forbids Windows host processes",
+        );
+    }
+    if level == Level::Restricted {
+        if own.and_then(|c| c.run_as_user).is_none() && pod.run_as_user == Some(0) {
+            forbid(
+                inherited("runAsUser", "0".to_string()),
+                "forbids running as root",
+            );
+        }
+        if own.and_then(|c| c.run_as_non_root).is_none() && pod.run_as_non_root == Some(false) {
+            forbid(
+                inherited("runAsNonRoot", "false".to_string()),
+                "requires true",
+            );
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn surroundings<'a>(
+        context: serde_json::Value,
+        volumes: &[(&'a str, &'a str)],
+    ) -> Surroundings<'a> {
+        Surroundings {
+            host_namespaces: vec!["hostNetwork"],
+            security_context: serde_json::from_value(context).ok(),
+            volumes: volumes.to_vec(),
+        }
+    }
+
+    fn messages(
+        level: Level,
+        around: &Surroundings<'_>,
+        own: Option<SecurityContext>,
+    ) -> Vec<String> {
+        problems(level, around, own.as_ref(), &["host", "data", "nfs"])
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    const B: &str =
+        "the Pod Security Standards level \"baseline\" (the policy setting podSecurity)";
+
+    #[test]
+    fn baseline_refuses_what_the_pod_would_give_the_sidecar() {
+        let around = surroundings(
+            json!({"seccompProfile": {"type": "Unconfined"}, "seLinuxOptions": {"type": "spc_t", "level": "s0"},
+                   "sysctls": [{"name": "kernel.msgmax", "value": "1"}, {"name": "net.ipv4.tcp_syncookies", "value": "1"}]}),
+            &[("host", "hostPath"), ("data", "emptyDir"), ("nfs", "nfs")],
+        );
+        assert_eq!(
+            messages(Level::Baseline, &around, None),
+            vec![
+                format!(
+                    "would join a Pod with hostNetwork: true; {B} forbids sharing the host's namespaces"
+                ),
+                format!(
+                    "mounts the volume \"host\", a hostPath volume; {B} forbids hostPath volumes"
+                ),
+                format!(
+                    "would run under the Pod's sysctl \"kernel.msgmax\"; {B} allows only {}",
+                    SAFE_SYSCTLS.join(", ")
+                ),
+                format!(
+                    "inherits the Pod's securityContext.seccompProfile.type \"Unconfined\"; {B} allows only RuntimeDefault and Localhost"
+                ),
+                format!(
+                    "inherits the Pod's securityContext.seLinuxOptions.type \"spc_t\"; {B} allows only container_t, container_init_t, container_kvm_t, container_engine_t"
+                ),
+            ]
+        );
+        assert!(messages(Level::Privileged, &around, None).is_empty());
+    }
+
+    #[test]
+    fn the_sidecar_s_own_settings_are_not_inherited_and_restricted_limits_volume_kinds() {
+        let around = surroundings(
+            json!({"seccompProfile": {"type": "Unconfined"}, "runAsUser": 0}),
+            &[("nfs", "nfs"), ("data", "emptyDir")],
+        );
+        let own: SecurityContext = serde_json::from_value(
+            json!({"seccompProfile": {"type": "RuntimeDefault"}, "runAsUser": 1000}),
+        )
+        .expect("context");
+        let r = "the Pod Security Standards level \"restricted\" (the policy setting podSecurity)";
+        assert_eq!(
+            messages(Level::Restricted, &around, Some(own)),
+            vec![
+                format!(
+                    "would join a Pod with hostNetwork: true; {r} forbids sharing the host's namespaces"
+                ),
+                format!(
+                    "mounts the volume \"nfs\", a nfs volume; {r} allows only {} volumes",
+                    RESTRICTED_VOLUMES.join(", ")
+                ),
+            ]
+        );
+    }
+}

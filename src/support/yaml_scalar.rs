@@ -1,0 +1,107 @@
+//! YAML 1.2 scalars under the core schema, as JSON values: what a plain `12`, `true`, `~` or `0x1F` is,
+//! and which tags (`!!str`, `!!int`...) a declaration may use. YAML 1.1's `yes`/`no`/`on` and sexagesimal
+//! numbers are strings here, as in every YAML 1.2 reader.
+
+use granit_parser::{ScalarStyle, Tag};
+use serde_json::{Number, Value};
+
+/// The core-schema tag prefix that `!!` stands for.
+pub(super) const CORE: &str = "tag:yaml.org,2002:";
+
+/// Why a tag is refused, naming it as it was written.
+pub(super) fn unsupported(tag: &Tag) -> String {
+    let shown = if tag.handle() == CORE {
+        format!("!!{}", tag.suffix())
+    } else {
+        format!("{}{}", tag.handle(), tag.suffix())
+    };
+    format!("the YAML tag {shown} is not supported here; write the value without it")
+}
+
+/// A scalar's value under the YAML 1.2 core schema: a quoted or block scalar is a string; a plain one is
+/// null, a boolean, an integer or a float when it is spelt as one, and a string otherwise. A core tag
+/// (`!!str`, `!!int`...) decides instead.
+pub(super) fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+    let Some(tag) = tag else {
+        return Ok(if style == ScalarStyle::Plain {
+            plain(text)
+        } else {
+            Value::String(text.to_string())
+        });
+    };
+    if tag.handle() != CORE {
+        return Err(unsupported(tag));
+    }
+    let resolved = plain(text);
+    let fits = match tag.suffix() {
+        "str" => return Ok(Value::String(text.to_string())),
+        "null" => resolved.is_null(),
+        "bool" => resolved.is_boolean(),
+        "int" => resolved.is_i64() || resolved.is_u64(),
+        "float" => resolved.is_number(),
+        _ => return Err(unsupported(tag)),
+    };
+    if fits {
+        Ok(resolved)
+    } else {
+        Err(format!("{text:?} is not a valid !!{}", tag.suffix()))
+    }
+}
+
+fn plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    integer(text)
+        .or_else(|| float(text))
+        .unwrap_or_else(|| Value::String(text.to_string()))
+}
+
+/// `[-+]?[0-9]+`, `0o[0-7]+` or `0x[0-9a-fA-F]+`.
+fn integer(text: &str) -> Option<Value> {
+    let (radix, digits) = match (text.strip_prefix("0o"), text.strip_prefix("0x")) {
+        (Some(octal), _) => (8, octal),
+        (_, Some(hex)) => (16, hex),
+        _ => (10, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let unsigned = digits.strip_prefix('-').unwrap_or(digits);
+    if unsigned.is_empty()
+        || !unsigned.chars().all(|c| c.is_digit(radix))
+        || (radix != 10 && unsigned != digits)
+    {
+        return None;
+    }
+    match i64::from_str_radix(digits, radix) {
+        Ok(n) => Some(Value::Number(n.into())),
+        Err(_) => u64::from_str_radix(digits, radix)
+            .ok()
+            .map(|n| Value::Number(n.into()))
+            .or_else(|| float(digits)),
+    }
+}
+
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`. Infinities and NaN have no JSON form: they stay
+/// strings, which every numeric field then refuses.
+fn float(text: &str) -> Option<Value> {
+    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = match body.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['-', '+']).unwrap_or(e))),
+        None => (body, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    let valid = digits(whole)
+        && digits(fraction)
+        && (!whole.is_empty() || !fraction.is_empty())
+        && exponent.is_none_or(|e| !e.is_empty() && digits(e));
+    if !valid {
+        return None;
+    }
+    text.parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .map(Value::Number)
+}

@@ -4,4 +4,5 @@
 //!
 //! It reads declarations and settings, and changes nothing.
 
+mod once;
 pub(crate) mod pipelinerun;

@@ -1,6 +1,8 @@
 # Shared helpers for the bats suites. They run ${KWCTL:-kwctl} (a real kwctl, or the in-repo kwctl-runner
 # that prints the same thing) on ${POLICY:-policy.wasm}, from the repository root.
 
+bats_require_minimum_version 1.5.0
+
 setup() {
   KWCTL="${KWCTL:-kwctl}"
   POLICY="${POLICY:-policy.wasm}"
@@ -51,14 +53,16 @@ assert_rejected() {
   [ "$(jq -r '.status.message' <<<"$response")" = "$2" ]
 }
 
-# assert_settings_invalid SETTINGS_JSON MESSAGE: kwctl refuses to run and shows exactly MESSAGE.
+# assert_settings_invalid SETTINGS_JSON MESSAGE: kwctl refuses to run, prints nothing on stdout, and
+# says exactly MESSAGE on stderr (kwctl's `run` command: "Provided settings are not valid: ...").
 assert_settings_invalid() {
-  run bash -c '"$0" run --request-path test_data/pod-tep-hub.json --settings-json "$1" "$2" 2>/dev/null' \
+  run --separate-stderr bash -c '"$0" run --request-path test_data/pod-tep-hub.json --settings-json "$1" "$2"' \
     "$KWCTL" "$1" "$POLICY"
-  echo "output = $output"
+  echo "stdout = $output"
+  echo "stderr = $stderr"
   [ "$status" -eq 1 ]
-  [ "$(head -n 1 <<<"$output" | jq -r '.valid')" = "false" ]
-  [ "$(head -n 1 <<<"$output" | jq -r '.message')" = "$2" ]
+  [ -z "$output" ]
+  grep -qxF "Error: Provided settings are not valid: $2" <<<"$stderr"
 }
 
 # conformance_request CASE: the AdmissionRequest of test_data/conformance/CASE.json: the Pod Tekton builds

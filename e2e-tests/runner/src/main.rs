@@ -3,8 +3,9 @@
 //!
 //! What it reproduces (from kubewarden's policy-evaluator and kwctl): the policy is compiled once and every
 //! call gets a fresh instance (`WasmtimeEngineProviderPre::rehydrate`, as policy-server does); settings are
-//! validated first, and invalid ones print the `validate_settings` answer on stdout, then
-//! `Error: Provided settings are not valid: ...` on stderr, and exit 1; `validate` receives
+//! validated first, and invalid ones print nothing on stdout, `Error: Provided settings are not valid: M`
+//! on stderr (M as the policy wrote it: kwctl's `anyhow!` error, printed by its `main` with `{err:?}`, has
+//! no cause chain), and exit 1; `validate` receives
 //! `{"request": ..., "settings": ...}`; a mutated object becomes a JSONPatch against the request's object
 //! (`json_patch::diff`, base64), and the AdmissionResponse is printed as one line of JSON.
 
@@ -102,10 +103,9 @@ fn run(argv: Vec<String>) -> Result<ExitCode> {
         },
     };
     if !validation.valid {
-        println!("{}", serde_json::to_string(&validation)?);
         eprintln!(
-            "Error: Provided settings are not valid: {:?}",
-            validation.message
+            "Error: Provided settings are not valid: {}",
+            validation.message.unwrap_or_default()
         );
         return Ok(ExitCode::FAILURE);
     }

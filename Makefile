@@ -20,7 +20,7 @@ SOURCES      := $(shell find src -name '*.rs') Cargo.toml Cargo.lock settings-sc
 RUNNER_SRCS  := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml Cargo.lock
 BENCH_SRCS   := $(shell find bench/driver/src -name '*.rs') bench/driver/Cargo.toml $(RUNNER_SRCS)
 
-.PHONY: all run test fmt lint unit-tests e2e-tests wasm-target push bench clean web web-target web-tests chromium
+.PHONY: all run test fmt lint unit-tests e2e-tests wasm-target push bench clean web web-target web-tests chromium deploy-manifests
 
 all: policy.wasm
 
@@ -117,6 +117,10 @@ web-tests: $(WEB_PKG) policy.wasm $(RUNNER) $(PLAYWRIGHT) chromium
 
 fmt:
 	cargo fmt --all -- --check
+
+# Writes deploy/settings.yaml into the four policy manifests of deploy/ (tests/packaging.rs checks them).
+deploy-manifests:
+	bash deploy/render.sh
 
 # The second run checks the domain crate as the playground builds it, without the waPC front end.
 lint:

@@ -102,3 +102,69 @@ fn no_fixture_makes_the_module_fail_to_answer() {
         }
     }
 }
+
+/// A JSON file of `test_data/upgrade/`.
+fn upgrade(name: &str) -> Value {
+    let path = Path::new("test_data/upgrade").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("JSON")
+}
+
+#[test]
+fn what_an_earlier_release_or_call_injected_is_not_injected_again() {
+    // The objects as release 0.1.0 left them (its fixture with its own patch applied), and as this
+    // version leaves them: a Pod or TaskRun evaluated again after an upgrade or a webhook reinvocation.
+    let cases = [
+        (
+            "pod-tep-hub.after-v0.1.0.json",
+            Some((
+                "pod-tep-hub.v0.1.0.json",
+                "upgrade/pod-tep-hub.v0.1.0.patch.json",
+            )),
+        ),
+        (
+            "taskrun-inline.after-v0.1.0.json",
+            Some((
+                "taskrun-inline.v0.1.0.json",
+                "upgrade/taskrun-inline.v0.1.0.patch.json",
+            )),
+        ),
+        (
+            "pod-script-workspaces.after-v0.1.0.json",
+            Some((
+                "pod-script-workspaces.v0.1.0.json",
+                "upgrade/pod-script-workspaces.v0.1.0.patch.json",
+            )),
+        ),
+        ("pod-tep-hub.reinvoked.json", None),
+        ("taskrun-inline.reinvoked.json", None),
+    ];
+    for (after, derived_from) in cases {
+        let request = upgrade(after);
+        let (base, patch) = match derived_from {
+            Some((base, patch)) => (upgrade(base), patch.to_string()),
+            None => {
+                let name = after.trim_end_matches(".reinvoked.json");
+                let base: Value = serde_json::from_str(
+                    &std::fs::read_to_string(format!("test_data/{name}.json")).expect("fixture"),
+                )
+                .expect("JSON");
+                (base, format!("expected/{name}.patch.json"))
+            }
+        };
+        let patch: json_patch::Patch = serde_json::from_str(
+            &std::fs::read_to_string(Path::new("test_data").join(&patch)).expect("patch"),
+        )
+        .expect("a JSONPatch");
+        let mut object = base["object"].clone();
+        json_patch::patch(&mut object, &patch).expect("applies");
+        assert_eq!(
+            request["object"], object,
+            "{after} is not its base with its patch"
+        );
+        assert_eq!(
+            evaluate(&payload(&request, &json!({}))),
+            Ok(Outcome::Accept),
+            "{after}: injected again"
+        );
+    }
+}

@@ -275,6 +275,113 @@ fn deploy_manifests_carry_the_metadata_rules_and_valid_settings() {
     }
 }
 
+/// The four policy manifests, validating and mutating, cluster-wide then namespaced.
+const MANIFESTS: [&str; 4] = [
+    "deploy/cluster/validate-pipelineruns.yaml",
+    "deploy/cluster/inject-taskruns-and-pods.yaml",
+    "deploy/namespaced/validate-pipelineruns.yaml",
+    "deploy/namespaced/inject-taskruns-and-pods.yaml",
+];
+
+/// What `deploy/render.sh` makes of `manifest` with `deploy/settings.yaml`: the manifest down to its
+/// `settings:` line, the prefix in its matchConditions, then the settings file without its leading
+/// comment, indented into place.
+fn rendered(manifest: &str, settings: &str) -> String {
+    let parsed: Value = serde_saphyr::from_str(settings).expect("settings are YAML");
+    let prefix = parsed["annotationPrefix"]
+        .as_str()
+        .unwrap_or("pipelinerun-sidecars.io")
+        .to_string();
+    let head_end =
+        manifest.find("\n  settings:\n").expect("a settings: line") + "\n  settings:\n".len();
+    let mut out = String::new();
+    for line in manifest[..head_end].lines() {
+        match line.find("startsWith('") {
+            Some(at) => {
+                let start = at + "startsWith('".len();
+                let end = start + line[start..].find("/')").expect("a prefix");
+                out.push_str(&line[..start]);
+                out.push_str(&prefix);
+                out.push_str(&line[end..]);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    let body = settings.lines().skip_while(|line| line.starts_with('#'));
+    for line in body {
+        if !line.is_empty() {
+            out.push_str("    ");
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn deploy_manifests_carry_the_one_settings_file() {
+    let settings = text("deploy/settings.yaml");
+    for path in MANIFESTS {
+        let manifest = text(path);
+        assert!(
+            manifest == rendered(&manifest, &settings),
+            "{path} is not what deploy/settings.yaml gives: run make deploy-manifests"
+        );
+        assert_eq!(
+            yaml(path)["spec"]["settings"],
+            yaml("deploy/settings.yaml"),
+            "{path}"
+        );
+    }
+    // The drift this catches: a manifest edited by hand.
+    let mut drifted = text(MANIFESTS[0]);
+    drifted = drifted.replace("maxSidecarsPerTask: 4", "maxSidecarsPerTask: 8");
+    assert!(drifted != rendered(&drifted, &settings));
+    // A custom prefix reaches the mutating policy's matchConditions.
+    let custom = rendered(
+        &text(MANIFESTS[1]),
+        &settings.replace(
+            "annotationPrefix: pipelinerun-sidecars.io",
+            "annotationPrefix: x.io",
+        ),
+    );
+    assert!(custom.contains("k.startsWith('x.io/')"), "{custom}");
+    assert!(!custom.contains("pipelinerun-sidecars.io/"));
+}
+
+#[test]
+fn both_policies_run_on_a_highly_available_policy_server_of_their_own() {
+    let server = yaml("deploy/policy-server.yaml");
+    assert_eq!(server["kind"], "PolicyServer");
+    assert_eq!(server["apiVersion"], "policies.kubewarden.io/v1");
+    let name = server["metadata"]["name"].as_str().expect("name");
+    assert_ne!(name, "default");
+    assert!(server["spec"]["replicas"].as_u64().expect("replicas") >= 2);
+    assert!(
+        server["spec"]["minAvailable"]
+            .as_u64()
+            .expect("minAvailable")
+            >= 1
+    );
+    assert!(server["spec"]["requests"]["cpu"].is_string());
+    assert!(server["spec"]["requests"]["memory"].is_string());
+    assert!(server["spec"]["limits"]["memory"].is_string());
+    for path in MANIFESTS {
+        assert_eq!(yaml(path)["spec"]["policyServer"], name, "{path}");
+    }
+    for path in &MANIFESTS[..2] {
+        let excluded = yaml(path)["spec"]["namespaceSelector"]["matchExpressions"].to_string();
+        assert!(excluded.contains("kube-system"), "{path}");
+        assert!(
+            yaml(path)["spec"]["namespaceSelector"]
+                .get("matchLabels")
+                .is_none(),
+            "{path}: Kubewarden's controller drops matchLabels"
+        );
+    }
+}
+
 #[test]
 fn readme_settings_table_matches_the_schema() {
     let readme = text("README.md");

@@ -364,7 +364,10 @@ mod tests {
             found[19]
         );
         // Past what the message shows, a problem is counted but not described.
-        assert_eq!(found[20], "annotation \"pipelinerun-sidecars.io/task-00020x\": ");
+        assert_eq!(
+            found[20],
+            "annotation \"pipelinerun-sidecars.io/task-00020x\": "
+        );
     }
 
     #[test]

@@ -82,7 +82,7 @@ assert_warnings() {
   echo "response = $response"
   [ "$(jq -r '.allowed' <<<"$response")" = "true" ]
   actual="$(jq -c '.warnings // []' <<<"$response")"
-  expected="$(printf '%s\n' "$@" | jq -R . | jq -sc .)"
+  if [ "$#" -eq 0 ]; then expected='[]'; else expected="$(printf '%s\n' "$@" | jq -R . | jq -sc .)"; fi
   [ "$actual" = "$expected" ]
 }
 

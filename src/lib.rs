@@ -47,6 +47,8 @@ mod guest {
     fn validate(payload: &[u8]) -> CallResult {
         let verdict = admission::verdict(payload);
         let warnings = (!verdict.warnings.is_empty()).then_some(verdict.warnings);
+        let audit_annotations =
+            (!verdict.audit.is_empty()).then(|| verdict.audit.into_iter().collect());
         let (accepted, message, mutated_object) = match verdict.outcome {
             Ok(Outcome::Accept) => (true, None, None),
             Ok(Outcome::Mutate(object)) => (true, None, Some(object)),
@@ -57,7 +59,7 @@ mod guest {
             message,
             code: None,
             mutated_object,
-            audit_annotations: None,
+            audit_annotations,
             warnings,
         })?)
     }

@@ -51,7 +51,13 @@ pub struct Verdict {
     pub outcome: Result<Outcome, PolicyError>,
     /// One line each.
     pub warnings: Vec<String>,
+    /// For the API server's audit log: `injected`, what a mutation injected and from which annotation.
+    pub audit: BTreeMap<String, String>,
 }
+
+/// The key of the audit annotation that lists what a mutation injected; the API server prefixes it with
+/// the webhook's name.
+pub const AUDIT_INJECTED: &str = "injected";
 
 /// Evaluates one `validate` payload.
 pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
@@ -61,11 +67,20 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
 /// Evaluates one `validate` payload, with its warnings.
 pub fn verdict(payload: &[u8]) -> Verdict {
     let mut warnings = Vec::new();
-    let outcome = decide(payload, &mut warnings);
-    Verdict { outcome, warnings }
+    let mut audit = BTreeMap::new();
+    let outcome = decide(payload, &mut warnings, &mut audit);
+    Verdict {
+        outcome,
+        warnings,
+        audit,
+    }
 }
 
-fn decide(payload: &[u8], warnings: &mut Vec<String>) -> Result<Outcome, PolicyError> {
+fn decide(
+    payload: &[u8],
+    warnings: &mut Vec<String>,
+    audit: &mut BTreeMap<String, String>,
+) -> Result<Outcome, PolicyError> {
     let envelope: Envelope = serde_json::from_slice(payload).map_err(|err| {
         PolicyError::Request(format!(
             "the payload is not {{\"request\": ..., \"settings\": ...}} ({})",
@@ -118,7 +133,7 @@ fn decide(payload: &[u8], warnings: &mut Vec<String>) -> Result<Outcome, PolicyE
             let before = old
                 .as_ref()
                 .map(|(old, annotations)| pipelinerun::Declarations::of(old, annotations));
-            let problems = pipelinerun::check(&object, &now, before.as_ref(), &settings);
+            let problems = pipelinerun::check(&object, &now, before.as_ref(), &settings, warnings);
             if problems.is_empty() {
                 Ok(Outcome::Accept)
             } else {
@@ -155,6 +170,18 @@ fn decide(payload: &[u8], warnings: &mut Vec<String>) -> Result<Outcome, PolicyE
             .map_err(PolicyError::Declarations)?;
             warnings.extend(injected.warnings);
             if !injected.names.is_empty() {
+                let sources: Vec<String> = injected
+                    .names
+                    .iter()
+                    .map(|name| {
+                        let from = declared
+                            .iter()
+                            .find(|d| &d.sidecar.name == name)
+                            .map_or("", |d| d.annotation.as_str());
+                        format!("{name} from {from}")
+                    })
+                    .collect();
+                audit.insert(AUDIT_INJECTED.to_string(), sources.join(", "));
                 names.extend(injected.names);
                 marker::write(&mut object, &marker_key, &names);
             } else if !injected.changed {

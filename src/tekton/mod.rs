@@ -8,6 +8,7 @@
 
 mod params;
 pub(crate) mod sidecar;
+mod sidecar_type;
 pub(crate) mod variables;
 pub mod workspaces;
 

@@ -6,12 +6,8 @@
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::{
-    ContainerPort, EnvFromSource, EnvVar, Lifecycle, Probe, ResourceRequirements, SecurityContext,
-    VolumeDevice, VolumeMount,
-};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::support::error::{FieldError, shortened};
 use crate::support::json::kind_of;
@@ -20,108 +16,7 @@ use crate::support::strict;
 use crate::tekton::variables::{has_variable, sidecar_container_name};
 use crate::tekton::{INTERNAL_VOLUME_PREFIXES, RESERVED_NAME};
 
-/// A Tekton v1 Sidecar (`computeResources` is also accepted under its v1beta1 name `resources`).
-///
-/// k8s-openapi's types skip fields they do not know, so [`parse`] reads a sidecar with the strict
-/// deserializer (`support::strict`), which compares the keys of every mapping, at any depth, with the
-/// fields its type names; the top-level keys it checks itself, so that a hint can include `template`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Sidecar {
-    /// Defaulted so that a missing name is reported by [`check`] like an empty one, in the same words.
-    #[serde(default)]
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub args: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub working_dir: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ports: Option<Vec<ContainerPort>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub env_from: Option<Vec<EnvFromSource>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub env: Option<Vec<EnvVar>>,
-    #[serde(default, alias = "resources", skip_serializing_if = "Option::is_none")]
-    pub compute_resources: Option<ResourceRequirements>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volume_mounts: Option<Vec<VolumeMount>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volume_devices: Option<Vec<VolumeDevice>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub liveness_probe: Option<Probe>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub readiness_probe: Option<Probe>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub startup_probe: Option<Probe>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lifecycle: Option<Lifecycle>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub termination_message_path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub termination_message_policy: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image_pull_policy: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_context: Option<SecurityContext>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stdin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stdin_once: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tty: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub script: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workspaces: Option<Vec<WorkspaceUsage>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restart_policy: Option<String>,
-}
-
-/// Tekton's `WorkspaceUsage`: a sidecar asks for a Task workspace, optionally at its own path.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct WorkspaceUsage {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub mount_path: String,
-}
-
-/// Every field name a Sidecar accepts, for "did you mean" hints and for the settings schema test.
-pub const FIELDS: [&str; 27] = [
-    "name",
-    "image",
-    "command",
-    "args",
-    "workingDir",
-    "ports",
-    "envFrom",
-    "env",
-    "computeResources",
-    "resources",
-    "volumeMounts",
-    "volumeDevices",
-    "livenessProbe",
-    "readinessProbe",
-    "startupProbe",
-    "lifecycle",
-    "terminationMessagePath",
-    "terminationMessagePolicy",
-    "imagePullPolicy",
-    "securityContext",
-    "stdin",
-    "stdinOnce",
-    "tty",
-    "script",
-    "workspaces",
-    "restartPolicy",
-    // Not a Sidecar field: an entry naming a template from the settings. Listed so that a typo such as
-    // `tempate` gets a hint, and refused by `parse` itself.
-    "template",
-];
+pub use super::sidecar_type::{FIELDS, Sidecar, WorkspaceUsage};
 
 /// Turns one JSON object into a [`Sidecar`], reporting every unknown or mistyped field with its path.
 pub fn parse(value: &Value) -> Result<Sidecar, Vec<FieldError>> {
@@ -143,16 +38,45 @@ pub fn parse(value: &Value) -> Result<Sidecar, Vec<FieldError>> {
         .filter(|key| !allowed.contains(&key.as_str()))
         .map(|key| FieldError::unknown("", key, &FIELDS))
         .collect();
-    if fields.contains_key("computeResources") && fields.contains_key("resources") {
+    let misspelt = !errors.is_empty();
+    let both = fields.contains_key("computeResources") && fields.contains_key("resources");
+    if both {
         errors.push(FieldError::new(
             "resources",
             "give either computeResources (v1) or resources (v1beta1), not both",
         ));
     }
-    if !errors.is_empty() {
-        return Err(errors);
+    // Every problem at once: the known fields are read even when others are wrong, so that one round of
+    // `kubectl create` shows the misspelt key, the mistyped value deeper down and the bad name together.
+    let read = if errors.is_empty() {
+        strict::from_value(value)
+    } else {
+        let known: Map<String, Value> = fields
+            .iter()
+            .filter(|(key, _)| allowed.contains(&key.as_str()) && !(both && *key == "resources"))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        strict::from_value::<Sidecar>(&Value::Object(known))
+    };
+    match read {
+        Ok(sidecar) if errors.is_empty() => return Ok(sidecar),
+        Ok(_) => {}
+        Err(found) => errors.extend(found),
     }
-    strict::from_value(value)
+    // What `check` would say of the name and the image, which it cannot see without a sidecar.
+    match fields.get("name") {
+        Some(Value::String(name)) => {
+            if let Some(problem) = name_problem(name) {
+                errors.push(FieldError::new("name", problem));
+            }
+        }
+        None => errors.push(FieldError::new("name", "is required")),
+        Some(_) => {}
+    }
+    if !misspelt && fields.get("image").is_none_or(Value::is_null) {
+        errors.push(FieldError::new("image", "is required"));
+    }
+    Err(errors)
 }
 
 /// Tekton's and Kubernetes' own rules for one sidecar, each reported against its field.

@@ -6,3 +6,4 @@
 
 mod once;
 pub(crate) mod pipelinerun;
+mod warnings;

@@ -4,13 +4,15 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
+use super::warnings;
 use crate::declaration;
 use crate::settings::Settings;
 use crate::support::error::Problem;
 use crate::support::yaml::Budget;
 
-/// What an annotation value declares: the names of its sidecars, or its problems.
-type Read = Result<Vec<String>, Vec<Problem>>;
+/// What an annotation value declares: its sidecars' names, each with what is risky about it, or its
+/// problems.
+type Read = Result<Vec<(String, Vec<&'static str>)>, Vec<Problem>>;
 
 /// Reads each annotation value once for its text, wherever it appears: `all-tasks` reaches every task, and
 /// taskRunSpecs often repeat one declaration under each task's key. A place (the map and the key) is found
@@ -52,7 +54,15 @@ impl<'a> Reader<'a> {
             Some(index) => *index,
             None => {
                 let read = declaration::parse_annotation(key, text, self.settings, &self.budget)
-                    .map(|entries| entries.into_iter().map(|d| d.sidecar.name).collect());
+                    .map(|entries| {
+                        entries
+                            .into_iter()
+                            .map(|d| {
+                                let risks = warnings::risks(&d);
+                                (d.sidecar.name, risks)
+                            })
+                            .collect()
+                    });
                 self.read.push(read);
                 let index = self.read.len() - 1;
                 self.by_text.insert(text, index);
@@ -64,8 +74,20 @@ impl<'a> Reader<'a> {
     }
 
     /// The names declared at `index`, if it declares sidecars without a problem.
-    pub(super) fn names(&self, index: usize) -> Option<&Vec<String>> {
-        self.read.get(index)?.as_ref().ok()
+    pub(super) fn names(&self, index: usize) -> Option<Vec<&str>> {
+        let entries = self.read.get(index)?.as_ref().ok()?;
+        Some(entries.iter().map(|(name, _)| name.as_str()).collect())
+    }
+
+    /// The warnings of the declaration at `index`, as they read under `key`.
+    pub(super) fn warnings(&self, index: usize, key: &str) -> Vec<String> {
+        match self.read.get(index) {
+            Some(Ok(entries)) => entries
+                .iter()
+                .flat_map(|(name, risks)| risks.iter().map(|risk| warnings::line(key, name, risk)))
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// The problems of the declaration at `index`, as they read under `key`.

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::once::{Reader, Unique};
+use super::warnings;
 use crate::declaration::{self, ALL_TASKS, MARKER};
 use crate::settings::Settings;
 use crate::support::error::{FieldError, MAX_LISTED, Problem, listed, nearest, shortened};
@@ -95,14 +96,22 @@ impl<'a> Declarations<'a> {
     }
 }
 
-/// Every problem with the declarations of a PipelineRun (empty: it is fine). With `before` (an UPDATE),
-/// only the declarations that differ from it are checked.
+/// Every problem with the declarations of a PipelineRun (empty: it is fine), and the warnings about those
+/// that are valid but risky. With `before` (an UPDATE), only the declarations that differ from it are
+/// checked.
 pub fn check(
     pipelinerun: &Value,
     now: &Declarations<'_>,
     before: Option<&Declarations<'_>>,
     settings: &Settings,
+    warnings: &mut Vec<String>,
 ) -> Vec<Problem> {
+    let mut warned = BTreeSet::new();
+    let mut warn = |line: String| {
+        if warned.insert(line.clone()) {
+            warnings.push(line);
+        }
+    };
     let prefix = &settings.annotation_prefix;
     let tasks = PipelineTasks::of(pipelinerun);
     let mut problems = Unique::default();
@@ -160,10 +169,11 @@ pub fn check(
             let (index, first) = reader.read(*origin, key, value);
             if first && !known(*origin, key, value) {
                 problems.extend(reader.problems(index, key));
+                reader.warnings(index, key).into_iter().for_each(&mut warn);
             }
             indices.push(index);
         }
-        let lists: Option<Vec<&Vec<String>>> =
+        let lists: Option<Vec<Vec<&str>>> =
             indices.iter().map(|index| reader.names(*index)).collect();
         let Some(lists) = lists else {
             continue;
@@ -171,12 +181,18 @@ pub fn check(
         let Some((last, _, _)) = values.last() else {
             continue;
         };
-        let names: BTreeSet<&str> = lists
-            .iter()
-            .copied()
-            .flatten()
-            .map(String::as_str)
-            .collect();
+        // A name the task's own inline taskSpec gives a sidecar too: the declaration replaces it.
+        let own = tasks
+            .as_ref()
+            .and_then(|t| t.sidecars.get(task))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for ((key, _, _), names) in values.iter().zip(&lists) {
+            for name in names.iter().filter(|name| own.contains(name)) {
+                warn(warnings::line(key, name, warnings::REPLACES));
+            }
+        }
+        let names: BTreeSet<&str> = lists.iter().flatten().copied().collect();
         if let Some(problem) = declaration::limit_problem(last, names.len(), 0, settings) {
             problems.push(problem);
         }
@@ -196,6 +212,8 @@ pub fn check(
 struct PipelineTasks<'a> {
     names: Vec<&'a str>,
     set: BTreeSet<&'a str>,
+    /// The sidecars each task's inline `taskSpec` defines.
+    sidecars: BTreeMap<&'a str, Vec<&'a str>>,
     /// The names as a message lists them, made once for all the keys that name no task.
     listing: OnceCell<String>,
 }
@@ -204,16 +222,30 @@ impl<'a> PipelineTasks<'a> {
     /// None with a `pipelineRef`, whose tasks are not known at admission.
     fn of(pipelinerun: &'a Value) -> Option<Self> {
         let spec = pipelinerun.pointer("/spec/pipelineSpec")?;
-        let names: Vec<&str> = ["tasks", "finally"]
-            .iter()
-            .filter_map(|list| spec.get(list).and_then(Value::as_array))
-            .flatten()
+        let tasks = || {
+            ["tasks", "finally"]
+                .iter()
+                .filter_map(|list| spec.get(list).and_then(Value::as_array))
+                .flatten()
+        };
+        let names: Vec<&str> = tasks()
             .filter_map(|task| task.get("name").and_then(Value::as_str))
             .collect();
         let set = names.iter().copied().collect();
+        let sidecars = tasks()
+            .filter_map(|task| {
+                let name = task.get("name").and_then(Value::as_str)?;
+                let own = array(task, "/taskSpec/sidecars")
+                    .iter()
+                    .filter_map(|s| s.get("name").and_then(Value::as_str))
+                    .collect();
+                Some((name, own))
+            })
+            .collect();
         Some(PipelineTasks {
             names,
             set,
+            sidecars,
             listing: OnceCell::new(),
         })
     }
@@ -282,15 +314,52 @@ mod tests {
             .unwrap_or_default()
     }
 
-    fn problems_on_update(pipelinerun: &Value, old: Option<&Value>) -> Vec<String> {
+    /// The problems and the warnings of a PipelineRun, on UPDATE from `old`.
+    fn verdict(pipelinerun: &Value, old: Option<&Value>) -> (Vec<String>, Vec<String>) {
         let now_annotations = annotations(pipelinerun);
         let now = Declarations::of(pipelinerun, &now_annotations);
         let old_annotations = old.map(annotations).unwrap_or_default();
         let before = old.map(|old| Declarations::of(old, &old_annotations));
-        check(pipelinerun, &now, before.as_ref(), &Settings::default())
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        let mut warnings = Vec::new();
+        let problems = check(
+            pipelinerun,
+            &now,
+            before.as_ref(),
+            &Settings::default(),
+            &mut warnings,
+        );
+        (problems.iter().map(ToString::to_string).collect(), warnings)
+    }
+
+    fn problems_on_update(pipelinerun: &Value, old: Option<&Value>) -> Vec<String> {
+        verdict(pipelinerun, old).0
+    }
+
+    #[test]
+    fn valid_but_risky_declarations_are_warned_about_once() {
+        let pipelinerun = json!({
+            "metadata": {"annotations": {
+                "pipelinerun-sidecars.io/all-tasks": "- {name: db, image: postgres}",
+                "pipelinerun-sidecars.io/build": "- {name: proxy, image: 'envoy:1.31', readinessProbe: {tcpSocket: {port: 9901}}}"}},
+            "spec": {"pipelineSpec": {"tasks": [
+                {"name": "build", "taskSpec": {"steps": [{"image": "golang"}], "sidecars": [{"name": "proxy", "image": "envoy:1.30"}]}},
+                {"name": "test", "taskRef": {"name": "go-test"}}]}}
+        });
+        let (problems, warnings) = verdict(&pipelinerun, None);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            warnings,
+            vec![
+                "annotation \"pipelinerun-sidecars.io/all-tasks\", sidecar \"db\": no readinessProbe: the steps may start before it serves",
+                "annotation \"pipelinerun-sidecars.io/all-tasks\", sidecar \"db\": image :latest can change between runs; pin a tag",
+                "annotation \"pipelinerun-sidecars.io/build\", sidecar \"proxy\": replaces the Task's own sidecar of this name",
+            ]
+        );
+        let (_, again) = verdict(&pipelinerun, Some(&pipelinerun));
+        assert!(
+            again.is_empty(),
+            "an UPDATE that changes nothing warns of nothing: {again:?}"
+        );
     }
 
     fn problems(pipelinerun: &Value) -> Vec<String> {

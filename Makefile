@@ -18,7 +18,7 @@ BENCH        := target/runner/policy-bench
 BATS         := e2e-tests/node_modules/bats/bin/bats
 SOURCES      := $(shell find src -name '*.rs') Cargo.toml Cargo.lock settings-schema.json
 RUNNER_SRCS  := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml Cargo.lock
-BENCH_SRCS   := $(shell find bench/driver/src -name '*.rs') bench/driver/Cargo.toml $(RUNNER_SRCS)
+BENCH_SRCS   := $(shell find bench/driver/src -name '*.rs') bench/driver/Cargo.toml Cargo.lock
 
 .PHONY: all run test fmt lint unit-tests e2e-tests wasm-target push bench clean web web-target web-tests chromium deploy-manifests
 

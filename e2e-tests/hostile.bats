@@ -56,3 +56,10 @@ load helpers
 @test "a hardened template is accepted at podSecurity restricted: the level holds what the author writes" {
   assert_patch pod-template-restricted.json pod-template-restricted.patch.json settings-restricted-template.yaml
 }
+
+@test "at Pod level a template gets no Task workspace mounted outside /workspace/, and the author is told" {
+  assert_patch pod-template-shared-bin.json pod-template-shared-bin.patch.json settings-dind-template.yaml
+  response="$(evaluate pod-template-shared-bin.json settings-dind-template.yaml)"
+  [ "$(jq -r '.warnings[0]' <<<"$response")" = \
+    'annotation "pipelinerun-sidecars.io/test", sidecar "dind": no Task workspace at "/usr/local/bin": outside /workspace/' ]
+}

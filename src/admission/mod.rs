@@ -125,14 +125,15 @@ fn decide(
         .map_err(|err| PolicyError::Request(format!("the object is not valid JSON ({err})")))?;
     match target {
         Target::PipelineRun => {
-            let now = pipelinerun::Declarations::of(&object, &metadata.annotations);
+            let prefix = &settings.annotation_prefix;
+            let now = pipelinerun::Declarations::of(&object, &metadata.annotations, prefix);
             let old = match request.old_object.filter(|_| request.operation == "UPDATE") {
                 Some(raw) => Some(read_old(raw)?),
                 None => None,
             };
             let before = old
                 .as_ref()
-                .map(|(old, annotations)| pipelinerun::Declarations::of(old, annotations));
+                .map(|(old, annotations)| pipelinerun::Declarations::of(old, annotations, prefix));
             let problems = pipelinerun::check(&object, &now, before.as_ref(), &settings, warnings);
             if problems.is_empty() {
                 Ok(Outcome::Accept)

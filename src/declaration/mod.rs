@@ -16,7 +16,8 @@ mod template;
 use std::collections::BTreeMap;
 
 use crate::settings::Settings;
-use crate::settings::pod_security::{APPARMOR_ANNOTATION_PREFIX, apparmor_annotation_problem};
+pub(crate) use crate::settings::pod_security::APPARMOR_ANNOTATION_PREFIX;
+use crate::settings::pod_security::apparmor_annotation_problem;
 use crate::support::error::{FieldError, Problem, SidecarRef};
 use crate::support::yaml::Budget;
 use crate::tekton::variables::sidecar_container_name;

@@ -21,6 +21,7 @@ use crate::settings::pod_level::{self, Surroundings};
 use crate::support::error::{FieldError, listed};
 use crate::support::json::array;
 use crate::tekton::WORKSPACE_DIR;
+use crate::tekton::safe_for_template;
 use crate::tekton::sidecar::{Sidecar, internal_volume_problem};
 use crate::tekton::variables::{MAX_PARAMS, Unresolved, Variables, has_variable, with_own_paths};
 
@@ -56,10 +57,11 @@ impl<'a> InlineTask<'a> {
         }
     }
 
-    /// The shared workspaces Tekton would mount into a template's sidecar outside `/workspace/`: there
-    /// the inline Task's author, who is not the template's, could put a volume over the files it runs.
+    /// The shared workspaces Tekton would mount into a template's sidecar where they could cover the files
+    /// it runs: the inline Task's author is not the template's.
     fn over_template(&self, template: &str) -> Vec<FieldError> {
-        self.declarations
+        let shared: Vec<(&str, String)> = self
+            .declarations
             .iter()
             .filter_map(|declaration| {
                 let name = declaration.get("name").and_then(Value::as_str)?;
@@ -69,18 +71,22 @@ impl<'a> InlineTask<'a> {
                 let path = declaration
                     .get("mountPath")
                     .and_then(Value::as_str)
-                    .filter(|p| !p.is_empty())?;
-                let under = path
-                    .strip_prefix(WORKSPACE_DIR)
-                    .is_some_and(|rest| rest.starts_with('/'));
-                (!under).then(|| {
-                    FieldError::new(
-                        "template",
-                        format!(
-                            "the inline Task shares the workspace {name:?} at {path:?}, and Tekton mounts a shared workspace into every sidecar: over the files of template {template:?} there; a template joins an inline Task only if its shared workspaces are mounted under {WORKSPACE_DIR}/"
-                        ),
-                    )
-                })
+                    .filter(|p| !p.is_empty())
+                    .map_or_else(|| format!("{WORKSPACE_DIR}/{name}"), str::to_string);
+                Some((name, path))
+            })
+            .collect();
+        let paths: Vec<&str> = shared.iter().map(|(_, path)| path.as_str()).collect();
+        shared
+            .iter()
+            .filter(|(_, path)| has_variable(path) || !safe_for_template(path, &paths))
+            .map(|(name, path)| {
+                FieldError::new(
+                    "template",
+                    format!(
+                        "the inline Task shares the workspace {name:?} at {path:?}, and Tekton mounts a shared workspace into every sidecar: over the files of template {template:?} there; a template joins an inline Task only if its shared workspaces are mounted at plain paths under {WORKSPACE_DIR}/, none inside another"
+                    ),
+                )
             })
             .collect()
     }

@@ -13,16 +13,16 @@ use k8s_openapi::api::core::v1::{Container, Probe, ResourceRequirements};
 use serde_json::Value;
 
 use super::context::TaskRunContext;
-use super::workspaces::{self, PodView, pod_level_variable};
+use super::workspaces::{self, PodView};
 use super::{Injected, conflict, resources, script, surroundings};
 use crate::declaration::Declared;
 use crate::settings::pod_level::{self, Surroundings};
 use crate::settings::{InjectAs, OnConflict, Settings};
-use crate::support::error::{FieldError, Problem, SidecarRef};
+use crate::support::error::{FieldError, Problem, SidecarRef, warning};
 use crate::support::json::array;
 use crate::support::strict;
 use crate::tekton::sidecar::Sidecar;
-use crate::tekton::variables::{has_variable, sidecar_container_name};
+use crate::tekton::variables::{has_variable, pod_level_variable, sidecar_container_name};
 use crate::tekton::{CONTAINER_PREFIX, RESERVED_NAME};
 
 /// Adds the declared sidecars that `already` does not list to the Pod, or replaces a Task-defined
@@ -44,6 +44,33 @@ pub fn inject(
         array(pod, "/spec/initContainers").to_vec(),
     ];
     let mut made: Vec<String> = Vec::new();
+    // Those injected into an inline TaskRun are in the Pod as Tekton built them, names substituted and
+    // volumes added from the cluster's default pod template: what the Pod gives them is judged here, on
+    // the real thing.
+    for entry in declared
+        .iter()
+        .filter(|d| already.contains(&d.sidecar.name))
+    {
+        let container_name = sidecar_container_name(&entry.sidecar.name);
+        let Some(container) = lists
+            .iter()
+            .flatten()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(container_name.as_str()))
+        else {
+            continue;
+        };
+        let mounted: Vec<&str> = array(container, "/volumeMounts")
+            .iter()
+            .filter_map(|m| m.get("name").and_then(Value::as_str))
+            .collect();
+        let context = container.get("securityContext").and_then(strict::read);
+        let found = pod_level::problems(settings.pod_security, &around, context.as_ref(), &mounted);
+        problems.extend(found.into_iter().map(|error| Problem {
+            annotation: entry.annotation.clone(),
+            sidecar: Some(SidecarRef::Named(entry.sidecar.name.clone())),
+            error,
+        }));
+    }
     for entry in declared
         .iter()
         .filter(|d| !already.contains(&d.sidecar.name))
@@ -92,6 +119,7 @@ pub fn inject(
             replaced,
             specs: specs.as_ref(),
             around: &around,
+            template: entry.template.as_deref(),
             settings,
         };
         match build.container(&entry.sidecar, &view) {
@@ -105,12 +133,11 @@ pub fn inject(
                     }
                     None => target.insert(at, built),
                 }
-                injected.warnings.extend(warnings.into_iter().map(|w| {
-                    format!(
-                        "annotation {:?}, sidecar {:?}: {w}",
-                        entry.annotation, entry.sidecar.name
-                    )
-                }));
+                injected.warnings.extend(
+                    warnings
+                        .into_iter()
+                        .map(|w| warning(&entry.annotation, &entry.sidecar.name, &w)),
+                );
                 injected.names.push(entry.sidecar.name.clone());
                 made.push(container_name);
             }
@@ -167,6 +194,8 @@ struct Build<'a> {
     specs: Option<&'a TaskRunContext>,
     /// The Pod, as the Pod Security Standards judge what it gives a sidecar.
     around: &'a Surroundings<'a>,
+    /// The template the sidecar is made from, if it is.
+    template: Option<&'a str>,
     settings: &'a Settings,
 }
 
@@ -182,10 +211,11 @@ impl Build<'_> {
         if let Some(image) = sidecar.image.as_deref().filter(|i| has_variable(i)) {
             errors.push(pod_level_variable("image", image));
         }
-        let (mounts, warnings) = workspaces::mounts(sidecar, pod).unwrap_or_else(|problems| {
-            errors.extend(problems);
-            (Vec::new(), Vec::new())
-        });
+        let (mounts, warnings) =
+            workspaces::mounts(sidecar, self.template, pod).unwrap_or_else(|problems| {
+                errors.extend(problems);
+                (Vec::new(), Vec::new())
+            });
         let mounted: Vec<&str> = mounts.iter().map(|m| m.name.as_str()).collect();
         errors.extend(pod_level::problems(
             self.settings.pod_security,

@@ -15,7 +15,7 @@ use super::inline::InlineTask;
 use super::{Injected, conflict, context, resources};
 use crate::declaration::Declared;
 use crate::settings::{OnConflict, Settings};
-use crate::support::error::{FieldError, Problem, SidecarRef};
+use crate::support::error::{FieldError, Problem, SidecarRef, warning};
 use crate::support::json::array;
 use crate::support::strict;
 use crate::tekton::variables::{Variables, has_variable, sidecar_container_name};
@@ -122,13 +122,21 @@ pub fn inject(
             fields.insert("resources".to_string(), resources);
         }
         match existing.and_then(|i| sidecars.get_mut(i)) {
-            Some(slot) => *slot = json,
+            Some(slot) => {
+                // The workspaces the Task's sidecar lists are isolated to it (`workspace.Apply`): kept,
+                // so that replacing the sidecar does not hand them to the steps or to other sidecars.
+                if let (Some(listed), Some(fields)) = (slot.get("workspaces"), json.as_object_mut())
+                {
+                    fields.insert("workspaces".to_string(), listed.clone());
+                }
+                *slot = json;
+            }
             None => sidecars.push(json),
         }
         injected.warnings.extend(
             warnings
                 .into_iter()
-                .map(|w| format!("annotation {:?}, sidecar {name:?}: {w}", entry.annotation)),
+                .map(|w| warning(&entry.annotation, name, &w)),
         );
         injected.names.push(name.clone());
     }
@@ -170,6 +178,20 @@ mod tests {
     ) -> Result<Injected, Vec<String>> {
         inject(tr, decl, &[], false, KEY, settings)
             .map_err(|problems| problems.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn an_override_keeps_the_workspaces_the_task_s_sidecar_isolated() {
+        let mut tr = taskrun(
+            json!([{"name": "proxy", "image": "old", "workspaces": [{"name": "source", "mountPath": "/src"}]}]),
+        );
+        let decl = [declared(json!({"name": "proxy", "image": "new"}))];
+        inject_into(&mut tr, &decl, &Settings::default()).expect("ok");
+        assert_eq!(
+            tr["spec"]["taskSpec"]["sidecars"][0]["workspaces"],
+            json!([{"name": "source", "mountPath": "/src"}]),
+            "without it Tekton would share the workspace with the steps"
+        );
     }
 
     #[test]

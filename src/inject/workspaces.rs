@@ -28,8 +28,9 @@ use crate::declaration::Declared;
 use crate::support::error::{FieldError, listed};
 use crate::support::json::array;
 use crate::support::strict;
+use crate::tekton::safe_for_template;
 use crate::tekton::sidecar::{Sidecar, WorkspaceUsage, internal_volume_problem};
-use crate::tekton::variables::has_variable;
+use crate::tekton::variables::{has_variable, pod_level_variable};
 use crate::tekton::workspaces::{is_workspace_volume, workspace_volume};
 use crate::tekton::{CONTAINER_PREFIX, RESERVED_NAME, STEP_PREFIX, WORKSPACE_DIR};
 
@@ -254,6 +255,7 @@ fn shared(steps: &[Vec<VolumeMount>], task_sidecars: &[Vec<VolumeMount>]) -> Vec
 /// why it cannot have them.
 pub(super) fn mounts(
     sidecar: &Sidecar,
+    template: Option<&str>,
     pod: &PodView<'_>,
 ) -> Result<(Vec<VolumeMount>, Vec<String>), Vec<FieldError>> {
     let mut errors = Vec::new();
@@ -283,25 +285,22 @@ pub(super) fn mounts(
             Err(problem) => errors.push(FieldError::new(format!("workspaces[{i}].name"), problem)),
         }
     }
+    // A template is the platform team's: a Task may not lay a volume over the files it runs.
+    let paths: Vec<&str> = pod.shared.iter().map(|m| m.mount_path.as_str()).collect();
     for mount in &pod.shared {
-        add_mount(&mut mounts, mount.clone());
+        match template {
+            Some(_) if !safe_for_template(&mount.mount_path, &paths) => warnings.push(format!(
+                "no Task workspace at {:?}: outside {WORKSPACE_DIR}/",
+                mount.mount_path
+            )),
+            _ => add_mount(&mut mounts, mount.clone()),
+        }
     }
     if errors.is_empty() {
         Ok((mounts, warnings))
     } else {
         Err(errors)
     }
-}
-
-/// The refusal of a variable in a field Tekton would substitute in a Task's sidecar, but never in a
-/// container added to its Pod.
-pub(super) fn pod_level_variable(path: &str, value: &str) -> FieldError {
-    FieldError::new(
-        path,
-        format!(
-            "{value:?} holds a $(...) variable, and Tekton substitutes nothing in a sidecar injected into the Pod (only an inline taskSpec's sidecars get its variables): write the value"
-        ),
-    )
 }
 
 /// Tekton's `AddSidecarVolumeMount`: a mount whose path the sidecar already uses is not added again.

@@ -89,7 +89,9 @@ pub(crate) fn check(level: Level, sidecar: &Sidecar, whole: bool) -> Vec<FieldEr
         ));
     };
     let context = sidecar.security_context.as_ref();
-    check_context(level, context, whole, &mut forbid);
+    // An override's securityContext replaces the template's whole (`template::merge`): it is then all the
+    // container has, and is held to what the level requires as much as an inline sidecar's.
+    check_context(level, context, whole || context.is_some(), &mut forbid);
     for (i, port) in sidecar.ports.iter().flatten().enumerate() {
         if let Some(host_port) = port.host_port.filter(|p| *p != 0) {
             forbid(
@@ -425,6 +427,20 @@ mod tests {
                 .collect()
         };
         assert!(overrides(json!({"name": "db"})).is_empty());
+        // Replacing the template's securityContext leaves only what the override gives.
+        assert_eq!(
+            overrides(json!({"securityContext": {"runAsUser": 1000}})),
+            vec![
+                format!("securityContext.allowPrivilegeEscalation: is not set; {R} requires false"),
+                format!(
+                    "securityContext.capabilities.drop: does not include \"ALL\"; {R} requires dropping ALL"
+                ),
+                format!("securityContext.runAsNonRoot: is not set; {R} requires true"),
+                format!(
+                    "securityContext.seccompProfile.type: is not set; {R} requires RuntimeDefault or Localhost"
+                ),
+            ]
+        );
         assert_eq!(
             overrides(
                 json!({"securityContext": {"allowPrivilegeEscalation": true, "runAsNonRoot": false,
@@ -436,6 +452,9 @@ mod tests {
                     "securityContext.capabilities.drop: does not include \"ALL\"; {R} requires dropping ALL"
                 ),
                 format!("securityContext.runAsNonRoot: is false; {R} requires true"),
+                format!(
+                    "securityContext.seccompProfile.type: is not set; {R} requires RuntimeDefault or Localhost"
+                ),
             ]
         );
     }

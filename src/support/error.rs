@@ -212,6 +212,40 @@ pub enum PolicyError {
     Declarations(Vec<Problem>),
 }
 
+/// The longest an admission warning may be: the API server and `kubectl` show one line each, and cut long
+/// ones.
+pub(crate) const MAX_WARNING_CHARS: usize = 120;
+
+/// One admission warning about a sidecar, within [`MAX_WARNING_CHARS`]: the annotation and the sidecar's
+/// name are cut first, then the text.
+pub(crate) fn warning(annotation: &str, sidecar: &str, text: &str) -> String {
+    let full = |a: &str, s: &str, t: &str| format!("annotation {a:?}, sidecar {s:?}: {t}");
+    let whole = full(annotation, sidecar, text);
+    if whole.chars().count() <= MAX_WARNING_CHARS {
+        return whole;
+    }
+    // The names give way first, down to what still tells them apart; then the text.
+    let room = MAX_WARNING_CHARS.saturating_sub(full("", "", "").chars().count());
+    let for_sidecar = sidecar.chars().count().min(12);
+    let for_annotation = annotation.chars().count().min(32);
+    let text_room = room.saturating_sub(for_sidecar + for_annotation);
+    let for_annotation = room.saturating_sub(for_sidecar + text.chars().count().min(text_room));
+    full(
+        &ellipsis(annotation, for_annotation),
+        &ellipsis(sidecar, for_sidecar),
+        &ellipsis(text, text_room),
+    )
+}
+
+/// `text` in at most `chars` characters, its end replaced by `…` if it is cut.
+fn ellipsis(text: &str, chars: usize) -> String {
+    if text.chars().count() <= chars {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(chars.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
 /// The most problems one rejection lists; the rest are counted. A message reaches a person through
 /// `kubectl` and the API server's events: a few dozen lines are read, thousands are not, and a request
 /// must not be able to make the policy build megabytes of text.

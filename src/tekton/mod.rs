@@ -39,3 +39,45 @@ pub(crate) const WORKSPACE_DIR: &str = "/workspace";
 /// (`spiffe-workload-api`, `pkg/spire/spire.go`).
 pub(crate) const INTERNAL_VOLUME_PREFIXES: [&str; 3] =
     ["tekton-internal-", "tekton-creds-", "spiffe-workload-api"];
+
+/// Whether a workspace mounted at `path` into a platform team's template cannot cover the files it runs:
+/// a plain path under `/workspace/` (no `.` or `..` segment), and not inside another of `others`, where a
+/// symbolic link in the outer volume could send the mount elsewhere.
+pub(crate) fn safe_for_template(path: &str, others: &[&str]) -> bool {
+    let plain = path
+        .strip_prefix(WORKSPACE_DIR)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|rest| {
+            rest.trim_end_matches('/')
+                .split('/')
+                .all(|segment| !segment.is_empty() && segment != "." && segment != "..")
+        });
+    let nested = others.iter().any(|other| {
+        let other = other.trim_end_matches('/');
+        other != path.trim_end_matches('/') && path.starts_with(&format!("{other}/"))
+    });
+    plain && !nested
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[rstest::rstest]
+    #[case("/workspace/source", &[], true)]
+    #[case("/workspace/a/b/", &[], true)]
+    #[case("/usr/local/bin", &[], false)]
+    #[case("/workspace", &[], false)]
+    #[case("/workspace/../usr/local/bin", &[], false)]
+    #[case("/workspace/./x", &[], false)]
+    #[case("/workspacex/y", &[], false)]
+    #[case("/workspace/src/bin", &["/workspace/src"], false)]
+    #[case("/workspace/src", &["/workspace/src/bin", "/workspace/src"], true)]
+    fn what_a_template_may_be_given(
+        #[case] path: &str,
+        #[case] others: &[&str],
+        #[case] safe: bool,
+    ) {
+        assert_eq!(safe_for_template(path, others), safe);
+    }
+}

@@ -19,6 +19,7 @@ use serde_json::Value;
 use super::params::params;
 use super::workspaces::create_volumes;
 use super::{CONTAINER_PREFIX, STEP_PREFIX, WORKSPACE_DIR};
+use crate::support::error::FieldError;
 use crate::support::json::array;
 
 /// Where Tekton writes a Task's results (`pipeline.DefaultResultPath`).
@@ -282,6 +283,17 @@ fn first_variable(text: &str) -> Option<String> {
     let from = text.get(text.find("$(")?..)?;
     let end = from.find(')').map_or(from.len(), |end| end + 1);
     Some(from.get(..end).unwrap_or(from).to_string())
+}
+
+/// The refusal of a variable in a field Tekton would substitute in a Task's sidecar, but never in a
+/// container added to its Pod.
+pub(crate) fn pod_level_variable(path: &str, value: &str) -> FieldError {
+    FieldError::new(
+        path,
+        format!(
+            "{value:?} holds a $(...) variable, and Tekton substitutes nothing in a sidecar injected into the Pod (only an inline taskSpec's sidecars get its variables): write the value"
+        ),
+    )
 }
 
 /// The container name Tekton gives a sidecar: `names.SimpleNameGenerator.RestrictLength("sidecar-" +

@@ -4,6 +4,7 @@
 //!
 //! It reads declarations and settings, and changes nothing.
 
+mod keys;
 mod once;
 pub(crate) mod pipelinerun;
 mod warnings;

@@ -13,22 +13,17 @@
 //! whatever number of tasks it applies to, and a misspelt key gets a suggestion only while the message
 //! will show it and the pipeline is small enough to search.
 
-use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use super::keys::{PipelineTasks, key_problem};
 use super::once::{Reader, Unique};
 use super::warnings;
-use crate::declaration::{self, ALL_TASKS, MARKER};
+use crate::declaration::{self, ALL_TASKS};
 use crate::settings::Settings;
-use crate::support::error::{FieldError, MAX_LISTED, Problem, listed, nearest, shortened};
+use crate::support::error::{MAX_LISTED, Problem};
 use crate::support::json::array;
-use crate::support::k8s::is_dns_label;
-
-/// The most pipeline tasks a misspelt key is compared with for a suggestion. Each comparison is cheap,
-/// but a pipeline of tens of thousands of tasks times as many keys is not.
-const MAX_SUGGESTION_CANDIDATES: usize = 500;
 
 /// The declarations a PipelineRun gives its tasks: its own annotations, and each task's
 /// `spec.taskRunSpecs[].metadata.annotations`.
@@ -39,20 +34,35 @@ pub struct Declarations<'a> {
 }
 
 impl<'a> Declarations<'a> {
-    /// Reads the taskRunSpecs of `pipelinerun`, whose metadata annotations are `annotations`.
-    pub fn of(pipelinerun: &'a Value, annotations: &'a BTreeMap<String, String>) -> Self {
+    /// Reads the taskRunSpecs of `pipelinerun`, whose metadata annotations are `annotations`. Only the
+    /// annotations a declaration is made of are kept (those under `prefix`, and the AppArmor ones): a task
+    /// with none of them is one that `all-tasks` alone reaches, however many there are.
+    pub fn of(
+        pipelinerun: &'a Value,
+        annotations: &'a BTreeMap<String, String>,
+        prefix: &str,
+    ) -> Self {
+        let ours = |key: &str| {
+            key.strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+                || key.starts_with(declaration::APPARMOR_ANNOTATION_PREFIX)
+        };
         let mut per_task: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
         for spec in array(pipelinerun, "/spec/taskRunSpecs") {
             let Some(task) = spec.get("pipelineTaskName").and_then(Value::as_str) else {
                 continue;
             };
-            let own = spec
+            let own: BTreeMap<&str, &str> = spec
                 .pointer("/metadata/annotations")
                 .and_then(Value::as_object)
                 .into_iter()
                 .flatten()
-                .filter_map(|(key, value)| Some((key.as_str(), value.as_str()?)));
-            per_task.entry(task).or_default().extend(own);
+                .filter(|(key, _)| ours(key))
+                .filter_map(|(key, value)| Some((key.as_str(), value.as_str()?)))
+                .collect();
+            if !own.is_empty() {
+                per_task.entry(task).or_default().extend(own);
+            }
         }
         Declarations {
             annotations,
@@ -106,9 +116,14 @@ pub fn check(
     settings: &Settings,
     warnings: &mut Vec<String>,
 ) -> Vec<Problem> {
+    // As many warnings as a rejection lists problems: a PipelineRun of thousands of tasks could otherwise
+    // return a warning for each.
     let mut warned = BTreeSet::new();
+    let mut left_out = false;
     let mut warn = |line: String| {
-        if warned.insert(line.clone()) {
+        if warned.len() >= MAX_LISTED {
+            left_out |= !warned.contains(&line);
+        } else if warned.insert(line.clone()) {
             warnings.push(line);
         }
     };
@@ -142,6 +157,7 @@ pub fn check(
         before.is_some_and(|old| old.get(origin, key) == Some(value))
     };
     let mut reader = Reader::new(settings);
+    let mut same: BTreeMap<(Option<&str>, Option<&str>, String), bool> = BTreeMap::new();
     for task in named {
         let wanted = (!task.is_empty()).then_some(task);
         let values: Vec<(String, Option<&str>, &str)> = declaration::task_keys(prefix, wanted)
@@ -154,7 +170,14 @@ pub fn check(
         let changed = before.is_none_or(|old| {
             values
                 .iter()
-                .any(|(key, _, value)| old.value(task, key).map(|(_, v)| v) != Some(*value))
+                .any(|(key, origin, value)| match old.value(task, key) {
+                    // The same two places are compared once, however many tasks share them: an
+                    // all-tasks value may be long, and a PipelineRun may have thousands of tasks.
+                    Some((was, before)) => !*same
+                        .entry((*origin, was, key.clone()))
+                        .or_insert_with(|| before == *value),
+                    None => true,
+                })
                 || declaration::task_keys(prefix, wanted)
                     .iter()
                     .any(|key| now.value(task, key).is_none() && old.value(task, key).is_some())
@@ -205,106 +228,18 @@ pub fn check(
             }
         }
     }
+    if left_out {
+        warnings.push(format!(
+            "more warnings are left out: only the first {MAX_LISTED} are shown"
+        ));
+    }
     problems.list
-}
-
-/// The names of the tasks and finally tasks of an inline `spec.pipelineSpec`, in order and as a set.
-struct PipelineTasks<'a> {
-    names: Vec<&'a str>,
-    set: BTreeSet<&'a str>,
-    /// The sidecars each task's inline `taskSpec` defines.
-    sidecars: BTreeMap<&'a str, Vec<&'a str>>,
-    /// The names as a message lists them, made once for all the keys that name no task.
-    listing: OnceCell<String>,
-}
-
-impl<'a> PipelineTasks<'a> {
-    /// None with a `pipelineRef`, whose tasks are not known at admission.
-    fn of(pipelinerun: &'a Value) -> Option<Self> {
-        let spec = pipelinerun.pointer("/spec/pipelineSpec")?;
-        let tasks = || {
-            ["tasks", "finally"]
-                .iter()
-                .filter_map(|list| spec.get(list).and_then(Value::as_array))
-                .flatten()
-        };
-        let names: Vec<&str> = tasks()
-            .filter_map(|task| task.get("name").and_then(Value::as_str))
-            .collect();
-        let set = names.iter().copied().collect();
-        let sidecars = tasks()
-            .filter_map(|task| {
-                let name = task.get("name").and_then(Value::as_str)?;
-                let own = array(task, "/taskSpec/sidecars")
-                    .iter()
-                    .filter_map(|s| s.get("name").and_then(Value::as_str))
-                    .collect();
-                Some((name, own))
-            })
-            .collect();
-        Some(PipelineTasks {
-            names,
-            set,
-            sidecars,
-            listing: OnceCell::new(),
-        })
-    }
-}
-
-/// What is wrong with a declaration key itself, if anything. Unless the message will `show` it, the
-/// problem is only counted: no suggestion is searched for and no text made, for each of thousands of
-/// keys. (The same bad key in two maps is then counted twice: a count can be one too high, never short.)
-fn key_problem(
-    key: &str,
-    suffix: &str,
-    tasks: Option<&PipelineTasks<'_>>,
-    show: bool,
-) -> Option<Problem> {
-    let problem = |message: String| Problem {
-        annotation: key.to_string(),
-        sidecar: None,
-        error: FieldError::new("", message),
-    };
-    if !show {
-        let wrong = suffix == MARKER
-            || (suffix != ALL_TASKS
-                && (!is_dns_label(suffix) || tasks.is_some_and(|t| !t.set.contains(suffix))));
-        return wrong.then(|| problem(String::new()));
-    }
-    if suffix == MARKER {
-        return Some(problem(format!(
-            "is the policy's own marker of injected sidecars and cannot be set by hand; a pipeline task named {MARKER:?} cannot be given sidecars by name (use all-tasks or rename the task)"
-        )));
-    }
-    if suffix == ALL_TASKS {
-        return None;
-    }
-    if !is_dns_label(suffix) {
-        return Some(problem(format!(
-            "{:?} is not a pipeline task name (a DNS-1123 label); the key is <prefix>/<pipelineTaskName> or <prefix>/{ALL_TASKS}",
-            shortened(suffix)
-        )));
-    }
-    let tasks = tasks?;
-    if tasks.set.contains(suffix) {
-        return None;
-    }
-    let searched = tasks.names.len() <= MAX_SUGGESTION_CANDIDATES;
-    let hint = match searched.then(|| nearest(suffix, &tasks.names)).flatten() {
-        Some(task) => format!("did you mean {task:?}?"),
-        None => format!(
-            "the pipeline tasks are {}",
-            tasks
-                .listing
-                .get_or_init(|| listed(tasks.names.iter().copied()))
-        ),
-    };
-    Some(problem(format!("names no task of this pipeline; {hint}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::keys::MAX_SUGGESTION_CANDIDATES;
     use serde_json::json;
 
     fn annotations(object: &Value) -> BTreeMap<String, String> {
@@ -317,9 +252,10 @@ mod tests {
     /// The problems and the warnings of a PipelineRun, on UPDATE from `old`.
     fn verdict(pipelinerun: &Value, old: Option<&Value>) -> (Vec<String>, Vec<String>) {
         let now_annotations = annotations(pipelinerun);
-        let now = Declarations::of(pipelinerun, &now_annotations);
+        let now = Declarations::of(pipelinerun, &now_annotations, "pipelinerun-sidecars.io");
         let old_annotations = old.map(annotations).unwrap_or_default();
-        let before = old.map(|old| Declarations::of(old, &old_annotations));
+        let before =
+            old.map(|old| Declarations::of(old, &old_annotations, "pipelinerun-sidecars.io"));
         let mut warnings = Vec::new();
         let problems = check(
             pipelinerun,

@@ -1,16 +1,13 @@
 //! Warnings for declarations that are valid but likely to disappoint, returned with the PipelineRun's
-//! admission (`kubectl` prints them): Kubernetes admission warnings are one line each, and the API server
-//! and `kubectl` truncate long ones, so each stays within 120 characters, naming the annotation and the
-//! sidecar.
+//! admission (`kubectl` prints them), one line each within 120 characters (`support::error::warning`),
+//! naming the annotation and the sidecar.
 //!
 //! Only what the author wrote is warned about: a template is the platform team's.
 
 use crate::declaration::Declared;
+pub(super) use crate::support::error::warning as line;
 use crate::support::image_reference::Reference;
 use crate::tekton::variables::has_variable;
-
-/// The longest a warning may be.
-pub(super) const MAX_CHARS: usize = 120;
 
 /// Without one, the first step does not wait for the sidecar to serve (Tekton waits for its readiness).
 pub(super) const NO_READINESS: &str = "no readinessProbe: the steps may start before it serves";
@@ -39,28 +36,6 @@ pub(super) fn risks(declared: &Declared) -> Vec<&'static str> {
         found.push(LATEST);
     }
     found
-}
-
-/// One warning line, the annotation and the sidecar cut to fit [`MAX_CHARS`].
-pub(super) fn line(annotation: &str, sidecar: &str, text: &str) -> String {
-    let full = |a: &str, s: &str| format!("annotation {a:?}, sidecar {s:?}: {text}");
-    let whole = full(annotation, sidecar);
-    if whole.chars().count() <= MAX_CHARS {
-        return whole;
-    }
-    let room = MAX_CHARS.saturating_sub(full("", "").chars().count());
-    let for_sidecar = (room / 3).min(sidecar.chars().count());
-    let for_annotation = room.saturating_sub(for_sidecar);
-    full(&cut(annotation, for_annotation), &cut(sidecar, for_sidecar))
-}
-
-/// `text` in at most `chars` characters, its end replaced by `…` if it is cut.
-fn cut(text: &str, chars: usize) -> String {
-    if text.chars().count() <= chars {
-        return text.to_string();
-    }
-    let kept: String = text.chars().take(chars.saturating_sub(1)).collect();
-    format!("{kept}…")
 }
 
 #[cfg(test)]
@@ -105,7 +80,7 @@ mod tests {
             &"s".repeat(63),
             LATEST,
         );
-        assert_eq!(long.chars().count(), MAX_CHARS, "{long}");
+        assert_eq!(long.chars().count(), 120, "{long}");
         assert!(long.ends_with(LATEST) && long.contains('…'), "{long}");
     }
 }

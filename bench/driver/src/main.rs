@@ -5,12 +5,13 @@
 //!
 //! usage: policy-bench POLICY.wasm BASELINE.wasm [NAIVE.wasm] [ITERATIONS]
 
+mod host;
 mod worst;
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use kwctl_runner::{WasmtimeEngineProviderPre, call, compile};
+use host::{Compiled, call, compile};
 use serde_json::{Value, json};
 
 /// A request to evaluate, with the budget its ratio to the baseline must stay within.
@@ -95,7 +96,7 @@ fn stats(mut sample: Vec<Duration>) -> Stats {
     }
 }
 
-fn time_call(policy: &WasmtimeEngineProviderPre, case: &Case) -> Result<Duration> {
+fn time_call(policy: &Compiled, case: &Case) -> Result<Duration> {
     let start = Instant::now();
     let answer = call(policy, case.operation, &case.payload)?;
     let elapsed = start.elapsed();
@@ -108,7 +109,7 @@ fn compile_time(module: &[u8]) -> Result<Duration> {
     let mut times = Vec::new();
     for _ in 0..3 {
         let start = Instant::now();
-        std::hint::black_box(compile(module, None)?);
+        std::hint::black_box(compile(module)?);
         times.push(start.elapsed());
     }
     times.sort_unstable();
@@ -168,8 +169,8 @@ fn main() -> Result<()> {
         );
     }
 
-    let policy = compile(&policy_bytes, None)?;
-    let baseline = compile(&baseline_bytes, None)?;
+    let policy = compile(&policy_bytes)?;
+    let baseline = compile(&baseline_bytes)?;
     println!(
         "\n## Evaluation ({iterations} iterations each, interleaved; µs per request, instantiation included)\n"
     );
@@ -222,10 +223,7 @@ const WORST_ITERATIONS: usize = 20;
 
 /// Each worst case: its time, the decision (which must be the one expected, or the case measures the
 /// wrong path), and the size of the message and of the patch policy-server would send.
-fn worst_cases(
-    policy: &WasmtimeEngineProviderPre,
-    baseline: &WasmtimeEngineProviderPre,
-) -> Result<()> {
+fn worst_cases(policy: &Compiled, baseline: &Compiled) -> Result<()> {
     println!(
         "\n## Worst cases ({WORST_ITERATIONS} iterations each; ms per request, instantiation included)\n"
     );

@@ -285,6 +285,29 @@ fn update_one_of_many() -> Value {
     admission("PipelineRun", "UPDATE", new, Some(old))
 }
 
+/// A PipelineRun UPDATE with a 60 KiB all-tasks declaration and as many taskRunSpecs as fill the object:
+/// whether the all-tasks value changed is decided once, not once per task.
+fn update_all_tasks_over_many_tasks() -> Value {
+    let all = lines_within(60 * 1024, |i| {
+        format!("- {{name: s{}, image: 'postgres:14'}}\n", i % 4)
+    });
+    let all = all.lines().take(4).collect::<Vec<_>>().join("\n")
+        + &format!("\n# {}\n", "x".repeat(60 * 1024));
+    let specs: Vec<Value> = (0..12_000)
+        .map(
+            |i| json!({"pipelineTaskName": format!("t{i:05}"), "metadata": {"labels": {"l": "v"}}}),
+        )
+        .collect();
+    let old = pipelinerun(
+        12_000,
+        json!({format!("{PREFIX}/all-tasks"): all}),
+        Value::Array(specs),
+    );
+    let mut new = old.clone();
+    new["metadata"]["labels"] = json!({"tekton.dev/pipeline": "p"});
+    admission("PipelineRun", "UPDATE", new, Some(old))
+}
+
 /// The largest injection a platform team's limit allows: eight sidecars with scripts, workspaces and
 /// probes into the Pod of a 64-step Task with 500 volumes.
 fn largest_injection() -> Value {
@@ -336,6 +359,12 @@ pub fn cases() -> Vec<Worst> {
         (
             "PipelineRun UPDATE: 2,000 declarations, one changed",
             update_one_of_many(),
+            none.clone(),
+            true,
+        ),
+        (
+            "PipelineRun UPDATE: a 60 KiB all-tasks value over 12,000 taskRunSpecs",
+            update_all_tasks_over_many_tasks(),
             none.clone(),
             true,
         ),

@@ -2,7 +2,7 @@
 //! prints, so that the bats suite runs hermetically here and unchanged with a real kwctl on PATH.
 //!
 //! What it reproduces (from kubewarden's policy-evaluator and kwctl): the policy is compiled once and every
-//! call gets a fresh instance (`WasmtimeEngineProviderPre::rehydrate`, as policy-server does); settings are
+//! call gets a fresh instance, as policy-server does (`src/lib.rs`); settings are
 //! validated first, and invalid ones print nothing on stdout, `Error: Provided settings are not valid: M`
 //! on stderr (M as the policy wrote it: kwctl's `anyhow!` error, printed by its `main` with `{err:?}`, has
 //! no cause chain), and exit 1; `validate` receives

@@ -20,7 +20,20 @@ SOURCES      := $(shell find src -name '*.rs') Cargo.toml Cargo.lock settings-sc
 RUNNER_SRCS  := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml Cargo.lock
 BENCH_SRCS   := $(shell find bench/driver/src -name '*.rs') bench/driver/Cargo.toml Cargo.lock
 
-.PHONY: all run test fmt lint unit-tests e2e-tests wasm-target push bench clean web web-target web-tests chromium deploy-manifests
+# `make run` and the e2e suite use kwctl when it is on PATH (on the annotated module, which carries the
+# metadata kwctl needs to let a policy mutate), and the in-repo runner otherwise; KWCTL=... chooses.
+KWCTL ?= $(shell command -v kwctl)
+ifeq ($(KWCTL),)
+  KWCTL_BIN  := $(abspath $(RUNNER))
+  RUN_NEEDS  := $(RUNNER)
+  RUN_POLICY := policy.wasm
+else
+  KWCTL_BIN  := $(KWCTL)
+  RUN_NEEDS  :=
+  RUN_POLICY := annotated-policy.wasm
+endif
+
+.PHONY: all run test fmt lint unit-tests e2e-tests wasm-target push bench clean web web-target web-tests chromium deploy-manifests e2e-registry
 
 all: policy.wasm
 
@@ -38,9 +51,17 @@ annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
 
 # make push REGISTRY=ghcr.io/acme/policies: publish the annotated module as <REGISTRY>/pipelinerun-sidecars:v<version>.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+# make push REGISTRY=host[:port]/path [SOURCES=sources.yml] [PUSH_OUTPUT=json]: SOURCES is kwctl's
+# --sources-path file, for a plain-HTTP registry or one with its own CA (README, "Install").
 push: annotated-policy.wasm
-	@test -n "$(REGISTRY)" || { echo "usage: make push REGISTRY=ghcr.io/<org>/policies" >&2; exit 2; }
-	kwctl push annotated-policy.wasm registry://$(REGISTRY)/pipelinerun-sidecars:v$(VERSION)
+	@test -n "$(REGISTRY)" || { echo "usage: make push REGISTRY=ghcr.io/<org>/policies [SOURCES=sources.yml]" >&2; exit 2; }
+	kwctl push $(if $(SOURCES),--sources-path $(SOURCES)) -o $(or $(PUSH_OUTPUT),text) \
+	  annotated-policy.wasm registry://$(REGISTRY)/pipelinerun-sidecars:v$(VERSION)
+
+# A real OCI registry round trip (Debian's docker-registry on 127.0.0.1): push, pull, inspect, run.
+# Needs kwctl on PATH; not part of `make test`.
+e2e-registry: policy.wasm
+	bash e2e-tests/registry.sh
 
 $(RUNNER): $(RUNNER_SRCS)
 	cargo build --locked -p kwctl-runner --profile runner
@@ -132,20 +153,21 @@ unit-tests:
 	cargo test --locked -p pipelinerun-sidecars -p pipelinerun-sidecars-playground
 	cargo test --locked -p kwctl-runner --profile runner
 
-# The bats suite runs ${KWCTL:-kwctl}; here it gets the in-repo runner. With a real kwctl:
-#   make annotated-policy.wasm && KWCTL=kwctl POLICY=annotated-policy.wasm e2e-tests/node_modules/bats/bin/bats e2e-tests
-e2e-tests: policy.wasm $(RUNNER) $(BATS)
-	KWCTL=$(abspath $(RUNNER)) POLICY=$(abspath policy.wasm) $(BATS) --tap e2e-tests | tee target/e2e.tap
+# The bats suite runs $KWCTL on $POLICY: kwctl on the annotated module when kwctl is on PATH, else the
+# in-repo runner on policy.wasm.
+e2e-tests: $(RUN_POLICY) $(RUN_NEEDS) $(BATS)
+	@mkdir -p target
+	KWCTL=$(KWCTL_BIN) POLICY=$(abspath $(RUN_POLICY)) $(BATS) --tap e2e-tests | tee target/e2e.tap
 	@awk '/^ok/ {p++} /^not ok/ {f++} END {printf "e2e: %d passed, %d failed\n", p, f}' target/e2e.tap
 
 test: fmt lint unit-tests e2e-tests web-tests
 
 # Prints, for each example request, the decision and the decoded JSONPatch.
-run: policy.wasm $(RUNNER)
+run: $(RUN_POLICY) $(RUN_NEEDS)
 	@for example in $(EXAMPLES); do \
 	  request=$${example%%@*}; settings=$${example#*@}; [ "$$settings" = "$$example" ] && settings=""; \
 	  echo "=== $$request$${settings:+ (settings: $$settings)}"; \
-	  $(RUNNER) run -r test_data/$$request $${settings:+--settings-path test_data/$$settings} policy.wasm \
+	  $(KWCTL_BIN) run -r test_data/$$request $${settings:+--settings-path test_data/$$settings} $(RUN_POLICY) \
 	    | jq -r 'if .allowed then (if .patch then "allowed, patched:\n" + (.patch | @base64d | fromjson | map(tojson) | join("\n")) else "allowed, unchanged" end) else "REJECTED: " + .status.message end'; \
 	done
 

@@ -383,6 +383,37 @@ fn both_policies_run_on_a_highly_available_policy_server_of_their_own() {
 }
 
 #[test]
+fn the_release_workflow_pushes_where_the_readme_installs_from() {
+    let metadata = yaml("policy-metadata.yml");
+    let oci = annotation(&metadata, "io.kubewarden.policy.ociUrl");
+    let release = yaml(".github/workflows/release.yml");
+    let repository = release["env"]["OCI_REPOSITORY"]
+        .as_str()
+        .expect("OCI_REPOSITORY");
+    assert_eq!(format!("{repository}/pipelinerun-sidecars"), oci);
+    let steps = release["jobs"]["release"]["steps"].to_string();
+    assert!(
+        steps.contains("make push REGISTRY=\\\"$OCI_REPOSITORY\\\""),
+        "{steps}"
+    );
+    let readme = text("README.md");
+    assert!(readme.contains(&format!("registry://{oci}:v{VERSION}")));
+    // Kubewarden's actions are pinned by commit.
+    let workflows = text(".github/workflows/release.yml") + &text(".github/workflows/ci.yml");
+    for line in workflows.lines().filter(|l| l.contains("uses:")) {
+        let pin = line.split('@').nth(1).unwrap_or_default();
+        assert!(
+            pin.len() >= 40 && pin[..40].chars().all(|c| c.is_ascii_hexdigit()),
+            "not pinned by commit: {line}"
+        );
+    }
+    let ci = yaml(".github/workflows/ci.yml");
+    assert!(ci["jobs"]["test"]["steps"].to_string().contains(".ci/run"));
+    let repo = yaml("artifacthub-repo.yml");
+    assert!(repo["owners"].is_array());
+}
+
+#[test]
 fn readme_settings_table_matches_the_schema() {
     let readme = text("README.md");
     for (name, property) in schema()["properties"].as_object().expect("properties") {

@@ -121,29 +121,28 @@ pub(crate) fn problems(
     // The Pod's settings reach the sidecar where its own securityContext leaves them out.
     let inherited =
         |path: &str, value: String| format!("inherits the Pod's securityContext.{path} {value}");
-    let own_seccomp = own.and_then(|c| c.seccomp_profile.as_ref());
-    if let Some(kind) = pod
-        .seccomp_profile
-        .as_ref()
-        .map(|p| p.type_.as_str())
-        .filter(|k| own_seccomp.is_none() && !matches!(*k, "RuntimeDefault" | "Localhost"))
-    {
-        forbid(
-            inherited("seccompProfile.type", format!("{kind:?}")),
-            "allows only RuntimeDefault and Localhost",
-        );
-    }
-    let own_apparmor = own.and_then(|c| c.app_armor_profile.as_ref());
-    if let Some(kind) = pod
-        .app_armor_profile
-        .as_ref()
-        .map(|p| p.type_.as_str())
-        .filter(|k| own_apparmor.is_none() && !matches!(*k, "RuntimeDefault" | "Localhost"))
-    {
-        forbid(
-            inherited("appArmorProfile.type", format!("{kind:?}")),
-            "allows only RuntimeDefault and Localhost",
-        );
+    // A profile of the sidecar's own replaces the Pod's; only an inherited one is judged here.
+    let profiles = [
+        (
+            "seccompProfile.type",
+            pod.seccomp_profile.as_ref().map(|p| p.type_.as_str()),
+            own.is_some_and(|c| c.seccomp_profile.is_some()),
+        ),
+        (
+            "appArmorProfile.type",
+            pod.app_armor_profile.as_ref().map(|p| p.type_.as_str()),
+            own.is_some_and(|c| c.app_armor_profile.is_some()),
+        ),
+    ];
+    for (path, kind, own_profile) in profiles {
+        if let Some(kind) =
+            kind.filter(|k| !own_profile && !matches!(*k, "RuntimeDefault" | "Localhost"))
+        {
+            forbid(
+                inherited(path, format!("{kind:?}")),
+                "allows only RuntimeDefault and Localhost",
+            );
+        }
     }
     if let Some(selinux) = &pod.se_linux_options {
         let own = own.and_then(|c| c.se_linux_options.as_ref());
@@ -245,7 +244,8 @@ mod tests {
     #[test]
     fn baseline_refuses_what_the_pod_would_give_the_sidecar() {
         let around = surroundings(
-            json!({"seccompProfile": {"type": "Unconfined"}, "seLinuxOptions": {"type": "spc_t", "level": "s0"},
+            json!({"seccompProfile": {"type": "Unconfined"}, "appArmorProfile": {"type": "Unconfined"},
+                   "seLinuxOptions": {"type": "spc_t", "level": "s0"},
                    "sysctls": [{"name": "kernel.msgmax", "value": "1"}, {"name": "net.ipv4.tcp_syncookies", "value": "1"}]}),
             &[("host", "hostPath"), ("data", "emptyDir"), ("nfs", "nfs")],
         );
@@ -266,6 +266,9 @@ mod tests {
                     "inherits the Pod's securityContext.seccompProfile.type \"Unconfined\"; {B} allows only RuntimeDefault and Localhost"
                 ),
                 format!(
+                    "inherits the Pod's securityContext.appArmorProfile.type \"Unconfined\"; {B} allows only RuntimeDefault and Localhost"
+                ),
+                format!(
                     "inherits the Pod's securityContext.seLinuxOptions.type \"spc_t\"; {B} allows only container_t, container_init_t, container_kvm_t, container_engine_t"
                 ),
             ]
@@ -276,11 +279,11 @@ mod tests {
     #[test]
     fn the_sidecar_s_own_settings_are_not_inherited_and_restricted_limits_volume_kinds() {
         let around = surroundings(
-            json!({"seccompProfile": {"type": "Unconfined"}, "runAsUser": 0}),
+            json!({"seccompProfile": {"type": "Unconfined"}, "appArmorProfile": {"type": "Unconfined"}, "runAsUser": 0}),
             &[("nfs", "nfs"), ("data", "emptyDir")],
         );
         let own: SecurityContext = serde_json::from_value(
-            json!({"seccompProfile": {"type": "RuntimeDefault"}, "runAsUser": 1000}),
+            json!({"seccompProfile": {"type": "RuntimeDefault"}, "appArmorProfile": {"type": "Localhost", "localhostProfile": "k8s-sidecar"}, "runAsUser": 1000}),
         )
         .expect("context");
         let r = "the Pod Security Standards level \"restricted\" (the policy setting podSecurity)";

@@ -74,16 +74,22 @@ baseline.wasm: bench/baseline/src/lib.rs bench/baseline/Cargo.toml Cargo.lock | 
 	cargo build --locked --target $(TARGET) --release -p baseline-policy
 	cp target/$(TARGET)/release/baseline_policy.wasm $@
 
+# The mutation floor: the cheapest policy that returns a changed object (appends one fixed container).
+mutation-floor.wasm: bench/mutation-floor/src/lib.rs bench/mutation-floor/Cargo.toml Cargo.lock | wasm-target
+	cargo build --locked --target $(TARGET) --release -p mutation-floor-policy
+	cp target/$(TARGET)/release/mutation_floor_policy.wasm $@
+
 # The same policy under cargo's default release profile, for the compile-time comparison.
 naive-policy.wasm: $(SOURCES) | wasm-target
 	cargo build --locked --target $(TARGET) --profile naive -p pipelinerun-sidecars
 	cp target/$(TARGET)/naive/pipelinerun_sidecars.wasm $@
 
-# Evaluates policy.wasm and baseline.wasm side by side, the way policy-server does (compiled once, a fresh
-# instance per request), and prints sizes, compile times and per-case ratios. Figures: BENCHMARKS.md.
+# Evaluates policy.wasm next to the do-nothing baseline and the mutation floor, the way policy-server does
+# (compiled once, a fresh instance per request) and on one reused instance; then the growth curves, the
+# native figures, the worst cases, and `kwctl bench` when kwctl is on PATH. Figures: BENCHMARKS.md.
 BENCH_ITERATIONS ?= 2000
-bench: policy.wasm baseline.wasm naive-policy.wasm $(BENCH)
-	$(BENCH) policy.wasm baseline.wasm naive-policy.wasm $(BENCH_ITERATIONS)
+bench: policy.wasm baseline.wasm mutation-floor.wasm naive-policy.wasm $(BENCH)
+	KWCTL=$(KWCTL) $(BENCH) policy.wasm baseline.wasm mutation-floor.wasm naive-policy.wasm $(BENCH_ITERATIONS)
 
 $(BATS): e2e-tests/package.json e2e-tests/package-lock.json
 	cd e2e-tests && npm ci --no-audit --no-fund --loglevel=error
@@ -181,4 +187,4 @@ EXAMPLES := pipelinerun-tep-create.json taskrun-tep-hub.json pod-tep-hub.json \
 
 clean:
 	cargo clean
-	rm -rf policy.wasm annotated-policy.wasm baseline.wasm naive-policy.wasm e2e-tests/node_modules web/pkg web/node_modules
+	rm -rf policy.wasm annotated-policy.wasm baseline.wasm mutation-floor.wasm naive-policy.wasm e2e-tests/node_modules web/pkg web/node_modules

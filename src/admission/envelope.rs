@@ -2,7 +2,8 @@
 //!
 //! The policy sits in front of every Pod and TaskRun that its rules match, and most of them carry no
 //! declaration. So the object stays raw JSON until a path needs it: routing reads only the request's kind
-//! and operation, then the object's metadata, and skips the rest of the text without building it.
+//! and operation, and a Pod or TaskRun whose text never names the annotation prefix is accepted without
+//! being parsed; any other object is parsed once, its metadata read from the tree.
 
 use std::collections::BTreeMap;
 

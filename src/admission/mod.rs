@@ -100,16 +100,36 @@ fn decide(
         (Target::PipelineRun, "CREATE" | "UPDATE") | (Target::TaskRun | Target::Pod, "CREATE") => {}
         _ => return Ok(Outcome::Accept),
     }
-    let Some(object) = request.object else {
+    let Some(raw) = request.object else {
         return Ok(Outcome::Accept);
     };
-    let head: Head = serde_json::from_str(object.get()).map_err(|_| unreadable_metadata(object))?;
-    let metadata = head.metadata;
+    // A Pod or TaskRun whose text never names the annotation prefix declares nothing, and a Pod whose
+    // text lacks Tekton's TaskRun label is not a TaskRun's: either is accepted without being parsed, which
+    // is what nearly every Pod in a cluster is. The text is what policy-server serialized, where neither
+    // (a DNS subdomain, a label key) is ever escaped.
+    let prefix = match target {
+        Target::PipelineRun => None,
+        Target::TaskRun | Target::Pod => Some(annotation_prefix(envelope.settings)?),
+    };
+    let text = raw.get();
+    if let Some(prefix) = &prefix
+        && (!text.contains(&format!("\"{prefix}/"))
+            || target == Target::Pod && !text.contains(&format!("\"{TASKRUN_LABEL}\"")))
+    {
+        return Ok(Outcome::Accept);
+    }
+    // The object is parsed once; its metadata is read from that tree, not from the text again.
+    let mut object: Value = serde_json::from_str(raw.get())
+        .map_err(|err| PolicyError::Request(format!("the object is not valid JSON ({err})")))?;
+    let metadata = Head::deserialize(&object)
+        .map_err(|_| unreadable_metadata(raw))?
+        .metadata;
     if target == Target::Pod && !is_taskrun_pod(&metadata) {
         return Ok(Outcome::Accept);
     }
     // PipelineRuns are few and may declare only in spec.taskRunSpecs, so they are always read in full.
-    if target != Target::PipelineRun && !metadata.has_prefix(&annotation_prefix(envelope.settings)?)
+    if let Some(prefix) = &prefix
+        && !metadata.has_prefix(prefix)
     {
         return Ok(Outcome::Accept);
     }
@@ -121,8 +141,6 @@ fn decide(
     };
     let settings = Settings::from_value(&settings_value)
         .map_err(|errors| PolicyError::Settings(render_settings_errors(&errors)))?;
-    let mut object: Value = serde_json::from_str(object.get())
-        .map_err(|err| PolicyError::Request(format!("the object is not valid JSON ({err})")))?;
     match target {
         Target::PipelineRun => {
             let prefix = &settings.annotation_prefix;
@@ -195,9 +213,9 @@ fn decide(
 
 /// The object an UPDATE replaces, with its annotations: what was accepted before.
 fn read_old(raw: &RawValue) -> Result<(Value, BTreeMap<String, String>), PolicyError> {
-    let head: Head = serde_json::from_str(raw.get()).map_err(|_| unreadable_metadata(raw))?;
     let old: Value = serde_json::from_str(raw.get())
         .map_err(|err| PolicyError::Request(format!("the old object is not valid JSON ({err})")))?;
+    let head = Head::deserialize(&old).map_err(|_| unreadable_metadata(raw))?;
     Ok((old, head.metadata.annotations))
 }
 
@@ -297,6 +315,8 @@ mod tests {
     #[case::tekton_pod_without_declaration(POD, "CREATE", tekton_pod(json!({"pipeline.tekton.dev/release": "v1.15.0"})))]
     #[case::object_without_metadata(TASKRUN, "CREATE", json!({"spec": {}}))]
     #[case::only_the_marker(POD, "CREATE", tekton_pod(json!({"pipelinerun-sidecars.io/injected": "db"})))]
+    // Nothing in its text names the prefix: not parsed, so its odd metadata is not the policy's business.
+    #[case::no_declaration_text(TASKRUN, "CREATE", json!({"metadata": "x"}))]
     fn passes_untouched(
         #[case] kind: (&str, &str, &str),
         #[case] operation: &str,
@@ -346,7 +366,7 @@ mod tests {
     #[rstest::rstest]
     #[case::not_json(b"{{".to_vec(), "pipelinerun-sidecars cannot read the admission request: the payload is not {\"request\": ..., \"settings\": ...} (key must be a string)")]
     #[case::not_an_envelope(b"[1]".to_vec(), "pipelinerun-sidecars cannot read the admission request: the payload is not {\"request\": ..., \"settings\": ...} (invalid type: integer `1`, expected struct Request)")]
-    #[case::metadata_not_a_mapping(payload(TASKRUN, "CREATE", json!({"metadata": "x"}), json!({})), "pipelinerun-sidecars cannot read the admission request: the object's metadata: is string \"x\", expected Metadata")]
+    #[case::metadata_not_a_mapping(payload(TASKRUN, "CREATE", json!({"metadata": "pipelinerun-sidecars.io/test"}), json!({})), "pipelinerun-sidecars cannot read the admission request: the object's metadata: is string \"pipelinerun-sidecars.io/test\", expected Metadata")]
     fn unreadable_requests_are_rejected_with_a_reason(
         #[case] payload: Vec<u8>,
         #[case] expected: &str,

@@ -8,6 +8,7 @@
 
 pub(crate) mod context;
 mod inline;
+mod lists;
 pub(crate) mod pod;
 mod resources;
 mod script;

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{Container, Probe, ResourceRequirements};
 use serde_json::Value;
 
 use super::context::TaskRunContext;
+use super::lists::{self, Edits, insertion_point, is_sidecar};
 use super::workspaces::{self, PodView};
 use super::{Injected, conflict, resources, script, surroundings};
 use crate::declaration::Declared;
@@ -23,7 +24,6 @@ use crate::support::json::array;
 use crate::support::strict;
 use crate::tekton::sidecar::Sidecar;
 use crate::tekton::variables::{has_variable, pod_level_variable, sidecar_container_name};
-use crate::tekton::{CONTAINER_PREFIX, RESERVED_NAME};
 
 /// Adds the declared sidecars that `already` does not list to the Pod, or replaces a Task-defined
 /// `sidecar-<name>` in place. `context` is what the policy carried from the TaskRun.
@@ -39,10 +39,13 @@ pub fn inject(
     let around = surroundings(pod.get("spec").unwrap_or(&Value::Null), &[]);
     let mut problems = Vec::new();
     let mut injected = Injected::default();
-    let mut lists = [
-        array(pod, "/spec/containers").to_vec(),
-        array(pod, "/spec/initContainers").to_vec(),
+    // The lists are read where they are and the changes applied once the Pod is no longer read: a
+    // Pod's steps are most of its text, and copying them would cost more than the injection itself.
+    let lists = [
+        array(pod, "/spec/containers"),
+        array(pod, "/spec/initContainers"),
     ];
+    let mut edits: [Edits; 2] = Default::default();
     let mut made: Vec<String> = Vec::new();
     // Those injected into an inline TaskRun are in the Pod as Tekton built them, names substituted and
     // volumes added from the cluster's default pod template: what the Pod gives them is judged here, on
@@ -53,7 +56,7 @@ pub fn inject(
     {
         let container_name = sidecar_container_name(&entry.sidecar.name);
         let Some(container) = lists
-            .iter()
+            .into_iter()
             .flatten()
             .find(|c| c.get("name").and_then(Value::as_str) == Some(container_name.as_str()))
         else {
@@ -107,11 +110,19 @@ pub fn inject(
         let replaced: Option<ResourceRequirements> = existing
             .and_then(|(l, i)| lists.get(l)?.get(i)?.get("resources"))
             .and_then(strict::read);
-        let Some(target) = lists.get_mut(list) else {
+        let (Some(target), Some(edits)) = (lists.get(list), edits.get_mut(list)) else {
             continue;
         };
-        let at = existing.map_or_else(|| insertion_point(target), |(_, i)| i);
-        let index = target.iter().take(at).filter(|c| is_sidecar(c)).count();
+        // Where the container goes, in the list as it will be: the new ones go together, in order,
+        // before the results sidecar; a replaced one stays where it is.
+        let insert_at = insertion_point(target);
+        let at = existing.map_or(insert_at, |(_, i)| i);
+        let inserted_before = if at >= insert_at {
+            edits.insert.len()
+        } else {
+            0
+        };
+        let index = target.iter().take(at).filter(|c| is_sidecar(c)).count() + inserted_before;
         let build = Build {
             container_name: &container_name,
             native: list == 1,
@@ -126,12 +137,8 @@ pub fn inject(
             Ok((container, warnings)) => {
                 let built = serde_json::to_value(container).unwrap_or(Value::Null);
                 match existing {
-                    Some((_, i)) => {
-                        if let Some(slot) = target.get_mut(i) {
-                            *slot = built;
-                        }
-                    }
-                    None => target.insert(at, built),
+                    Some((_, i)) => edits.replace.push((i, built)),
+                    None => edits.insert.push(built),
                 }
                 injected.warnings.extend(
                     warnings
@@ -160,27 +167,8 @@ pub fn inject(
             error: FieldError::new("", "the Pod has no spec to add sidecars to"),
         }]);
     };
-    let [containers, init_containers] = lists;
-    spec.insert("containers".to_string(), Value::Array(containers));
-    if !init_containers.is_empty() {
-        spec.insert("initContainers".to_string(), Value::Array(init_containers));
-    }
+    lists::apply(spec, edits);
     Ok(injected)
-}
-
-/// Where a new sidecar goes in a list: before Tekton's results sidecar, which it keeps last.
-fn insertion_point(list: &[Value]) -> usize {
-    let results = format!("{CONTAINER_PREFIX}{RESERVED_NAME}");
-    list.iter()
-        .position(|c| c.get("name").and_then(Value::as_str) == Some(results.as_str()))
-        .unwrap_or(list.len())
-}
-
-fn is_sidecar(container: &Value) -> bool {
-    container
-        .get("name")
-        .and_then(Value::as_str)
-        .is_some_and(|n| n.starts_with(CONTAINER_PREFIX))
 }
 
 /// What building one container needs besides the sidecar and the Pod.

@@ -11,4 +11,7 @@ pub(crate) mod k8s;
 pub(crate) mod strict;
 pub mod yaml;
 mod yaml_budget;
+mod yaml_plain;
+#[cfg(test)]
+mod yaml_plain_tests;
 mod yaml_scalar;

@@ -19,6 +19,7 @@ use granit_parser::{Event, Parser, Tag};
 use serde_json::{Map, Value};
 
 pub use super::yaml_budget::{Budget, MAX_BYTES, MAX_DOCUMENTS, MAX_NODES};
+use super::yaml_plain;
 use super::yaml_scalar::{CORE, scalar, unsupported};
 
 /// The deepest nesting a declaration may use (a sidecar's deepest field is about eight levels down).
@@ -43,7 +44,7 @@ pub fn read(text: &str) -> Result<Value, String> {
 
 /// Why a text was not read: it is not a declaration YAML can express, or reading it would cost more than
 /// the budget allows.
-enum Refusal {
+pub(super) enum Refusal {
     Invalid(String),
     /// At a place in the text: what is there would take the budget.
     TooMuch(String),
@@ -65,6 +66,18 @@ impl From<&str> for Refusal {
 
 fn read_within(text: &str, budget: &Budget) -> Result<Value, Refusal> {
     budget.take_text(text).map_err(Refusal::TooLong)?;
+    // The common shape first, without the parser; what that reader gives up on, or what would take the
+    // budget, is read by the parser, which says where and why.
+    if let Some((value, nodes)) = yaml_plain::read(text)
+        && budget.take_nodes_if_left(nodes)
+    {
+        return Ok(value);
+    }
+    read_events(text, budget)
+}
+
+/// Reads `text` with granit-parser, event by event, within `budget` (its text already taken).
+pub(super) fn read_events(text: &str, budget: &Budget) -> Result<Value, Refusal> {
     let mut builder = Builder {
         budget,
         open: Vec::new(),
@@ -214,9 +227,14 @@ impl Builder<'_> {
                     bytes: text.len(),
                 };
                 self.count(size)?;
-                let value = scalar(&text, style, tag.as_deref()).map_err(Refusal::Invalid)?;
+                // A key without tag or anchor is its text as written: nothing to resolve or to keep.
+                if anchor == 0 && tag.is_none() && self.awaits_key() {
+                    return self.place_key(text.into_owned());
+                }
+                let key = self.awaits_key().then(|| text.to_string());
+                let value = scalar(text, style, tag.as_deref()).map_err(Refusal::Invalid)?;
                 self.remember(anchor, &value, size)?;
-                self.place(value, Some(&text))?;
+                self.place(value, key.as_deref())?;
             }
             Event::Alias(anchor) => {
                 self.aliases += 1;
@@ -297,12 +315,25 @@ impl Builder<'_> {
                 None => {
                     let name =
                         text.ok_or("a mapping key must be a plain value, not a list or a mapping")?;
-                    if entries.contains_key(name) {
-                        return Err(format!("the key {name:?} appears twice in one mapping").into());
-                    }
-                    *key = Some(name.to_string());
+                    return self.place_key(name.to_string());
                 }
             },
+        }
+        Ok(())
+    }
+
+    /// Whether the next value completed is a mapping's key.
+    fn awaits_key(&self) -> bool {
+        matches!(self.open.last(), Some(Open::Mapping { key: None, .. }))
+    }
+
+    /// Makes `name` the key of the open mapping's next entry, unless the mapping has it already.
+    fn place_key(&mut self, name: String) -> Result<(), Refusal> {
+        if let Some(Open::Mapping { entries, key, .. }) = self.open.last_mut() {
+            if entries.contains_key(&name) {
+                return Err(format!("the key {name:?} appears twice in one mapping").into());
+            }
+            *key = Some(name);
         }
         Ok(())
     }

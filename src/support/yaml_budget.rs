@@ -68,6 +68,17 @@ impl Budget {
         })
     }
 
+    /// How many values are left to read.
+    #[cfg(test)]
+    pub(super) fn nodes_left(&self) -> usize {
+        self.nodes.get()
+    }
+
+    /// Takes `nodes` if that many are left, and says whether it did.
+    pub(super) fn take_nodes_if_left(&self, nodes: usize) -> bool {
+        self.take_nodes(nodes).is_ok()
+    }
+
     pub(super) fn take_nodes(&self, nodes: usize) -> Result<(), String> {
         match self.nodes.get().checked_sub(nodes) {
             Some(left) => {

@@ -2,6 +2,8 @@
 //! and which tags (`!!str`, `!!int`...) a declaration may use. YAML 1.1's `yes`/`no`/`on` and sexagesimal
 //! numbers are strings here, as in every YAML 1.2 reader.
 
+use std::borrow::Cow;
+
 use granit_parser::{ScalarStyle, Tag};
 use serde_json::{Number, Value};
 
@@ -21,20 +23,27 @@ pub(super) fn unsupported(tag: &Tag) -> String {
 /// A scalar's value under the YAML 1.2 core schema: a quoted or block scalar is a string; a plain one is
 /// null, a boolean, an integer or a float when it is spelt as one, and a string otherwise. A core tag
 /// (`!!str`, `!!int`...) decides instead.
-pub(super) fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+/// The text is taken whole so that a string, by far the most common scalar, is moved rather than copied.
+pub(super) fn scalar(
+    text: Cow<'_, str>,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+) -> Result<Value, String> {
     let Some(tag) = tag else {
         return Ok(if style == ScalarStyle::Plain {
             plain(text)
         } else {
-            Value::String(text.to_string())
+            Value::String(text.into_owned())
         });
     };
     if tag.handle() != CORE {
         return Err(unsupported(tag));
     }
-    let resolved = plain(text);
+    if tag.suffix() == "str" {
+        return Ok(Value::String(text.into_owned()));
+    }
+    let resolved = plain(Cow::Borrowed(&text));
     let fits = match tag.suffix() {
-        "str" => return Ok(Value::String(text.to_string())),
         "null" => resolved.is_null(),
         "bool" => resolved.is_boolean(),
         "int" => resolved.is_i64() || resolved.is_u64(),
@@ -48,16 +57,23 @@ pub(super) fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Resul
     }
 }
 
-fn plain(text: &str) -> Value {
-    match text {
+fn plain(text: Cow<'_, str>) -> Value {
+    // Every null, boolean and number of the core schema starts with one of these: anything else is a
+    // string without trying the number grammars.
+    if !text.starts_with(|c: char| c.is_ascii_digit() || "+-.~nNtTfF".contains(c))
+        && !text.is_empty()
+    {
+        return Value::String(text.into_owned());
+    }
+    match text.as_ref() {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
         _ => {}
     }
-    integer(text)
-        .or_else(|| float(text))
-        .unwrap_or_else(|| Value::String(text.to_string()))
+    integer(&text)
+        .or_else(|| float(&text))
+        .unwrap_or_else(|| Value::String(text.into_owned()))
 }
 
 /// `[-+]?[0-9]+`, `0o[0-7]+` or `0x[0-9a-fA-F]+`.

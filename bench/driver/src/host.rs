@@ -6,6 +6,8 @@
 use std::error::Error;
 
 use anyhow::{Result, anyhow};
+use base64::Engine;
+use serde_json::Value;
 use wapc::{WapcHost, WasiParams};
 use wasmtime_provider::WasmtimeEngineProviderBuilder;
 
@@ -21,15 +23,41 @@ pub fn compile(module: &[u8]) -> Result<Compiled> {
         .map_err(|err| anyhow!("cannot compile the policy: {err}"))
 }
 
-/// One waPC call on a fresh instance, as policy-server makes every evaluation.
-pub fn call(policy: &Compiled, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
+/// A running instance of a policy, kept for many calls: what a host that reuses instances pays.
+pub fn instance(policy: &Compiled) -> Result<WapcHost> {
     let engine = policy
         .rehydrate(None)
         .map_err(|err| anyhow!("cannot instantiate the policy: {err}"))?;
-    let host = WapcHost::new(Box::new(engine), Some(Box::new(host_callback)))
-        .map_err(|err| anyhow!("cannot start the policy: {err}"))?;
+    WapcHost::new(Box::new(engine), Some(Box::new(host_callback)))
+        .map_err(|err| anyhow!("cannot start the policy: {err}"))
+}
+
+/// One waPC call on a fresh instance, as policy-server makes every evaluation.
+pub fn call(policy: &Compiled, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
+    call_on(&instance(policy)?, operation, payload)
+}
+
+/// One waPC call on an instance that already exists.
+pub fn call_on(host: &WapcHost, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
     host.call(operation, payload)
         .map_err(|err| anyhow!("{err}"))
+}
+
+/// What policy-evaluator does with a `validate` answer before policy-server sends it
+/// (`AdmissionResponse::from_policy_validation_response`): read it, diff a returned object against the
+/// request's into a JSONPatch, serialize the patch and encode it in base64. A mutating policy pays this on
+/// the host, so it is part of every figure.
+pub fn respond(request_object: &Value, answer: &[u8]) -> Result<Option<String>> {
+    let mut response: Value = serde_json::from_slice(answer)?;
+    match response.get_mut("mutated_object").map(Value::take) {
+        Some(mutated) if !mutated.is_null() => {
+            let patch = json_patch::diff(request_object, &mutated);
+            Ok(Some(
+                base64::engine::general_purpose::STANDARD.encode(serde_json::to_string(&patch)?),
+            ))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The host capabilities a policy may call: logging is dropped; nothing else exists offline.

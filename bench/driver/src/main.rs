@@ -1,57 +1,74 @@
-//! `policy-bench`: the admission cost of the policy next to a baseline policy that only parses the
-//! request envelope and accepts, evaluated the way policy-server evaluates (compiled once, a fresh
-//! instance for every request). Times on a shared 2-core machine are noisy; the ratio between the two
-//! modules, measured in the same run with their iterations interleaved, is what counts.
+//! `policy-bench`: the admission cost of the policy next to two floors, evaluated the way policy-server
+//! evaluates (compiled once, a fresh instance for every request) and with one instance reused:
+//! - the do-nothing baseline (`bench/baseline`), which parses the request and accepts;
+//! - the mutation floor (`bench/mutation-floor`), which parses the object, appends one fixed container
+//!   and returns it: the least any mutating policy pays.
 //!
-//! usage: policy-bench POLICY.wasm BASELINE.wasm [NAIVE.wasm] [ITERATIONS]
+//! Every call includes what policy-evaluator does with the answer (the JSONPatch diff, `host::respond`).
+//! Times on a shared 2-core machine are noisy; the ratios between modules, measured in the same run with
+//! their iterations interleaved, are what counts.
+//!
+//! usage: policy-bench POLICY.wasm BASELINE.wasm FLOOR.wasm [NAIVE.wasm] [ITERATIONS]
+//!        policy-bench --native REQUEST.json [ITERATIONS] [SETTINGS-JSON]   (for a profiler)
 
+mod growth;
 mod host;
+mod kwctl;
+mod native;
 mod worst;
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use host::{Compiled, call, compile};
+use host::{Compiled, call, call_on, compile, instance, respond};
 use serde_json::{Value, json};
+use wapc::WapcHost;
 
-/// A request to evaluate, with the budget its ratio to the baseline must stay within.
+/// Which floor a budget is measured against.
+#[derive(Clone, Copy, PartialEq)]
+enum Floor {
+    Baseline,
+    Mutation,
+}
+
+/// A request to evaluate, with the budget its ratio to a floor must stay within.
 struct Case {
     name: &'static str,
     operation: &'static str,
     payload: Vec<u8>,
-    budget: f64,
+    /// The object policy-evaluator diffs a returned object against.
+    object: Value,
+    budget: (Floor, f64),
+    /// The request file, for `kwctl bench`.
+    path: Option<&'static str>,
 }
 
-fn request_payload(path: &str) -> Result<Vec<u8>> {
-    let request: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).with_context(|| path.to_string())?)?;
-    Ok(serde_json::to_vec(
-        &json!({"request": request, "settings": {}}),
-    )?)
-}
-
-/// The cases the issue names: (name, request file, budget as a ratio to the baseline).
-const REQUESTS: [(&str, &str, f64); 5] = [
-    ("non-Tekton Pod", "test_data/pod-not-tekton.json", 1.2),
+/// The cases the issues name: (name, request file, budget).
+const REQUESTS: [(&str, &str, (Floor, f64)); 5] = [
+    (
+        "non-Tekton Pod",
+        "test_data/pod-not-tekton.json",
+        (Floor::Baseline, 1.2),
+    ),
     (
         "Tekton Pod, no declaration",
         "test_data/pod-tekton-no-declaration.json",
-        1.2,
+        (Floor::Baseline, 1.1),
     ),
     (
         "Tekton Pod, 3 sidecars injected",
         "test_data/bench/pod-three-sidecars.json",
-        3.0,
+        (Floor::Mutation, 1.3),
     ),
     (
         "inline TaskRun, 2 sidecars injected",
         "test_data/bench/taskrun-two-sidecars.json",
-        3.0,
+        (Floor::Mutation, 1.3),
     ),
     (
         "PipelineRun, 5 tasks validated",
         "test_data/bench/pipelinerun-five-tasks.json",
-        3.0,
+        (Floor::Baseline, 2.0),
     ),
 ];
 
@@ -59,11 +76,15 @@ fn cases() -> Result<Vec<Case>> {
     let mut cases = REQUESTS
         .iter()
         .map(|&(name, path, budget)| {
+            let request: Value =
+                serde_json::from_str(&std::fs::read_to_string(path).with_context(|| path)?)?;
             Ok(Case {
                 name,
                 operation: "validate",
-                payload: request_payload(path)?,
+                payload: serde_json::to_vec(&json!({"request": request, "settings": {}}))?,
+                object: request["object"].clone(),
                 budget,
+                path: Some(path),
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -73,7 +94,9 @@ fn cases() -> Result<Vec<Case>> {
         name: "validate_settings, 10 templates",
         operation: "validate_settings",
         payload: settings,
-        budget: 3.0,
+        object: Value::Null,
+        budget: (Floor::Baseline, 3.0),
+        path: None,
     });
     Ok(cases)
 }
@@ -96,12 +119,27 @@ fn stats(mut sample: Vec<Duration>) -> Stats {
     }
 }
 
-fn time_call(policy: &Compiled, case: &Case) -> Result<Duration> {
-    let start = Instant::now();
-    let answer = call(policy, case.operation, &case.payload)?;
-    let elapsed = start.elapsed();
-    std::hint::black_box(answer);
-    Ok(elapsed)
+/// How a module is run: policy-server's way, or on one instance kept across calls.
+enum Runner<'a> {
+    Fresh(&'a Compiled),
+    Reused(WapcHost),
+}
+
+impl Runner<'_> {
+    fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
+        match self {
+            Runner::Fresh(policy) => call(policy, operation, payload),
+            Runner::Reused(host) => call_on(host, operation, payload),
+        }
+    }
+
+    /// One evaluation, timed with the host's handling of the answer.
+    fn time(&self, operation: &str, payload: &[u8], object: &Value) -> Result<Duration> {
+        let start = Instant::now();
+        let answer = self.call(operation, payload)?;
+        std::hint::black_box(respond(object, &answer)?);
+        Ok(start.elapsed())
+    }
 }
 
 /// Median wall time of compiling `module` with wasmtime, without any cache.
@@ -116,34 +154,44 @@ fn compile_time(module: &[u8]) -> Result<Duration> {
     Ok(times[1])
 }
 
+struct Modules {
+    policy: Compiled,
+    baseline: Compiled,
+    floor: Compiled,
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (policy_path, baseline_path) = match (args.first(), args.get(1)) {
-        (Some(p), Some(b)) => (p.clone(), b.clone()),
-        _ => bail!("usage: policy-bench POLICY.wasm BASELINE.wasm [NAIVE.wasm] [ITERATIONS]"),
+    if let [flag, request, rest @ ..] = args.as_slice()
+        && flag == "--native"
+    {
+        return native::profile(request, rest);
+    }
+    let wasm: Vec<&String> = args.iter().filter(|a| a.ends_with(".wasm")).collect();
+    let (policy_path, baseline_path, floor_path) = match wasm.as_slice() {
+        [p, b, f, ..] => ((*p).clone(), (*b).clone(), (*f).clone()),
+        _ => bail!(
+            "usage: policy-bench POLICY.wasm BASELINE.wasm FLOOR.wasm [NAIVE.wasm] [ITERATIONS]"
+        ),
     };
-    let naive_path = args.get(2).filter(|a| a.ends_with(".wasm")).cloned();
-    let iterations: usize = args
-        .iter()
-        .skip(2)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(1000);
-    let policy_bytes = std::fs::read(&policy_path).with_context(|| policy_path.clone())?;
-    let baseline_bytes = std::fs::read(&baseline_path).with_context(|| baseline_path.clone())?;
-
-    println!("## Size and compile time\n");
-    println!("| module | size (bytes) | wasmtime compile, median of 3 |");
-    println!("|---|---:|---:|");
+    let naive_path = wasm.get(3).map(|p| (*p).clone());
+    let iterations: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(1000);
+    let read = |path: &String| std::fs::read(path).with_context(|| path.clone());
     let mut modules = vec![
-        ("policy.wasm", policy_bytes.clone()),
-        ("baseline.wasm", baseline_bytes.clone()),
+        ("policy.wasm", read(&policy_path)?),
+        ("baseline.wasm (do-nothing baseline)", read(&baseline_path)?),
+        ("mutation-floor.wasm (mutation floor)", read(&floor_path)?),
     ];
     if let Some(naive) = &naive_path {
         modules.push((
             "naive build (cargo's default release profile)",
-            std::fs::read(naive).with_context(|| naive.clone())?,
+            read(naive)?,
         ));
     }
+
+    println!("## Size and compile time\n");
+    println!("| module | size (bytes) | wasmtime compile, median of 3 |");
+    println!("|---|---:|---:|");
     let mut compile_ms = Vec::new();
     for (name, bytes) in &modules {
         let time = compile_time(bytes)?;
@@ -154,65 +202,212 @@ fn main() -> Result<()> {
             time.as_secs_f64() * 1e3
         );
     }
-    let readme = std::fs::read("README.md").map(|r| r.len()).unwrap_or(0);
-    let metadata = std::fs::read("policy-metadata.yml")
-        .map(|m| m.len())
-        .unwrap_or(0);
-    println!(
-        "\nannotated-policy.wasm (estimate: kwctl annotate adds a custom section with the metadata and README.md): about {} bytes",
-        policy_bytes.len() + readme + metadata
-    );
-    if let Some(naive) = compile_ms.get(2) {
+    if let Some(naive) = compile_ms.get(3) {
         println!(
-            "compile time of policy.wasm / naive build: {:.2} (budget 0.50)",
+            "\ncompile time of policy.wasm / naive build: {:.2}",
             compile_ms[0] / naive
         );
     }
 
-    let policy = compile(&policy_bytes)?;
-    let baseline = compile(&baseline_bytes)?;
+    let compiled = Modules {
+        policy: compile(&modules[0].1)?,
+        baseline: compile(&modules[1].1)?,
+        floor: compile(&modules[2].1)?,
+    };
+    let cases = cases()?;
     println!(
-        "\n## Evaluation ({iterations} iterations each, interleaved; µs per request, instantiation included)\n"
+        "\n## Evaluation, policy-server's way: a fresh instance per request ({iterations} iterations each, interleaved; µs)\n"
     );
+    evaluation(&cases, iterations, || {
+        Ok([
+            Runner::Fresh(&compiled.policy),
+            Runner::Fresh(&compiled.baseline),
+            Runner::Fresh(&compiled.floor),
+        ])
+    })?;
     println!(
-        "| case | policy mean | p50 | p99 | baseline mean | p50 | p99 | ratio (mean) | ratio (p50) | budget |"
+        "\n## Evaluation, one instance reused for every request ({iterations} iterations each, interleaved; µs)\n"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-    for case in cases()? {
-        for _ in 0..iterations / 10 {
-            time_call(&policy, &case)?;
-            time_call(&baseline, &case)?;
+    evaluation(&cases, iterations, || {
+        Ok([
+            Runner::Reused(instance(&compiled.policy)?),
+            Runner::Reused(instance(&compiled.baseline)?),
+            Runner::Reused(instance(&compiled.floor)?),
+        ])
+    })?;
+    breakdown(&compiled, &cases, iterations / 4)?;
+    growth_curves(&compiled, iterations)?;
+    native_cases(&cases, iterations);
+    worst_cases(&compiled.policy, &compiled.baseline)?;
+    kwctl::bench(
+        &[
+            ("policy.wasm", policy_path.as_str()),
+            ("baseline", baseline_path.as_str()),
+            ("mutation floor", floor_path.as_str()),
+        ],
+        &cases
+            .iter()
+            .filter_map(|c| c.path.map(|p| (c.name, p)))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// One table: each case on the policy and both floors, their ratios and the budget's verdict.
+fn evaluation<'a>(
+    cases: &[Case],
+    iterations: usize,
+    runners: impl Fn() -> Result<[Runner<'a>; 3]>,
+) -> Result<()> {
+    println!(
+        "| case | policy mean | p50 | p99 | baseline mean | mutation floor mean | policy / baseline | policy / floor | budget |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    for case in cases {
+        let runners = runners()?;
+        let mut samples: [Vec<Duration>; 3] = Default::default();
+        for round in 0..iterations + iterations / 10 {
+            for (runner, sample) in runners.iter().zip(samples.iter_mut()) {
+                let time = runner.time(case.operation, &case.payload, &case.object)?;
+                if round >= iterations / 10 {
+                    sample.push(time);
+                }
+            }
         }
-        let (mut ours, mut floor) = (
-            Vec::with_capacity(iterations),
-            Vec::with_capacity(iterations),
-        );
-        for _ in 0..iterations {
-            ours.push(time_call(&policy, &case)?);
-            floor.push(time_call(&baseline, &case)?);
-        }
-        let (a, b) = (stats(ours), stats(floor));
-        let ratio = a.mean / b.mean;
-        let verdict = if ratio <= case.budget {
-            "within"
-        } else {
-            "OVER"
+        let [ours, baseline, floor] = samples.map(stats);
+        let (to_baseline, to_floor) = (ours.mean / baseline.mean, ours.mean / floor.mean);
+        let (against, limit) = case.budget;
+        let (ratio, floor_name) = match against {
+            Floor::Baseline => (to_baseline, "baseline"),
+            Floor::Mutation => (to_floor, "floor"),
         };
+        let verdict = if ratio <= limit { "within" } else { "OVER" };
         println!(
-            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {verdict} {:.1}x |",
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {verdict} {limit:.1}x {floor_name} |",
             case.name,
-            a.mean,
-            a.p50,
-            a.p99,
-            b.mean,
-            b.p50,
-            b.p99,
-            ratio,
-            a.p50 / b.p50,
-            case.budget
+            ours.mean,
+            ours.p50,
+            ours.p99,
+            baseline.mean,
+            floor.mean,
+            to_baseline,
+            to_floor,
         );
     }
-    worst_cases(&policy, &baseline)
+    Ok(())
+}
+
+/// Where a request's time goes in policy-server's mode, for the policy and the mutation floor: creating
+/// the instance, the guest's first call on it (which also pays for the memory it touches first), the same
+/// call again on that instance, and the host's handling of the answer (`respond`).
+fn breakdown(modules: &Modules, cases: &[Case], iterations: usize) -> Result<()> {
+    println!(
+        "\n## Where the time goes, fresh instance ({iterations} iterations each; µs, policy / mutation floor)\n"
+    );
+    println!("| case | instantiate | first call | same call again | host's diff and encoding |");
+    println!("|---|---:|---:|---:|---:|");
+    for case in cases.iter().filter(|c| c.operation == "validate") {
+        let mut cells = [[Duration::ZERO; 2]; 4];
+        for _ in 0..iterations {
+            for (m, module) in [&modules.policy, &modules.floor].into_iter().enumerate() {
+                let start = Instant::now();
+                let host = instance(module)?;
+                cells[0][m] += start.elapsed();
+                let start = Instant::now();
+                std::hint::black_box(call_on(&host, case.operation, &case.payload)?);
+                cells[1][m] += start.elapsed();
+                let start = Instant::now();
+                let answer = call_on(&host, case.operation, &case.payload)?;
+                cells[2][m] += start.elapsed();
+                let start = Instant::now();
+                std::hint::black_box(respond(&case.object, &answer)?);
+                cells[3][m] += start.elapsed();
+            }
+        }
+        let n = iterations as f64;
+        let cell = |[ours, floor]: [Duration; 2]| {
+            format!(
+                "{:.0} / {:.0}",
+                ours.as_secs_f64() * 1e6 / n,
+                floor.as_secs_f64() * 1e6 / n
+            )
+        };
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            case.name,
+            cell(cells[0]),
+            cell(cells[1]),
+            cell(cells[2]),
+            cell(cells[3])
+        );
+    }
+    Ok(())
+}
+
+/// The growth curves, in the module (policy-server's way) and natively, with the marginal cost of a
+/// sidecar between the two largest points.
+fn growth_curves(modules: &Modules, iterations: usize) -> Result<()> {
+    println!(
+        "\n## Growth ({} iterations each; µs, module with a fresh instance and the host's diff; native: median of `admission::verdict` and the answer's serialization)\n",
+        iterations / 4
+    );
+    println!("| request | module mean | mutation floor mean | policy / floor | native p50 |");
+    println!("|---|---:|---:|---:|---:|");
+    let sidecars = growth::sidecars()?;
+    let steps = growth::steps()?;
+    let mut module_sidecars = Vec::new();
+    let mut native_sidecars = Vec::new();
+    for (i, point) in sidecars.iter().chain(&steps).enumerate() {
+        let runners = [
+            Runner::Fresh(&modules.policy),
+            Runner::Fresh(&modules.floor),
+        ];
+        let mut samples: [Vec<Duration>; 2] = Default::default();
+        for _ in 0..iterations / 4 {
+            for (runner, sample) in runners.iter().zip(samples.iter_mut()) {
+                sample.push(runner.time("validate", &point.payload, &point.object)?);
+            }
+        }
+        let [ours, floor] = samples.map(stats);
+        let (native, mutated) = native::time(&point.payload, iterations / 4);
+        if !mutated {
+            bail!("{}: the policy did not inject", point.label);
+        }
+        let native_us = native.as_secs_f64() * 1e6;
+        if i < sidecars.len() {
+            module_sidecars.push(ours.mean);
+            native_sidecars.push(native_us);
+        }
+        println!(
+            "| {} | {:.0} | {:.0} | {:.2} | {:.1} |",
+            point.label,
+            ours.mean,
+            floor.mean,
+            ours.mean / floor.mean,
+            native_us
+        );
+    }
+    let n = growth::SIDECARS;
+    if let (Some(first), Some(last)) = (n.get(n.len() - 2), n.last()) {
+        let span = (last - first) as f64;
+        let slope = |t: &[f64]| (t[t.len() - 1] - t[t.len() - 2]) / span;
+        println!(
+            "\nmarginal cost of a sidecar ({first} to {last} sidecars): {:.1} µs in the module, {:.1} µs natively",
+            slope(&module_sidecars),
+            slope(&native_sidecars)
+        );
+    }
+    Ok(())
+}
+
+/// The issue's cases natively: what the domain code costs without the module's runtime.
+fn native_cases(cases: &[Case], iterations: usize) {
+    println!("\n## Native ({iterations} iterations each; µs, median)\n");
+    println!("| case | native p50 |");
+    println!("|---|---:|");
+    for case in cases.iter().filter(|c| c.operation == "validate") {
+        let (time, _) = native::time(&case.payload, iterations);
+        println!("| {} | {:.1} |", case.name, time.as_secs_f64() * 1e6);
+    }
 }
 
 /// The most a worst case may cost in the module beyond what the do-nothing baseline takes to read the
@@ -233,15 +428,18 @@ fn worst_cases(policy: &Compiled, baseline: &Compiled) -> Result<()> {
     println!("|---|---:|---:|---:|---:|---:|---|---:|---:|---|");
     for case in worst::cases() {
         let request: Value = serde_json::from_slice(&case.payload)?;
+        let object = &request["request"]["object"];
         let mut times = Vec::with_capacity(WORST_ITERATIONS);
         let mut floor = Vec::with_capacity(WORST_ITERATIONS);
         let mut answer = Vec::new();
         for _ in 0..WORST_ITERATIONS {
             let start = Instant::now();
             answer = call(policy, "validate", &case.payload)?;
+            std::hint::black_box(respond(object, &answer)?);
             times.push(start.elapsed());
             let start = Instant::now();
-            std::hint::black_box(call(baseline, "validate", &case.payload)?);
+            let floor_answer = call(baseline, "validate", &case.payload)?;
+            std::hint::black_box(respond(object, &floor_answer)?);
             floor.push(start.elapsed());
         }
         let response: Value = serde_json::from_slice(&answer)?;
@@ -263,9 +461,7 @@ fn worst_cases(policy: &Compiled, baseline: &Compiled) -> Result<()> {
         }
         let message = response["message"].as_str().map_or(0, str::len);
         let patch = match response.get("mutated_object").filter(|m| !m.is_null()) {
-            Some(mutated) => {
-                serde_json::to_vec(&json_patch::diff(&request["request"]["object"], mutated))?.len()
-            }
+            Some(mutated) => serde_json::to_vec(&json_patch::diff(object, mutated))?.len(),
             None => 0,
         };
         let max = times.iter().max().copied().unwrap_or_default();
@@ -277,8 +473,15 @@ fn worst_cases(policy: &Compiled, baseline: &Compiled) -> Result<()> {
         } else {
             "OVER"
         };
+        let bytes = |n: usize| {
+            if n == 0 {
+                String::new()
+            } else {
+                format!("{n} B")
+            }
+        };
         println!(
-            "| {} | {} KiB | {:.2} | {:.2} | {:.2} | {:.2} | {} | {message} B | {patch} B | {verdict} {} ms |",
+            "| {} | {} KiB | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {verdict} {} ms |",
             case.name,
             case.payload.len() / 1024,
             mean.as_secs_f64() * 1e3,
@@ -286,6 +489,8 @@ fn worst_cases(policy: &Compiled, baseline: &Compiled) -> Result<()> {
             floor.as_secs_f64() * 1e3,
             beyond.as_secs_f64() * 1e3,
             if accepted { "accepted" } else { "rejected" },
+            bytes(message),
+            bytes(patch),
             WORST_BUDGET.as_millis()
         );
     }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 const ANNOTATIONS_LIMIT: usize = 256 * 1024;
 /// The API server's limit on a request body it stores in etcd, by default.
 const OBJECT_LIMIT: usize = 1536 * 1024;
-const PREFIX: &str = "pipelinerun-sidecars.io";
+pub const PREFIX: &str = "pipelinerun-sidecars.io";
 
 /// A generated request and what the policy must answer.
 pub struct Worst {
@@ -21,7 +21,7 @@ pub struct Worst {
     pub accepted: bool,
 }
 
-fn admission(kind: &str, operation: &str, object: Value, old: Option<Value>) -> Value {
+pub fn admission(kind: &str, operation: &str, object: Value, old: Option<Value>) -> Value {
     let (group, version) = match kind {
         "Pod" => ("", "v1"),
         _ => ("tekton.dev", "v1"),
@@ -41,13 +41,13 @@ fn admission(kind: &str, operation: &str, object: Value, old: Option<Value>) -> 
     request
 }
 
-fn payload(request: &Value, settings: &Value) -> Vec<u8> {
+pub fn payload(request: &Value, settings: &Value) -> Vec<u8> {
     serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap_or_default()
 }
 
 /// A TaskRun's Pod as Tekton builds it (`Build` in `pkg/pod/pod.go`), with `steps` steps that share a
 /// workspace, `volumes` extra volumes, and the given annotations.
-fn taskrun_pod(steps: usize, volumes: usize, annotations: Value) -> Value {
+pub fn taskrun_pod(steps: usize, volumes: usize, annotations: Value) -> Value {
     let containers: Vec<Value> = (0..steps)
         .map(|i| {
             json!({

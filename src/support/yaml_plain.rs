@@ -23,12 +23,15 @@ const MAX_DEPTH: usize = 16;
 /// The value of `text` and the number of values it holds (as the budget counts them: every scalar, key
 /// or value, and every collection), or `None` when the text is not of the shape read here.
 pub(super) fn read(text: &str) -> Option<(Value, usize)> {
-    // Line breaks other than `\n`, tabs, byte-order marks and other invisible characters are left to
-    // the parser, which knows what YAML makes of each.
-    if text
-        .chars()
-        .any(|c| (c.is_control() && c != '\n') || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}'))
-    {
+    // Line breaks other than `\n`, tabs, byte-order marks, the non-characters YAML does not print, and
+    // other invisible characters are left to the parser, which knows what YAML makes of each.
+    if text.chars().any(|c| {
+        (c.is_control() && c != '\n')
+            || matches!(
+                c,
+                '\u{feff}' | '\u{fffe}' | '\u{ffff}' | '\u{2028}' | '\u{2029}'
+            )
+    }) {
         return None;
     }
     let mut reader = Reader {
@@ -93,9 +96,6 @@ impl<'a> Reader<'a> {
 
     /// A block collection whose entries start at column `indent`.
     fn block(&mut self, indent: usize, depth: usize) -> Option<Value> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
         let (_, content) = self.current()?;
         if is_entry(content) {
             self.sequence(indent, depth)
@@ -104,7 +104,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    // Every path into a deeper collection goes through `sequence`, `mapping` or `Flow::value`, which
+    // therefore check the depth: compact forms (`- key:`, a sequence at its key's column) skip `block`.
     fn sequence(&mut self, indent: usize, depth: usize) -> Option<Value> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
         self.count();
         let mut items = Vec::new();
         loop {
@@ -138,6 +143,9 @@ impl<'a> Reader<'a> {
     }
 
     fn mapping(&mut self, indent: usize, depth: usize) -> Option<Value> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
         self.count();
         let mut entries = Map::new();
         loop {
@@ -368,8 +376,12 @@ fn key_split(content: &str) -> Option<(&str, &str)> {
     (is_key(key) && (rest.is_empty() || rest.starts_with(' '))).then_some((key, rest))
 }
 
+/// granit-parser looks ahead at most 1,024 characters for a key's colon (`simple_key_max_lookahead`).
+const MAX_KEY: usize = 1024;
+
 fn is_key(key: &str) -> bool {
     !key.is_empty()
+        && key.len() <= MAX_KEY
         && !key.starts_with('-')
         && key
             .bytes()

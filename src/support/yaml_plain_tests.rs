@@ -63,8 +63,14 @@ fn the_common_shape_is_read_here_as_the_parser_reads_it(
 #[case::colon_at_the_end_of_a_flow_scalar("[a:, b]")]
 #[case::uneven_indentation("- name: a\n   image: b\n")]
 #[case::crlf("- name: a\r\n")]
+#[case::noncharacter("a: \u{fffe}")]
+#[case::noncharacter_in_flow("[\u{ffff}]")]
+#[case::key_beyond_the_parsers_lookahead(&format!("{}: v", "k".repeat(1025)))]
+#[case::compact_chain_deeper_than_the_limit(&(0..17).map(|i| format!("{}- a:\n", "  ".repeat(i))).collect::<String>())]
+#[case::compact_sequences_under_keys(&(0..17).map(|i| format!("{}a:\n{0}- b: 1\n", "  ".repeat(i))).collect::<String>())]
 fn everything_else_is_left_to_the_parser(#[case] text: &str) {
     assert_eq!(read(text), None);
+    assert!(agrees(text).is_ok());
 }
 
 /// Words that put YAML's rules to the test: numbers, nulls, booleans, indicators inside and at the

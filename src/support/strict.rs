@@ -46,7 +46,7 @@ fn deserialize<'a, T: de::Deserialize<'a>>(
     };
     let result = T::deserialize(Strict {
         value,
-        path: String::new(),
+        path: Path::Root,
         context: &context,
     });
     let unknown = context.unknown.into_inner();
@@ -96,37 +96,62 @@ fn type_message(message: &str) -> String {
     format!("is {found}, expected {expected}")
 }
 
-struct Strict<'a, 'u> {
+/// Where a value is: the keys and indexes from the root, each a reference to its parent's, which lives in
+/// the caller's frame. It is written out only when a message needs it; nearly every value is read
+/// without one.
+#[derive(Clone, Copy)]
+enum Path<'a, 'p> {
+    Root,
+    Key(&'p Path<'a, 'p>, &'a str),
+    Index(&'p Path<'a, 'p>, usize),
+}
+
+impl Path<'_, '_> {
+    /// `spec.containers[0].name`.
+    fn render(&self) -> String {
+        let mut text = String::new();
+        self.write(&mut text);
+        text
+    }
+
+    fn write(&self, text: &mut String) {
+        match self {
+            Path::Root => {}
+            Path::Key(parent, key) => {
+                parent.write(text);
+                if !text.is_empty() && !key.starts_with('[') {
+                    text.push('.');
+                }
+                text.push_str(key);
+            }
+            Path::Index(parent, i) => {
+                parent.write(text);
+                text.push('[');
+                text.push_str(&i.to_string());
+                text.push(']');
+            }
+        }
+    }
+}
+
+struct Strict<'a, 'u, 'p> {
     value: &'a Value,
-    path: String,
+    path: Path<'a, 'p>,
     context: &'u Context,
 }
 
-impl<'a, 'u> Strict<'a, 'u> {
-    fn child(&self, value: &'a Value, segment: &str) -> Self {
-        let path = if self.path.is_empty() || segment.starts_with('[') {
-            format!("{}{segment}", self.path)
-        } else {
-            format!("{}.{segment}", self.path)
-        };
-        Strict {
-            value,
-            path,
-            context: self.context,
-        }
-    }
-
+impl<'a, 'u, 'p> Strict<'a, 'u, 'p> {
     /// Notes where `result` failed, unless a deeper call already did.
     fn track<T>(
         context: &Context,
-        path: &str,
+        path: Path<'_, '_>,
         result: Result<T, serde_json::Error>,
     ) -> Result<T, serde_json::Error> {
         if result.is_err() {
             context
                 .failed_at
                 .borrow_mut()
-                .get_or_insert_with(|| path.to_string());
+                .get_or_insert_with(|| path.render());
         }
         result
     }
@@ -158,22 +183,22 @@ impl<'a, 'u> Strict<'a, 'u> {
 macro_rules! delegate {
     ($($method:ident)*) => {
         $(fn $method<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-            Self::track(self.context, &self.path, self.value.$method(visitor))
+            Self::track(self.context, self.path, self.value.$method(visitor))
         })*
     };
 }
 
-impl<'a> Deserializer<'a> for Strict<'a, '_> {
+impl<'a> Deserializer<'a> for Strict<'a, '_, '_> {
     type Error = serde_json::Error;
 
     fn deserialize_any<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        let (context, path) = (self.context, self.path.clone());
+        let (context, path) = (self.context, self.path);
         let result = match self.value {
             Value::Object(map) => self.visit_map(map, visitor),
             Value::Array(items) => self.visit_seq(items, visitor),
             other => other.deserialize_any(visitor),
         };
-        Self::track(context, &path, result)
+        Self::track(context, path, result)
     }
 
     fn deserialize_struct<V: Visitor<'a>>(
@@ -182,18 +207,20 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        let (context, path) = (self.context, self.path.clone());
+        let (context, path) = (self.context, self.path);
         let result = match self.value {
             Value::Object(map) => {
                 let unknown = map
                     .keys()
                     .filter(|key| context.report_unknown && !fields.contains(&key.as_str()));
                 let mut found = context.unknown.borrow_mut();
+                let mut rendered = None;
                 for key in unknown {
+                    let path = rendered.get_or_insert_with(|| path.render());
                     // Past what a message lists, an unknown field is only counted: no suggestion is
                     // searched for, nor the allowed fields listed, thousands of times over.
                     let error = if found.len() < MAX_LISTED {
-                        FieldError::unknown(&path, key, fields)
+                        FieldError::unknown(path, key, fields)
                     } else {
                         FieldError::new(format!("{path}.{key}"), "unknown field")
                     };
@@ -204,25 +231,25 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
             }
             other => other.deserialize_struct(name, fields, visitor),
         };
-        Self::track(context, &path, result)
+        Self::track(context, path, result)
     }
 
     fn deserialize_map<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        let (context, path) = (self.context, self.path.clone());
+        let (context, path) = (self.context, self.path);
         let result = match self.value {
             Value::Object(map) => self.visit_map(map, visitor),
             other => other.deserialize_map(visitor),
         };
-        Self::track(context, &path, result)
+        Self::track(context, path, result)
     }
 
     fn deserialize_seq<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        let (context, path) = (self.context, self.path.clone());
+        let (context, path) = (self.context, self.path);
         let result = match self.value {
             Value::Array(items) => self.visit_seq(items, visitor),
             other => other.deserialize_seq(visitor),
         };
-        Self::track(context, &path, result)
+        Self::track(context, path, result)
     }
 
     fn deserialize_option<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
@@ -264,7 +291,7 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
     ) -> Result<V::Value, Self::Error> {
         Self::track(
             self.context,
-            &self.path,
+            self.path,
             self.value.deserialize_unit_struct(name, visitor),
         )
     }
@@ -277,7 +304,7 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
     ) -> Result<V::Value, Self::Error> {
         Self::track(
             self.context,
-            &self.path,
+            self.path,
             self.value.deserialize_enum(name, variants, visitor),
         )
     }
@@ -290,13 +317,13 @@ impl<'a> Deserializer<'a> for Strict<'a, '_> {
     }
 }
 
-struct StrictMap<'a, 'u> {
-    parent: Strict<'a, 'u>,
+struct StrictMap<'a, 'u, 'p> {
+    parent: Strict<'a, 'u, 'p>,
     entries: serde_json::map::Iter<'a>,
     pending: Option<(&'a String, &'a Value)>,
 }
 
-impl<'a> MapAccess<'a> for StrictMap<'a, '_> {
+impl<'a> MapAccess<'a> for StrictMap<'a, '_, '_> {
     type Error = serde_json::Error;
 
     fn next_key_seed<K: DeserializeSeed<'a>>(
@@ -319,16 +346,20 @@ impl<'a> MapAccess<'a> for StrictMap<'a, '_> {
             .pending
             .take()
             .ok_or_else(|| de::Error::custom("value requested before its key"))?;
-        seed.deserialize(self.parent.child(value, key))
+        seed.deserialize(Strict {
+            value,
+            path: Path::Key(&self.parent.path, key),
+            context: self.parent.context,
+        })
     }
 }
 
-struct StrictSeq<'a, 'u> {
-    parent: Strict<'a, 'u>,
+struct StrictSeq<'a, 'u, 'p> {
+    parent: Strict<'a, 'u, 'p>,
     items: std::iter::Enumerate<std::slice::Iter<'a, Value>>,
 }
 
-impl<'a> SeqAccess<'a> for StrictSeq<'a, '_> {
+impl<'a> SeqAccess<'a> for StrictSeq<'a, '_, '_> {
     type Error = serde_json::Error;
 
     fn next_element_seed<T: DeserializeSeed<'a>>(
@@ -337,7 +368,11 @@ impl<'a> SeqAccess<'a> for StrictSeq<'a, '_> {
     ) -> Result<Option<T::Value>, Self::Error> {
         match self.items.next() {
             Some((i, value)) => seed
-                .deserialize(self.parent.child(value, &format!("[{i}]")))
+                .deserialize(Strict {
+                    value,
+                    path: Path::Index(&self.parent.path, i),
+                    context: self.parent.context,
+                })
                 .map(Some),
             None => Ok(None),
         }

@@ -139,7 +139,7 @@ fn decide(
         }
         None => Value::Null,
     };
-    let settings = Settings::from_value(&settings_value)
+    let settings = Settings::from_value(settings_value)
         .map_err(|errors| PolicyError::Settings(render_settings_errors(&errors)))?;
     match target {
         Target::PipelineRun => {

@@ -167,7 +167,7 @@ mod tests {
     const ALL: &str = "pipelinerun-sidecars.io/all-tasks";
 
     fn settings(extra: Value) -> Settings {
-        Settings::from_value(&extra).expect("valid settings")
+        Settings::from_value(extra).expect("valid settings")
     }
 
     fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -22,7 +22,7 @@ pub fn validate(payload: &[u8]) -> Result<Settings, Vec<SettingsError>> {
     if !schema_errors.is_empty() {
         return Err(schema_errors);
     }
-    let settings = Settings::from_value(&value)?;
+    let settings = Settings::from_value(value)?;
     let mut errors = Vec::new();
     for (i, pattern) in settings.allowed_images.iter().enumerate() {
         if let Err(problem) = images::check_pattern(pattern) {

@@ -116,7 +116,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         // The schema's own defaults always deserialize: `defaults_are_valid_settings` proves it.
-        Settings::from_value(&Value::Object(Map::new()))
+        Settings::from_value(Value::Object(Map::new()))
             .expect("the schema's defaults are valid settings")
     }
 }
@@ -126,14 +126,16 @@ impl Settings {
     ///
     /// This runs on every request, so it does not run the schema again; an unexpected value still gets an
     /// error, never a panic.
-    pub(crate) fn from_value(value: &Value) -> Result<Settings, Vec<SettingsError>> {
+    /// Takes the value whole: the defaults are filled into it rather than into a copy (templates can be
+    /// large, and this runs on every request that declares something).
+    pub(crate) fn from_value(value: Value) -> Result<Settings, Vec<SettingsError>> {
         let mut filled = match value {
-            Value::Object(map) => map.clone(),
+            Value::Object(map) => map,
             Value::Null => Map::new(),
             other => {
                 return Err(vec![SettingsError(FieldError::new(
                     "",
-                    format!("must be a mapping of settings, not {}", kind_of(other)),
+                    format!("must be a mapping of settings, not {}", kind_of(&other)),
                 ))]);
             }
         };

@@ -19,6 +19,8 @@ BATS         := e2e-tests/node_modules/bats/bin/bats
 SOURCES      := $(shell find src -name '*.rs') Cargo.toml Cargo.lock settings-schema.json
 RUNNER_SRCS  := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml Cargo.lock
 BENCH_SRCS   := $(shell find bench/driver/src -name '*.rs') bench/driver/Cargo.toml Cargo.lock
+# The driver also runs the policy natively, so it is rebuilt when the policy changes.
+BENCH_SRCS   += $(SOURCES)
 
 # `make run` and the e2e suite use kwctl when it is on PATH (on the annotated module, which carries the
 # metadata kwctl needs to let a policy mutate), and the in-repo runner otherwise; KWCTL=... chooses.

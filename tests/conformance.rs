@@ -24,6 +24,10 @@ use std::path::{Path, PathBuf};
 use pipelinerun_sidecars::admission::{Outcome, evaluate};
 use serde_json::{Value, json};
 
+mod common;
+
+use common::json_files;
+
 /// Every difference a case may name, and why it is there.
 const DIFFERENCES: [(&str, &str); 3] = [
     (
@@ -41,24 +45,13 @@ const DIFFERENCES: [(&str, &str); 3] = [
 ];
 
 fn cases() -> Vec<(String, Value)> {
-    let mut found: Vec<(String, Value)> = std::fs::read_dir("test_data/conformance")
-        .expect("test_data/conformance")
-        .filter_map(|entry| {
-            let path = entry.ok()?.path();
-            let name = path
-                .file_name()?
-                .to_str()?
-                .strip_suffix(".json")?
-                .to_string();
-            if name.ends_with(".patch") {
-                return None;
-            }
-            let text = std::fs::read_to_string(&path).ok()?;
-            Some((name, serde_json::from_str(&text).expect("case is JSON")))
+    json_files("test_data/conformance")
+        .into_iter()
+        .filter_map(|(path, case)| {
+            let name = path.file_name()?.to_str()?.strip_suffix(".json")?;
+            (!name.ends_with(".patch")).then(|| (name.to_string(), case))
         })
-        .collect();
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    found
+        .collect()
 }
 
 /// The AdmissionRequest for the Pod without the sidecar, carrying the declaration (and what the policy

@@ -15,20 +15,15 @@
 use pipelinerun_sidecars::admission::{Outcome, evaluate};
 use serde_json::{Value, json};
 
+mod common;
+
+use common::json_files;
+
 fn corpus() -> Vec<(String, Value)> {
-    let mut cases: Vec<(String, Value)> = std::fs::read_dir("test_data/bad")
-        .expect("test_data/bad")
-        .map(|entry| {
-            let path = entry.expect("entry").path();
-            let text = std::fs::read_to_string(&path).expect("readable");
-            (
-                path.display().to_string(),
-                serde_json::from_str(&text).expect("JSON"),
-            )
-        })
-        .collect();
-    cases.sort_by(|a, b| a.0.cmp(&b.0));
-    cases
+    json_files("test_data/bad")
+        .into_iter()
+        .map(|(path, case)| (path.display().to_string(), case))
+        .collect()
 }
 
 #[test]

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::MUTABLE_PATHS;
+use common::{MUTABLE_PATHS, json_files};
 
 fn settings_for(name: &str) -> Value {
     let file = match name {
@@ -30,20 +30,13 @@ fn settings_for(name: &str) -> Value {
 }
 
 fn requests() -> Vec<(String, Value)> {
-    let mut found: Vec<(String, Value)> = std::fs::read_dir("test_data")
-        .expect("test_data")
-        .filter_map(|entry| {
-            let path = entry.ok()?.path();
+    json_files("test_data")
+        .into_iter()
+        .filter_map(|(path, request)| {
             let name = path.file_name()?.to_str()?.to_string();
-            if !name.ends_with(".json") || name.starts_with("settings") {
-                return None;
-            }
-            let text = std::fs::read_to_string(&path).ok()?;
-            Some((name, serde_json::from_str(&text).expect("fixture is JSON")))
+            (!name.starts_with("settings")).then_some((name, request))
         })
-        .collect();
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    found
+        .collect()
 }
 
 fn payload(request: &Value, settings: &Value) -> Vec<u8> {

@@ -15,6 +15,10 @@ use cel::{Context, Program};
 use pipelinerun_sidecars::admission::{Outcome, evaluate};
 use serde_json::{Value, json};
 
+mod common;
+
+use common::json_files;
+
 const MANIFESTS: [&str; 2] = [
     "deploy/cluster/inject-taskruns-and-pods.yaml",
     "deploy/namespaced/inject-taskruns-and-pods.yaml",
@@ -97,13 +101,7 @@ fn ruled(request: &Value) -> bool {
 fn requests() -> Vec<(String, Value, Value)> {
     let mut found = Vec::new();
     for dir in ["test_data", "test_data/bad"] {
-        for entry in std::fs::read_dir(dir).expect(dir) {
-            let path = entry.expect("entry").path();
-            if path.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            let value: Value =
-                serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        for (path, value) in json_files(dir) {
             let name = path.display().to_string();
             match value.get("request") {
                 Some(request) => found.push((name, request.clone(), value["settings"].clone())),

@@ -119,7 +119,7 @@ fn decide(
         return Ok(Outcome::Accept);
     }
     // The object is parsed once; its metadata is read from that tree, not from the text again.
-    let mut object: Value = serde_json::from_str(raw.get())
+    let mut object: Value = serde_json::from_str(text)
         .map_err(|err| PolicyError::Request(format!("the object is not valid JSON ({err})")))?;
     let metadata = Head::deserialize(&object)
         .map_err(|_| unreadable_metadata(raw))?

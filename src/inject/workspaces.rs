@@ -459,12 +459,16 @@ mod tests {
         assert!(without.shared.is_empty());
     }
 
-    #[test]
-    fn a_binding_to_a_volume_that_is_no_workspace_s_is_refused() {
+    /// A binding the policy carried that names a volume it cannot trust as a workspace's: a volume that
+    /// is no workspace's at all, and one named at random as releases before v0.59 name them.
+    #[rstest::rstest]
+    #[case::no_workspace_s("cache", "is not a workspace volume")]
+    #[case::named_at_random("ws-45412", "v0.59 or later")]
+    fn a_binding_to_an_untrusted_volume_is_refused(#[case] volume: &str, #[case] message: &str) {
         let context = TaskRunContext {
             workspaces: vec![Binding {
                 name: "w".into(),
-                volume: "cache".into(),
+                volume: volume.into(),
                 sub_path: String::new(),
             }],
             sidecar_specs: vec![],
@@ -473,25 +477,7 @@ mod tests {
         assert!(
             pod.listed(&usage("w", ""))
                 .err()
-                .is_some_and(|m| m.contains("is not a workspace volume"))
-        );
-    }
-
-    #[test]
-    fn a_volume_named_at_random_is_not_guessed() {
-        let context = TaskRunContext {
-            workspaces: vec![Binding {
-                name: "w".into(),
-                volume: "ws-45412".into(),
-                sub_path: String::new(),
-            }],
-            sidecar_specs: vec![],
-        };
-        let pod = view(vec![json!([])], vec![], Some(context));
-        assert!(
-            pod.listed(&usage("w", ""))
-                .err()
-                .is_some_and(|m| m.contains("v0.59 or later"))
+                .is_some_and(|m| m.contains(message))
         );
     }
 }

@@ -228,10 +228,11 @@ impl Builder<'_> {
                 };
                 self.count(size)?;
                 // A key without tag or anchor is its text as written: nothing to resolve or to keep.
-                if anchor == 0 && tag.is_none() && self.awaits_key() {
+                let awaits_key = self.awaits_key();
+                if awaits_key && anchor == 0 && tag.is_none() {
                     return self.place_key(text.into_owned());
                 }
-                let key = self.awaits_key().then(|| text.to_string());
+                let key = awaits_key.then(|| text.to_string());
                 let value = scalar(text, style, tag.as_deref()).map_err(Refusal::Invalid)?;
                 self.remember(anchor, &value, size)?;
                 self.place(value, key.as_deref())?;

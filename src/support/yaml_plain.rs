@@ -250,11 +250,7 @@ impl<'a> Reader<'a> {
             self.count();
             return (quoted.len() + 2 == text.len()).then(|| Value::String(quoted.to_string()));
         }
-        if !plain_start(text)
-            || text.contains(['#', '\t'])
-            || text.contains(": ")
-            || text.ends_with(':')
-        {
+        if !plain_start(text) || text.contains('#') || text.contains(": ") || text.ends_with(':') {
             return None;
         }
         self.count();

@@ -46,17 +46,16 @@ pub fn call_on(host: &WapcHost, operation: &str, payload: &[u8]) -> Result<Vec<u
 /// What policy-evaluator does with a `validate` answer before policy-server sends it
 /// (`AdmissionResponse::from_policy_validation_response`): read it, diff a returned object against the
 /// request's into a JSONPatch, serialize the patch and encode it in base64. A mutating policy pays this on
-/// the host, so it is part of every figure.
-pub fn respond(request_object: &Value, answer: &[u8]) -> Result<Option<String>> {
+/// the host, so it is part of every figure. Returns the size of the patch in bytes, 0 when there is none.
+pub fn respond(request_object: &Value, answer: &[u8]) -> Result<usize> {
     let mut response: Value = serde_json::from_slice(answer)?;
     match response.get_mut("mutated_object").map(Value::take) {
         Some(mutated) if !mutated.is_null() => {
-            let patch = json_patch::diff(request_object, &mutated);
-            Ok(Some(
-                base64::engine::general_purpose::STANDARD.encode(serde_json::to_string(&patch)?),
-            ))
+            let patch = serde_json::to_string(&json_patch::diff(request_object, &mutated))?;
+            std::hint::black_box(base64::engine::general_purpose::STANDARD.encode(&patch));
+            Ok(patch.len())
         }
-        _ => Ok(None),
+        _ => Ok(0),
     }
 }
 

@@ -9,14 +9,16 @@ use anyhow::{Context, Result};
 use pipelinerun_sidecars::admission::{self, Outcome};
 use serde_json::{Value, json};
 
-/// Median time of one evaluation of `payload`, after a warm-up; and whether it mutated.
-pub fn time(payload: &[u8], iterations: usize) -> (Duration, bool) {
+use crate::stats;
+
+/// Median time of one evaluation of `payload` in microseconds, after a warm-up; and whether it mutated.
+pub fn time(payload: &[u8], iterations: usize) -> (f64, bool) {
     let once = || {
         let verdict = admission::verdict(payload);
-        let mutated = match &verdict.outcome {
-            Ok(Outcome::Mutate(object)) => serde_json::to_vec(object).map(|b| b.len()).is_ok(),
-            _ => false,
-        };
+        let mutated = matches!(verdict.outcome, Ok(Outcome::Mutate(_)));
+        if let Ok(Outcome::Mutate(object)) = &verdict.outcome {
+            std::hint::black_box(serde_json::to_vec(object).ok());
+        }
         std::hint::black_box(verdict);
         mutated
     };
@@ -24,18 +26,14 @@ pub fn time(payload: &[u8], iterations: usize) -> (Duration, bool) {
     for _ in 0..iterations / 10 + 1 {
         mutated = once();
     }
-    let mut times: Vec<Duration> = (0..iterations)
+    let times: Vec<Duration> = (0..iterations.max(1))
         .map(|_| {
             let start = Instant::now();
             once();
             start.elapsed()
         })
         .collect();
-    times.sort_unstable();
-    (
-        times.get(times.len() / 2).copied().unwrap_or_default(),
-        mutated,
-    )
+    (stats(times).p50, mutated)
 }
 
 /// `policy-bench --native REQUEST.json [ITERATIONS] [SETTINGS-JSON]`: evaluates one AdmissionRequest
@@ -54,8 +52,7 @@ pub fn profile(request: &str, rest: &[String]) -> Result<()> {
     let payload = serde_json::to_vec(&json!({"request": request, "settings": settings}))?;
     let (median, mutated) = time(&payload, iterations);
     eprintln!(
-        "{} µs per evaluation (median of {iterations}); {}",
-        median.as_secs_f64() * 1e6,
+        "{median:.1} µs per evaluation (median of {iterations}); {}",
         if mutated { "mutated" } else { "not mutated" }
     );
     Ok(())

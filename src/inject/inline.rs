@@ -24,6 +24,7 @@ use crate::tekton::WORKSPACE_DIR;
 use crate::tekton::safe_for_template;
 use crate::tekton::sidecar::{Sidecar, internal_volume_problem};
 use crate::tekton::variables::{MAX_PARAMS, Unresolved, Variables, has_variable, with_own_paths};
+use crate::tekton::workspaces::declared_mount_path;
 
 /// What an inline Task declares and its TaskRun binds, for the sidecars that join it.
 pub(super) struct InlineTask<'a> {
@@ -68,11 +69,7 @@ impl<'a> InlineTask<'a> {
                 if self.listed.contains(&name) {
                     return None;
                 }
-                let path = declaration
-                    .get("mountPath")
-                    .and_then(Value::as_str)
-                    .filter(|p| !p.is_empty())
-                    .map_or_else(|| format!("{WORKSPACE_DIR}/{name}"), str::to_string);
+                let path = declared_mount_path(declaration, name);
                 Some((name, path))
             })
             .collect();
@@ -195,8 +192,7 @@ impl<'a> InlineTask<'a> {
             };
             let mount_path = Some(usage.mount_path.clone())
                 .filter(|p| !p.is_empty())
-                .or_else(|| text(&declaration, "mountPath"))
-                .unwrap_or_else(|| format!("{WORKSPACE_DIR}/{name}"));
+                .unwrap_or_else(|| declared_mount_path(&declaration, name));
             let mount = VolumeMount {
                 name: format!("$(workspaces.{name}.volume)"),
                 mount_path,

@@ -12,6 +12,7 @@ mod sidecar_type;
 pub(crate) mod variables;
 pub mod workspaces;
 
+pub(crate) use workspaces::WORKSPACE_DIR;
 pub use workspaces::workspace_volume;
 
 /// The label Tekton's Pod builder gives a TaskRun's Pod (`pipeline.TaskRunLabelKey`).
@@ -28,9 +29,6 @@ pub(crate) const STEP_PREFIX: &str = "step-";
 
 /// The sidecar name Tekton reserves for its results sidecar (`pipeline.ReservedResultsSidecarName`).
 pub(crate) const RESERVED_NAME: &str = "tekton-log-results";
-
-/// Where Tekton mounts a workspace that declares no `mountPath` (`pipeline.WorkspaceDir`).
-pub(crate) const WORKSPACE_DIR: &str = "/workspace";
 
 /// Volume-name prefixes that Tekton keeps for steps: a sidecar that could mount them could rewrite what a
 /// trusted Task's steps run (`/tekton/bin`, `/tekton/scripts`), forge its results (`/tekton/results`,

@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::params::params;
-use super::workspaces::create_volumes;
-use super::{CONTAINER_PREFIX, STEP_PREFIX, WORKSPACE_DIR};
+use super::workspaces::{create_volumes, declared_mount_path};
+use super::{CONTAINER_PREFIX, STEP_PREFIX};
 use crate::support::error::FieldError;
 use crate::support::json::array;
 
@@ -131,11 +131,7 @@ impl Variables {
                 last.insert(format!("{prefix}.bound"), "false".to_string());
                 last.insert(format!("{prefix}.path"), String::new());
             } else {
-                let path = declaration
-                    .get("mountPath")
-                    .and_then(Value::as_str)
-                    .filter(|p| !p.is_empty())
-                    .map_or_else(|| format!("{WORKSPACE_DIR}/{name}"), str::to_string);
+                let path = declared_mount_path(declaration, name);
                 last.insert(format!("{prefix}.bound"), "true".to_string());
                 self.path_passes.insert(name.to_string(), self.passes.len());
                 self.passes

@@ -8,6 +8,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+/// Where Tekton mounts a workspace that declares no `mountPath` (`pipeline.WorkspaceDir`).
+pub(crate) const WORKSPACE_DIR: &str = "/workspace";
+
+/// Where Tekton mounts a Task's workspace, given its declaration in `taskSpec.workspaces`
+/// (`WorkspaceDeclaration.GetMountPath` in `pkg/apis/pipeline/v1/workspace_types.go`): its `mountPath`,
+/// or `/workspace/<name>`.
+pub(crate) fn declared_mount_path(declaration: &Value, name: &str) -> String {
+    declaration
+        .get("mountPath")
+        .and_then(Value::as_str)
+        .filter(|path| !path.is_empty())
+        .map_or_else(|| format!("{WORKSPACE_DIR}/{name}"), str::to_string)
+}
+
 /// The volume Tekton gives a workspace binding, and the binding it was made for: bindings of the same
 /// PersistentVolumeClaim share the first one's volume.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,25 +116,21 @@ mod tests {
         assert_eq!(volumes["custom"].name, "ws-20573");
         assert_eq!(volumes["custom2"].name, "ws-20573");
         assert_eq!(volumes["scratch"].name, workspace_volume("scratch"));
-        let colliding: Vec<Value> = [
+        let bindings = [
             "test-01097628",
             "test-01617609",
             "test-01675975",
             "test-01809743",
-        ]
-        .iter()
-        .map(|name| json!({"name": name, "emptyDir": {}}))
-        .collect();
+        ];
+        let colliding: Vec<Value> = bindings
+            .iter()
+            .map(|name| json!({"name": name, "emptyDir": {}}))
+            .collect();
         let volumes = create_volumes(&colliding);
-        let names: Vec<&str> = [
-            "test-01097628",
-            "test-01617609",
-            "test-01675975",
-            "test-01809743",
-        ]
-        .iter()
-        .map(|name| volumes[*name].name.as_str())
-        .collect();
+        let names: Vec<&str> = bindings
+            .iter()
+            .map(|name| volumes[*name].name.as_str())
+            .collect();
         assert_eq!(names, vec!["ws-f32ff", "ws-a0814", "ws-b2d09", "ws-60320"]);
     }
 }

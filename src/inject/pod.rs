@@ -46,6 +46,8 @@ pub fn inject(
         array(pod, "/spec/initContainers"),
     ];
     let mut edits: [Edits; 2] = Default::default();
+    // New sidecars go together, in order, before the results sidecar: the same place for all of them.
+    let insertion_points = lists.map(insertion_point);
     let mut made: Vec<String> = Vec::new();
     // Those injected into an inline TaskRun are in the Pod as Tekton built them, names substituted and
     // volumes added from the cluster's default pod template: what the Pod gives them is judged here, on
@@ -110,12 +112,14 @@ pub fn inject(
         let replaced: Option<ResourceRequirements> = existing
             .and_then(|(l, i)| lists.get(l)?.get(i)?.get("resources"))
             .and_then(strict::read);
-        let (Some(target), Some(edits)) = (lists.get(list), edits.get_mut(list)) else {
+        let (Some(target), Some(edits), Some(&insert_at)) = (
+            lists.get(list),
+            edits.get_mut(list),
+            insertion_points.get(list),
+        ) else {
             continue;
         };
-        // Where the container goes, in the list as it will be: the new ones go together, in order,
-        // before the results sidecar; a replaced one stays where it is.
-        let insert_at = insertion_point(target);
+        // Where the container goes, in the list as it will be; a replaced one stays where it is.
         let at = existing.map_or(insert_at, |(_, i)| i);
         let inserted_before = if at >= insert_at {
             edits.insert.len()

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
+use crate::support::shape::{Shape, Struct, field};
+
 /// `{"request": AdmissionRequest, "settings": {...}}`, as policy-evaluator builds it.
 #[derive(Debug, Deserialize)]
 pub struct Envelope<'a> {
@@ -75,6 +77,32 @@ pub struct OwnerReference {
     #[serde(default)]
     pub controller: Option<bool>,
 }
+
+/// [`Head`]'s shape, to say where an object's metadata is wrong when it cannot be read.
+pub(super) const HEAD: Shape = Shape::Struct(&Struct {
+    name: "Head",
+    fields: &[field(
+        "metadata",
+        Shape::Struct(&Struct {
+            name: "Metadata",
+            fields: &[
+                field("labels", Shape::Map(&Shape::String)),
+                field("annotations", Shape::Map(&Shape::String)),
+                field(
+                    "ownerReferences",
+                    Shape::List(&Shape::Struct(&Struct {
+                        name: "OwnerReference",
+                        fields: &[
+                            field("kind", Shape::String),
+                            field("apiVersion", Shape::String),
+                            field("controller", Shape::Bool),
+                        ],
+                    })),
+                ),
+            ],
+        }),
+    )],
+});
 
 /// Kubernetes clients send `null` for empty fields as often as they leave them out.
 fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(

@@ -16,14 +16,14 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use envelope::{Envelope, Head, Metadata};
+use envelope::{Envelope, HEAD, Head, Metadata};
 
 use crate::declaration;
 use crate::inject::context::{self, TaskRunContext};
 use crate::inject::{pod, taskrun};
 use crate::settings::{self, Settings};
 use crate::support::error::{PolicyError, render_settings_errors};
-use crate::support::strict;
+use crate::support::shape::{self, Unknown};
 use crate::tekton::{PIPELINE_TASK_LABEL, TASKRUN_LABEL};
 use crate::validation::pipelinerun;
 
@@ -195,7 +195,7 @@ fn decide(
                     .map(|name| {
                         let from = declared
                             .iter()
-                            .find(|d| &d.sidecar.name == name)
+                            .find(|d| d.sidecar.name() == name)
                             .map_or("", |d| d.annotation.as_str());
                         format!("{name} from {from}")
                     })
@@ -224,7 +224,7 @@ fn read_old(raw: &RawValue) -> Result<(Value, BTreeMap<String, String>), PolicyE
 fn unreadable_metadata(object: &RawValue) -> PolicyError {
     let problem = match serde_json::from_str::<Value>(object.get()) {
         Err(err) => format!("is not valid JSON ({})", without_position(&err)),
-        Ok(value) => match strict::from_value_partial::<Head>(&value) {
+        Ok(mut value) => match shape::read(&mut value, &HEAD, Unknown::Drop) {
             Err(errors) => errors
                 .iter()
                 .map(ToString::to_string)

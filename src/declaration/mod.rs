@@ -59,7 +59,7 @@ pub fn for_task(
                 for entry in entries {
                     match declared
                         .iter_mut()
-                        .find(|d| d.sidecar.name == entry.sidecar.name)
+                        .find(|d| d.sidecar.name() == entry.sidecar.name())
                     {
                         Some(existing) => *existing = entry,
                         None => declared.push(entry),
@@ -76,8 +76,8 @@ pub fn for_task(
     let mut apparmor: Vec<Problem> = declared
         .iter()
         .filter_map(|d| {
-            let key = apparmor_key(&d.sidecar.name);
-            apparmor_problem(&key, annotations.get(&key)?, &d.sidecar.name, settings)
+            let key = apparmor_key(d.sidecar.name());
+            apparmor_problem(&key, annotations.get(&key)?, d.sidecar.name(), settings)
         })
         .collect();
     if !apparmor.is_empty() {
@@ -85,7 +85,7 @@ pub fn for_task(
     }
     let earlier = injected
         .iter()
-        .filter(|name| !declared.iter().any(|d| d.sidecar.name == **name))
+        .filter(|name| !declared.iter().any(|d| d.sidecar.name() == name.as_str()))
         .count();
     match last.and_then(|key| limit_problem(&key, declared.len(), earlier, settings)) {
         Some(problem) => Err(vec![problem]),
@@ -180,7 +180,7 @@ mod tests {
     fn names(declared: &[Declared]) -> Vec<(&str, &str)> {
         declared
             .iter()
-            .map(|d| (d.sidecar.name.as_str(), d.annotation.as_str()))
+            .map(|d| (d.sidecar.name(), d.annotation.as_str()))
             .collect()
     }
 
@@ -205,17 +205,12 @@ mod tests {
         assert_eq!(names(&declared), vec![("postgres", TEST)]);
         let sidecar = &declared[0].sidecar;
         assert_eq!(
-            sidecar.env.as_ref().expect("env")[0].value.as_deref(),
-            Some("foobar")
+            sidecar.list("env"),
+            &[json!({"name": "POSTGRES_DB", "value": "foobar"})]
         );
-        let probe = sidecar
-            .readiness_probe
-            .as_ref()
-            .and_then(|p| p.exec.as_ref())
-            .expect("exec probe");
         assert_eq!(
-            probe.command.as_ref().expect("command"),
-            &["pg_isready", "-h", "127.0.0.1"]
+            sidecar.get("readinessProbe"),
+            Some(&json!({"exec": {"command": ["pg_isready", "-h", "127.0.0.1"]}}))
         );
     }
 
@@ -251,7 +246,7 @@ mod tests {
             for_task(&annotations(&pairs), task, &[], &Settings::default()).expect("valid");
         assert_eq!(names(&declared), expected);
         if task == Some("test") {
-            assert_eq!(declared[1].sidecar.image.as_deref(), Some("busybox"));
+            assert_eq!(declared[1].sidecar.text("image"), Some("busybox"));
         }
     }
 
@@ -267,27 +262,19 @@ mod tests {
         let declared =
             for_task(&annotations(&[(TEST, yaml)]), Some("test"), &[], &settings).expect("valid");
         let sidecar = &declared[0].sidecar;
-        assert_eq!(sidecar.name, "db");
-        assert_eq!(sidecar.image.as_deref(), Some("postgres:16"));
-        let env: Vec<_> = sidecar
-            .env
-            .iter()
-            .flatten()
-            .map(|e| (e.name.as_str(), e.value.as_deref()))
-            .collect();
+        assert_eq!(sidecar.name(), "db");
+        assert_eq!(sidecar.text("image"), Some("postgres:16"));
         assert_eq!(
-            env,
-            vec![
-                ("POSTGRES_DB", Some("test")),
-                ("POSTGRES_PASSWORD", Some("pw"))
+            sidecar.list("env"),
+            &[
+                json!({"name": "POSTGRES_DB", "value": "test"}),
+                json!({"name": "POSTGRES_PASSWORD", "value": "pw"})
             ]
         );
-        let limits = sidecar
-            .compute_resources
-            .as_ref()
-            .and_then(|r| r.limits.as_ref())
-            .expect("limits");
-        assert_eq!(limits["memory"].0, "2Gi");
+        assert_eq!(
+            sidecar.get("computeResources"),
+            Some(&json!({"limits": {"memory": "2Gi"}}))
+        );
     }
 
     #[test]

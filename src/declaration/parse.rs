@@ -74,7 +74,7 @@ pub fn parse_annotation(
     let mut sidecars = Vec::new();
     let mut problems = Vec::new();
     let mut names = BTreeSet::new();
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         let reference = match item.get("name").and_then(Value::as_str) {
             Some(name) if !name.is_empty() => SidecarRef::Named(name.to_string()),
             _ => match item.get("template").and_then(Value::as_str) {
@@ -98,7 +98,7 @@ pub fn parse_annotation(
                 };
                 let mut errors = sidecar::check(&sidecar);
                 errors.extend(guardrails::check(&sidecar, authored, settings));
-                if sidecar.restart_policy.as_deref() == Some("Always")
+                if sidecar.text("restartPolicy") == Some("Always")
                     && settings.inject_as == InjectAs::Container
                 {
                     errors.push(FieldError::new(
@@ -106,10 +106,10 @@ pub fn parse_annotation(
                         "is for a native sidecar only: with the policy setting injectAs \"container\" the sidecar is a regular container, which Kubernetes refuses a restartPolicy (set injectAs to native where Tekton's enable-kubernetes-sidecar is on, or remove it)",
                     ));
                 }
-                if !names.insert(sidecar.name.clone()) {
+                if !names.insert(sidecar.name().to_string()) {
                     errors.push(FieldError::new(
                         "name",
-                        format!("{:?} is declared twice in this annotation; sidecar names must be unique", sidecar.name),
+                        format!("{:?} is declared twice in this annotation; sidecar names must be unique", sidecar.name()),
                     ));
                 }
                 if errors.is_empty() {

@@ -39,11 +39,14 @@ pub(super) struct Resolved {
 }
 
 /// One list entry as a sidecar: a template with its overrides merged in, or an inline sidecar.
-pub(super) fn resolve(item: &Value, settings: &Settings) -> Result<Resolved, Vec<FieldError>> {
-    let Value::Object(fields) = item else {
+pub(super) fn resolve(item: Value, settings: &Settings) -> Result<Resolved, Vec<FieldError>> {
+    let Value::Object(mut fields) = item else {
         return Err(vec![FieldError::new(
             "",
-            format!("must be a mapping of sidecar fields, not {}", kind_of(item)),
+            format!(
+                "must be a mapping of sidecar fields, not {}",
+                kind_of(&item)
+            ),
         )]);
     };
     let Some(template) = fields.get("template") else {
@@ -56,7 +59,7 @@ pub(super) fn resolve(item: &Value, settings: &Settings) -> Result<Resolved, Vec
                 ),
             )]);
         }
-        return sidecar::parse(item).map(|sidecar| Resolved {
+        return sidecar::parse(Value::Object(fields)).map(|sidecar| Resolved {
             sidecar,
             overrides: None,
             template: None,
@@ -107,14 +110,14 @@ pub(super) fn resolve(item: &Value, settings: &Settings) -> Result<Resolved, Vec
     if !refused.is_empty() {
         return Err(refused);
     }
-    let sidecar = sidecar::parse(&Value::Object(merge(&base.fields, fields)))?;
-    let mut own = fields.clone();
-    own.remove("template");
-    let overrides = sidecar::parse(&Value::Object(own))?;
+    let name = name.to_string();
+    fields.remove("template");
+    let sidecar = sidecar::parse(Value::Object(merge(&base.fields, &fields)))?;
+    let overrides = sidecar::parse(Value::Object(fields))?;
     Ok(Resolved {
         sidecar,
         overrides: Some(overrides),
-        template: Some(name.to_string()),
+        template: Some(name),
     })
 }
 

@@ -11,27 +11,26 @@
 //! The annotation is ordinary metadata that whoever creates a TaskRun could write, so the Pod side takes
 //! nothing from it on trust: a volume it names must be a workspace volume the Pod has.
 
-use k8s_openapi::api::core::v1::ResourceRequirements;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::resources::{self, Resources};
 use crate::declaration::Declared;
 use crate::support::json::{array, remove_annotation, set_annotation};
-use crate::support::strict;
 use crate::tekton::workspaces::create_volumes;
 
 /// The key suffix of the annotation; it is not a DNS label, so no pipeline task can have its name.
 pub(crate) const SUFFIX: &str = "taskrun.json";
 
 /// What the annotation holds.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TaskRunContext {
     /// Every workspace binding of the TaskRun, with the volume Tekton gives it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) workspaces: Vec<Binding>,
     /// The `sidecarSpecs` entries that name a declared sidecar.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) sidecar_specs: Vec<SidecarSpec>,
 }
 
@@ -51,13 +50,35 @@ pub(crate) struct Binding {
 pub(crate) struct SidecarSpec {
     pub(crate) name: String,
     #[serde(default, alias = "resources")]
-    pub(crate) compute_resources: ResourceRequirements,
+    pub(crate) compute_resources: Resources,
+}
+
+impl SidecarSpec {
+    /// A `sidecarSpecs` entry as Tekton reads one, its resources as a typed reading leaves them; none if
+    /// it is not one.
+    fn read(value: &Value) -> Option<SidecarSpec> {
+        let mut spec = SidecarSpec::deserialize(value).ok()?;
+        spec.compute_resources = resources::read(&Value::Object(spec.compute_resources))?;
+        Some(spec)
+    }
 }
 
 impl TaskRunContext {
     /// Reads the annotation's value; anything unreadable is as if it were not there.
     pub(crate) fn read(value: Option<&str>) -> Option<TaskRunContext> {
-        strict::read(&serde_json::from_str::<Value>(value?).ok()?)
+        let value: Value = serde_json::from_str(value?).ok()?;
+        let workspaces = match value.get("workspaces") {
+            Some(list) => Vec::<Binding>::deserialize(list).ok()?,
+            None => Vec::new(),
+        };
+        let sidecar_specs = array(&value, "/sidecarSpecs")
+            .iter()
+            .map(SidecarSpec::read)
+            .collect::<Option<Vec<_>>>()?;
+        Some(TaskRunContext {
+            workspaces,
+            sidecar_specs,
+        })
     }
 
     /// The binding of workspace `name`.
@@ -66,7 +87,7 @@ impl TaskRunContext {
     }
 
     /// The `sidecarSpecs` resources of sidecar `name`.
-    pub(crate) fn resources(&self, name: &str) -> Option<&ResourceRequirements> {
+    pub(crate) fn resources(&self, name: &str) -> Option<&Resources> {
         self.sidecar_specs
             .iter()
             .rfind(|s| s.name == name)
@@ -87,7 +108,7 @@ pub(crate) fn carry(taskrun: &mut Value, key: &str, declared: &[Declared], v1bet
         .and_then(|a| a.get(key))
         .and_then(Value::as_str)
         .map(str::to_string);
-    let is_declared = |name: &str| declared.iter().any(|d| d.sidecar.name == name);
+    let is_declared = |name: &str| declared.iter().any(|d| d.sidecar.name() == name);
     let bindings = array(taskrun, "/spec/workspaces");
     let volumes = create_volumes(bindings);
     let workspaces: Vec<Binding> = bindings
@@ -123,7 +144,7 @@ pub(crate) fn carry(taskrun: &mut Value, key: &str, declared: &[Declared], v1bet
         .map(|context| context.sidecar_specs)
         .unwrap_or_default();
     sidecar_specs.retain(|spec| is_declared(&spec.name));
-    sidecar_specs.extend(moved.iter().filter_map(|entry| strict::read(entry)));
+    sidecar_specs.extend(moved.iter().filter_map(|entry| SidecarSpec::read(entry)));
     let kept: Vec<Value> = kept.into_iter().cloned().collect();
     let context = TaskRunContext {
         workspaces,

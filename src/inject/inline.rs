@@ -10,10 +10,9 @@
 //! * The sidecar is held to `podSecurity` with what the TaskRun's `podTemplate` and the Task's volumes
 //!   would give it, and a template is kept from the workspaces Tekton would mount over its files.
 
-use k8s_openapi::api::core::v1::VolumeMount;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::surroundings;
+use super::{Container, surroundings};
 use crate::declaration::Declared;
 use crate::settings::Settings;
 use crate::settings::images::image_problem;
@@ -22,7 +21,7 @@ use crate::support::error::{FieldError, listed};
 use crate::support::json::array;
 use crate::tekton::WORKSPACE_DIR;
 use crate::tekton::safe_for_template;
-use crate::tekton::sidecar::{Sidecar, internal_volume_problem};
+use crate::tekton::sidecar::{internal_volume_problem, text};
 use crate::tekton::variables::{MAX_PARAMS, Unresolved, Variables, has_variable, with_own_paths};
 use crate::tekton::workspaces::declared_mount_path;
 
@@ -95,7 +94,7 @@ impl<'a> InlineTask<'a> {
         entry: &Declared,
         variables: &Variables,
         settings: &Settings,
-    ) -> Result<(Sidecar, Vec<String>), Vec<FieldError>> {
+    ) -> Result<(Container, Vec<String>), Vec<FieldError>> {
         let declared = &entry.sidecar;
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
@@ -104,14 +103,13 @@ impl<'a> InlineTask<'a> {
         }
         let mut mounted: Vec<String> = Vec::new();
         let own_paths: Vec<(&str, &str)> = declared
-            .workspaces
+            .list("workspaces")
             .iter()
-            .flatten()
-            .filter(|w| !w.mount_path.is_empty())
-            .map(|w| (w.name.as_str(), w.mount_path.as_str()))
+            .map(|w| (text(w, "name"), text(w, "mountPath")))
+            .filter(|(_, path)| !path.is_empty())
             .collect();
         let variables = variables.for_sidecar(&own_paths);
-        if let Some(image) = declared.image.as_deref().filter(|i| has_variable(i)) {
+        if let Some(image) = declared.text("image").filter(|i| has_variable(i)) {
             match variables.resolve(image) {
                 Err(why) => errors.push(unresolved("image", image, &why)),
                 Ok(resolved) => {
@@ -124,25 +122,23 @@ impl<'a> InlineTask<'a> {
                 }
             }
         }
-        for (i, mount) in declared.volume_mounts.iter().flatten().enumerate() {
-            if !has_variable(&mount.name) {
-                mounted.push(mount.name.clone());
+        for (i, mount) in declared.list("volumeMounts").iter().enumerate() {
+            let name = text(mount, "name");
+            if !has_variable(name) {
+                mounted.push(name.to_string());
                 continue;
             }
             let path = format!("volumeMounts[{i}].name");
-            match variables.resolve(&mount.name) {
-                Err(why) => errors.push(unresolved(&path, &mount.name, &why)),
+            match variables.resolve(name) {
+                Err(why) => errors.push(unresolved(&path, name, &why)),
                 Ok(resolved) => {
-                    mounted.push(resolved.clone());
                     if let Some(problem) = internal_volume_problem(&resolved) {
                         errors.push(FieldError::new(
                             path,
-                            format!(
-                                "{:?} is {resolved:?} in this TaskRun: {problem}",
-                                mount.name
-                            ),
+                            format!("{name:?} is {resolved:?} in this TaskRun: {problem}"),
                         ));
                     }
+                    mounted.push(resolved);
                 }
             }
         }
@@ -150,13 +146,12 @@ impl<'a> InlineTask<'a> {
         errors.extend(pod_level::problems(
             settings.pod_security,
             &self.around,
-            declared.security_context.as_ref(),
+            declared.get("securityContext"),
             &mounted,
         ));
-        let mut sidecar = declared.clone();
-        let mut mounts = sidecar.volume_mounts.take().unwrap_or_default();
-        for (i, usage) in declared.workspaces.iter().flatten().enumerate() {
-            let name = usage.name.as_str();
+        let mut mounts: Vec<Value> = declared.list("volumeMounts").to_vec();
+        for (i, usage) in declared.list("workspaces").iter().enumerate() {
+            let name = text(usage, "name");
             let named = |list: &[Value]| {
                 list.iter()
                     .find(|w| w.get("name").and_then(Value::as_str) == Some(name))
@@ -183,33 +178,42 @@ impl<'a> InlineTask<'a> {
                 warnings.push(format!("workspace {name:?} is not bound: no mount for it"));
                 continue;
             };
-            let text = |value: &Value, field: &str| {
-                value
-                    .get(field)
-                    .and_then(Value::as_str)
-                    .filter(|v| !v.is_empty())
-                    .map(str::to_string)
+            let own_path = text(usage, "mountPath");
+            let mount_path = if own_path.is_empty() {
+                declared_mount_path(&declaration, name)
+            } else {
+                own_path.to_string()
             };
-            let mount_path = Some(usage.mount_path.clone())
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| declared_mount_path(&declaration, name));
-            let mount = VolumeMount {
-                name: format!("$(workspaces.{name}.volume)"),
-                mount_path,
-                sub_path: text(&binding, "subPath"),
-                read_only: (declaration.get("readOnly") == Some(&Value::Bool(true)))
-                    .then_some(true),
-                ..VolumeMount::default()
-            };
-            if !mounts.iter().any(|m| m.mount_path == mount.mount_path) {
-                mounts.push(mount);
+            if mounts.iter().any(|m| text(m, "mountPath") == mount_path) {
+                continue;
             }
+            let mut mount = Map::new();
+            mount.insert(
+                "name".to_string(),
+                Value::String(format!("$(workspaces.{name}.volume)")),
+            );
+            mount.insert("mountPath".to_string(), Value::String(mount_path));
+            if let Some(sub_path) = binding
+                .get("subPath")
+                .and_then(Value::as_str)
+                .filter(|p| !p.is_empty())
+            {
+                mount.insert("subPath".to_string(), Value::from(sub_path));
+            }
+            if declaration.get("readOnly") == Some(&Value::Bool(true)) {
+                mount.insert("readOnly".to_string(), Value::Bool(true));
+            }
+            mounts.push(Value::Object(mount));
         }
         if !errors.is_empty() {
             return Err(errors);
         }
-        sidecar.volume_mounts = (!mounts.is_empty()).then_some(mounts);
-        sidecar.workspaces = None;
+        let mut sidecar = declared.fields().clone();
+        sidecar.remove("workspaces");
+        sidecar.remove("volumeMounts");
+        if !mounts.is_empty() {
+            sidecar.insert("volumeMounts".to_string(), Value::Array(mounts));
+        }
         substitute_own_paths(&mut sidecar, &own_paths);
         Ok((sidecar, warnings))
     }
@@ -218,23 +222,37 @@ impl<'a> InlineTask<'a> {
 /// `$(workspaces.<w>.path)` made the path the sidecar listed `<w>` at (`own` holds only those), in the
 /// fields Tekton substitutes: once the sidecar no longer lists the workspace, Tekton would make it the
 /// Task's path instead.
-fn substitute_own_paths(sidecar: &mut Sidecar, own: &[(&str, &str)]) {
-    let own = |text: &mut String| {
-        if text.contains("$(workspaces.") {
+fn substitute_own_paths(sidecar: &mut Map<String, Value>, own: &[(&str, &str)]) {
+    if own.is_empty() {
+        return;
+    }
+    let own = |value: &mut Value| {
+        if let Value::String(text) = value
+            && text.contains("$(workspaces.")
+        {
             *text = with_own_paths(text, own);
         }
     };
-    sidecar.script.iter_mut().for_each(own);
-    sidecar.working_dir.iter_mut().for_each(own);
-    for list in [&mut sidecar.command, &mut sidecar.args] {
-        list.iter_mut().flatten().for_each(own);
+    for field in ["script", "workingDir"] {
+        sidecar.get_mut(field).into_iter().for_each(own);
     }
-    for var in sidecar.env.iter_mut().flatten() {
-        var.value.iter_mut().for_each(own);
+    for list in ["command", "args"] {
+        if let Some(Value::Array(items)) = sidecar.get_mut(list) {
+            items.iter_mut().for_each(own);
+        }
     }
-    for mount in sidecar.volume_mounts.iter_mut().flatten() {
-        own(&mut mount.mount_path);
-        mount.sub_path.iter_mut().for_each(own);
+    let nested = [
+        ("env", &["value"][..]),
+        ("volumeMounts", &["mountPath", "subPath"][..]),
+    ];
+    for (list, fields) in nested {
+        if let Some(Value::Array(items)) = sidecar.get_mut(list) {
+            for item in items {
+                for field in fields {
+                    item.get_mut(field).into_iter().for_each(own);
+                }
+            }
+        }
     }
 }
 

@@ -15,13 +15,15 @@ mod script;
 pub(crate) mod taskrun;
 mod workspaces;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::declaration::Declared;
 use crate::settings::pod_level::Surroundings;
 use crate::support::error::{FieldError, Problem, SidecarRef};
 use crate::support::json::array;
-use crate::support::strict;
+
+/// A container, or a sidecar of an inline Task, as the JSON it is written into the object as.
+type Container = Map<String, Value>;
 
 /// What an injection did: the sidecars it added (for the marker), and what a person should know about it.
 #[derive(Debug, Default, PartialEq)]
@@ -51,7 +53,7 @@ fn surroundings<'a>(spec: &'a Value, more_volumes: &'a [Value]) -> Surroundings<
         .collect();
     Surroundings {
         host_namespaces,
-        security_context: spec.get("securityContext").and_then(strict::read),
+        security_context: spec.get("securityContext").filter(|c| c.is_object()),
         volumes,
     }
 }
@@ -60,12 +62,12 @@ fn surroundings<'a>(spec: &'a Value, more_volumes: &'a [Value]) -> Surroundings<
 fn conflict(entry: &Declared) -> Problem {
     Problem {
         annotation: entry.annotation.clone(),
-        sidecar: Some(SidecarRef::Named(entry.sidecar.name.clone())),
+        sidecar: Some(SidecarRef::Named(entry.sidecar.name().to_string())),
         error: FieldError::new(
             "name",
             format!(
                 "the Task already defines a sidecar named {:?}, and the policy setting onConflict is \"reject\"; choose another name",
-                entry.sidecar.name
+                entry.sidecar.name()
             ),
         ),
     }
@@ -80,7 +82,7 @@ pub(crate) mod tests {
     /// A declared sidecar from its JSON, as if the annotation `p.io/test` had declared it.
     pub(crate) fn declared(value: Value) -> Declared {
         Declared {
-            sidecar: sidecar::parse(&value).expect("valid"),
+            sidecar: sidecar::parse(value).expect("valid"),
             annotation: "p.io/test".into(),
             template: None,
         }

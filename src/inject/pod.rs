@@ -9,20 +9,19 @@
 //! container with `restartPolicy: Always`, after Tekton's own init containers, as Tekton does with
 //! `enable-kubernetes-sidecar`.
 
-use k8s_openapi::api::core::v1::{Container, Probe, ResourceRequirements};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::context::TaskRunContext;
 use super::lists::{self, Edits, insertion_point, is_sidecar};
+use super::resources::{self, Resources};
 use super::workspaces::{self, PodView};
-use super::{Injected, conflict, resources, script, surroundings};
+use super::{Container, Injected, conflict, script, surroundings};
 use crate::declaration::Declared;
 use crate::settings::pod_level::{self, Surroundings};
 use crate::settings::{InjectAs, OnConflict, Settings};
 use crate::support::error::{FieldError, Problem, SidecarRef, warning};
 use crate::support::json::array;
-use crate::support::strict;
-use crate::tekton::sidecar::Sidecar;
+use crate::tekton::sidecar::{Sidecar, text};
 use crate::tekton::variables::{has_variable, pod_level_variable, sidecar_container_name};
 
 /// Adds the declared sidecars that `already` does not list to the Pod, or replaces a Task-defined
@@ -54,9 +53,9 @@ pub fn inject(
     // the real thing.
     for entry in declared
         .iter()
-        .filter(|d| already.contains(&d.sidecar.name))
+        .filter(|d| already.iter().any(|name| name == d.sidecar.name()))
     {
-        let container_name = sidecar_container_name(&entry.sidecar.name);
+        let container_name = sidecar_container_name(entry.sidecar.name());
         let Some(container) = lists
             .into_iter()
             .flatten()
@@ -68,26 +67,27 @@ pub fn inject(
             .iter()
             .filter_map(|m| m.get("name").and_then(Value::as_str))
             .collect();
-        let context = container.get("securityContext").and_then(strict::read);
-        let found = pod_level::problems(settings.pod_security, &around, context.as_ref(), &mounted);
+        let context = container.get("securityContext").filter(|c| c.is_object());
+        let found = pod_level::problems(settings.pod_security, &around, context, &mounted);
         problems.extend(found.into_iter().map(|error| Problem {
             annotation: entry.annotation.clone(),
-            sidecar: Some(SidecarRef::Named(entry.sidecar.name.clone())),
+            sidecar: Some(SidecarRef::Named(entry.sidecar.name().to_string())),
             error,
         }));
     }
     for entry in declared
         .iter()
-        .filter(|d| !already.contains(&d.sidecar.name))
+        .filter(|d| !already.iter().any(|name| name == d.sidecar.name()))
     {
+        let name = entry.sidecar.name();
         let report = |errors: Vec<FieldError>| {
             errors.into_iter().map(|error| Problem {
                 annotation: entry.annotation.clone(),
-                sidecar: Some(SidecarRef::Named(entry.sidecar.name.clone())),
+                sidecar: Some(SidecarRef::Named(name.to_string())),
                 error,
             })
         };
-        let container_name = sidecar_container_name(&entry.sidecar.name);
+        let container_name = sidecar_container_name(name);
         if made.contains(&container_name) {
             problems.extend(report(vec![FieldError::new(
                 "name",
@@ -109,9 +109,9 @@ pub fn inject(
             usize::from(settings.inject_as == InjectAs::Native),
             |(l, _)| l,
         );
-        let replaced: Option<ResourceRequirements> = existing
+        let replaced: Option<Resources> = existing
             .and_then(|(l, i)| lists.get(l)?.get(i)?.get("resources"))
-            .and_then(strict::read);
+            .and_then(resources::read);
         let (Some(target), Some(edits), Some(&insert_at)) = (
             lists.get(list),
             edits.get_mut(list),
@@ -130,7 +130,7 @@ pub fn inject(
         let build = Build {
             container_name: &container_name,
             native: list == 1,
-            script_path: script::path(index, &entry.sidecar.name),
+            script_path: script::path(index, name),
             replaced,
             specs: specs.as_ref(),
             around: &around,
@@ -139,7 +139,7 @@ pub fn inject(
         };
         match build.container(&entry.sidecar, &view) {
             Ok((container, warnings)) => {
-                let built = serde_json::to_value(container).unwrap_or(Value::Null);
+                let built = Value::Object(container);
                 match existing {
                     Some((_, i)) => edits.replace.push((i, built)),
                     None => edits.insert.push(built),
@@ -147,9 +147,9 @@ pub fn inject(
                 injected.warnings.extend(
                     warnings
                         .into_iter()
-                        .map(|w| warning(&entry.annotation, &entry.sidecar.name, &w)),
+                        .map(|w| warning(&entry.annotation, name, &w)),
                 );
-                injected.names.push(entry.sidecar.name.clone());
+                injected.names.push(name.to_string());
                 made.push(container_name);
             }
             Err(errors) => problems.extend(report(errors)),
@@ -182,7 +182,7 @@ struct Build<'a> {
     /// The path Tekton would give the sidecar's script file: the script's `$0`.
     script_path: String,
     /// The resources of the Task's sidecar this one replaces.
-    replaced: Option<ResourceRequirements>,
+    replaced: Option<Resources>,
     specs: Option<&'a TaskRunContext>,
     /// The Pod, as the Pod Security Standards judge what it gives a sidecar.
     around: &'a Surroundings<'a>,
@@ -200,7 +200,7 @@ impl Build<'_> {
         pod: &PodView<'_>,
     ) -> Result<(Container, Vec<String>), Vec<FieldError>> {
         let mut errors = Vec::new();
-        if let Some(image) = sidecar.image.as_deref().filter(|i| has_variable(i)) {
+        if let Some(image) = sidecar.text("image").filter(|i| has_variable(i)) {
             errors.push(pod_level_variable("image", image));
         }
         let (mounts, warnings) =
@@ -208,67 +208,72 @@ impl Build<'_> {
                 errors.extend(problems);
                 (Vec::new(), Vec::new())
             });
-        let mounted: Vec<&str> = mounts.iter().map(|m| m.name.as_str()).collect();
+        let mounted: Vec<&str> = mounts.iter().map(|m| text(m, "name")).collect();
         errors.extend(pod_level::problems(
             self.settings.pod_security,
             self.around,
-            sidecar.security_context.as_ref(),
+            sidecar.get("securityContext"),
             &mounted,
         ));
-        let command = match &sidecar.script {
+        let command = match sidecar.text("script") {
             Some(text) => match script::command(text, &self.script_path) {
-                Ok(command) => Some(command),
+                Ok(command) => Some(Value::from(command)),
                 Err(error) => {
                     errors.push(error);
                     None
                 }
             },
-            None => sidecar.command.clone(),
+            None => None,
         };
         if !errors.is_empty() {
             return Err(errors);
         }
-        let startup_probe = match (&sidecar.startup_probe, &sidecar.readiness_probe) {
-            (None, Some(readiness)) if self.native => Some(startup_from_readiness(readiness)),
-            (startup, _) => startup.clone(),
-        };
-        let declared = resources::merged(self.replaced.clone(), sidecar.compute_resources.as_ref());
-        let defaulted = resources::with_defaults(declared, &self.settings.default_resources);
-        let specified = resources::merged(
-            defaulted,
-            self.specs.and_then(|c| c.resources(&sidecar.name)),
+        let name = sidecar.name();
+        let declared = resources::merged(
+            self.replaced.clone(),
+            sidecar.get("computeResources").and_then(Value::as_object),
         );
+        let defaulted = resources::with_defaults(declared, &self.settings.default_resources);
+        let specified = resources::merged(defaulted, self.specs.and_then(|c| c.resources(name)));
         let resources = resources::cluster_default(
             specified,
             self.container_name,
             &self.settings.default_container_resource_requirements,
         );
-        let container = Container {
-            name: self.container_name.to_string(),
-            image: sidecar.image.clone(),
-            command,
-            args: sidecar.args.clone(),
-            working_dir: sidecar.working_dir.clone(),
-            ports: sidecar.ports.clone(),
-            env_from: sidecar.env_from.clone(),
-            env: sidecar.env.clone(),
-            resources,
-            volume_mounts: (!mounts.is_empty()).then_some(mounts),
-            volume_devices: sidecar.volume_devices.clone(),
-            liveness_probe: sidecar.liveness_probe.clone(),
-            readiness_probe: sidecar.readiness_probe.clone(),
-            startup_probe,
-            lifecycle: sidecar.lifecycle.clone(),
-            termination_message_path: sidecar.termination_message_path.clone(),
-            termination_message_policy: sidecar.termination_message_policy.clone(),
-            image_pull_policy: sidecar.image_pull_policy.clone(),
-            security_context: sidecar.security_context.clone(),
-            stdin: sidecar.stdin,
-            stdin_once: sidecar.stdin_once,
-            tty: sidecar.tty,
-            restart_policy: self.native.then(|| "Always".to_string()),
-            ..Container::default()
-        };
+        // What Tekton's Pod builder copies of a Sidecar into its container; the rest is Tekton's to use.
+        let mut container: Map<String, Value> = sidecar
+            .fields()
+            .iter()
+            .filter(|(field, _)| {
+                !matches!(
+                    field.as_str(),
+                    "script" | "workspaces" | "restartPolicy" | "computeResources" | "volumeMounts"
+                )
+            })
+            .map(|(field, value)| (field.clone(), value.clone()))
+            .collect();
+        container.insert("name".to_string(), Value::from(self.container_name));
+        if let Some(command) = command {
+            container.insert("command".to_string(), command);
+        }
+        if let Some(resources) = resources {
+            container.insert("resources".to_string(), Value::Object(resources));
+        }
+        if !mounts.is_empty() {
+            container.insert("volumeMounts".to_string(), Value::Array(mounts));
+        }
+        if self.native {
+            container.insert("restartPolicy".to_string(), Value::from("Always"));
+            if let (None, Some(readiness)) = (
+                sidecar.get("startupProbe"),
+                sidecar.get("readinessProbe").and_then(Value::as_object),
+            ) {
+                container.insert(
+                    "startupProbe".to_string(),
+                    Value::Object(startup_from_readiness(readiness)),
+                );
+            }
+        }
         Ok((container, warnings))
     }
 }
@@ -276,19 +281,17 @@ impl Build<'_> {
 /// Kubernetes holds the steps until a native sidecar has *started*, which only a startupProbe decides
 /// (`docs/tasks.md`: "use a startupProbe"), so the readiness check becomes the startup gate too. A startup
 /// probe that fails is retried rather than ending the sidecar, hence the generous failure threshold.
-fn startup_from_readiness(readiness: &Probe) -> Probe {
-    Probe {
-        exec: readiness.exec.clone(),
-        grpc: readiness.grpc.clone(),
-        http_get: readiness.http_get.clone(),
-        tcp_socket: readiness.tcp_socket.clone(),
-        initial_delay_seconds: readiness.initial_delay_seconds,
-        period_seconds: readiness.period_seconds,
-        timeout_seconds: readiness.timeout_seconds,
-        success_threshold: Some(1),
-        failure_threshold: Some(readiness.failure_threshold.unwrap_or(3).max(60)),
-        termination_grace_period_seconds: None,
-    }
+fn startup_from_readiness(readiness: &Map<String, Value>) -> Map<String, Value> {
+    let mut startup = readiness.clone();
+    startup.remove("terminationGracePeriodSeconds");
+    let failures = readiness
+        .get("failureThreshold")
+        .and_then(Value::as_i64)
+        .unwrap_or(3)
+        .max(60);
+    startup.insert("successThreshold".to_string(), Value::from(1));
+    startup.insert("failureThreshold".to_string(), Value::from(failures));
+    startup
 }
 
 #[cfg(test)]

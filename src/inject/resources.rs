@@ -10,27 +10,67 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::ResourceRequirements;
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use serde_json::{Map, Value};
 
-/// `over` on top of `base`, resource by resource in `requests` and in `limits`: the strategic merge
-/// Tekton makes of a `sidecarSpecs` entry.
-pub(super) fn merged(
-    base: Option<ResourceRequirements>,
-    over: Option<&ResourceRequirements>,
-) -> Option<ResourceRequirements> {
+use crate::support::k8s_types::RESOURCE_REQUIREMENTS;
+use crate::support::shape::{self, Shape, Unknown};
+
+/// A `ResourceRequirements` as JSON: `claims`, `limits` and `requests`, quantities written as strings.
+pub(crate) type Resources = Map<String, Value>;
+
+/// `value` read as a `ResourceRequirements`, fields it does not know dropped and quantities written as
+/// strings, as a typed reading gives it; none if it is not one.
+pub(crate) fn read(value: &Value) -> Option<Resources> {
+    let mut value = value.clone();
+    shape::read(
+        &mut value,
+        &Shape::Struct(&RESOURCE_REQUIREMENTS),
+        Unknown::Drop,
+    )
+    .ok()?;
+    match value {
+        Value::Object(resources) => Some(resources),
+        _ => None,
+    }
+}
+
+/// The quantities of `list` (`requests` or `limits`), if it has any.
+fn quantities<'a>(resources: &'a Resources, list: &str) -> Option<&'a Map<String, Value>> {
+    resources.get(list).and_then(Value::as_object)
+}
+
+/// The quantities of `list`, to add to.
+fn quantities_mut<'a>(
+    resources: &'a mut Resources,
+    list: &str,
+) -> Option<&'a mut Map<String, Value>> {
+    let entry = resources
+        .entry(list)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !entry.is_object() {
+        *entry = Value::Object(Map::new());
+    }
+    entry.as_object_mut()
+}
+
+/// `over` on top of `base`, resource by resource in `requests` and in `limits` (and `claims` whole): the
+/// strategic merge Tekton makes of a `sidecarSpecs` entry.
+pub(super) fn merged(base: Option<Resources>, over: Option<&Resources>) -> Option<Resources> {
     let Some(over) = over else {
         return base;
     };
-    let mut result = base.unwrap_or_default();
-    for (target, source) in [
-        (&mut result.requests, &over.requests),
-        (&mut result.limits, &over.limits),
-    ] {
-        if let Some(source) = source {
-            let target = target.get_or_insert_with(BTreeMap::new);
+    let Some(mut result) = base else {
+        return Some(over.clone());
+    };
+    for list in ["requests", "limits"] {
+        if let Some(source) = quantities(over, list)
+            && let Some(target) = quantities_mut(&mut result, list)
+        {
             target.extend(source.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
+    }
+    if let Some(claims) = over.get("claims") {
+        result.insert("claims".to_string(), claims.clone());
     }
     Some(result)
 }
@@ -39,32 +79,34 @@ pub(super) fn merged(
 /// request or a limit is left alone: a default limit under a declared request would make the Pod
 /// invalid.
 pub(super) fn with_defaults(
-    resources: Option<ResourceRequirements>,
-    defaults: &ResourceRequirements,
-) -> Option<ResourceRequirements> {
-    if defaults.requests.is_none() && defaults.limits.is_none() {
+    resources: Option<Resources>,
+    defaults: &Resources,
+) -> Option<Resources> {
+    let (requests, limits) = (
+        quantities(defaults, "requests"),
+        quantities(defaults, "limits"),
+    );
+    if requests.is_none() && limits.is_none() {
         return resources;
     }
     let mut resources = resources.unwrap_or_default();
-    let named = |list: &Option<BTreeMap<String, Quantity>>, resource: &str| {
-        list.as_ref().is_some_and(|l| l.contains_key(resource))
+    let named = |resources: &Resources, resource: &str| {
+        ["requests", "limits"]
+            .iter()
+            .any(|list| quantities(resources, list).is_some_and(|l| l.contains_key(resource)))
     };
-    let mut filled: Vec<(bool, String, Quantity)> = Vec::new();
-    for (is_request, default) in [(true, &defaults.requests), (false, &defaults.limits)] {
-        for (resource, quantity) in default.iter().flatten() {
-            if !named(&resources.requests, resource) && !named(&resources.limits, resource) {
-                filled.push((is_request, resource.clone(), quantity.clone()));
+    let mut filled: Vec<(&str, &String, &Value)> = Vec::new();
+    for (list, default) in [("requests", requests), ("limits", limits)] {
+        for (resource, quantity) in default.into_iter().flatten() {
+            if !named(&resources, resource) {
+                filled.push((list, resource, quantity));
             }
         }
     }
-    for (is_request, resource, quantity) in filled {
-        let list = if is_request {
-            &mut resources.requests
-        } else {
-            &mut resources.limits
-        };
-        list.get_or_insert_with(BTreeMap::new)
-            .insert(resource, quantity);
+    for (list, resource, quantity) in filled {
+        if let Some(target) = quantities_mut(&mut resources, list) {
+            target.insert(resource.clone(), quantity.clone());
+        }
     }
     Some(resources)
 }
@@ -73,13 +115,13 @@ pub(super) fn with_defaults(
 /// requests or limits at all: the entry of its exact name, else of a `prefix-<p>` whose `<p>-` starts its
 /// name, else `default`; the whole entry, not resource by resource.
 pub(super) fn cluster_default(
-    resources: Option<ResourceRequirements>,
+    resources: Option<Resources>,
     container: &str,
-    table: &BTreeMap<String, ResourceRequirements>,
-) -> Option<ResourceRequirements> {
+    table: &BTreeMap<String, Resources>,
+) -> Option<Resources> {
     let empty = resources.as_ref().is_none_or(|r| {
-        r.requests.as_ref().is_none_or(BTreeMap::is_empty)
-            && r.limits.as_ref().is_none_or(BTreeMap::is_empty)
+        quantities(r, "requests").is_none_or(Map::is_empty)
+            && quantities(r, "limits").is_none_or(Map::is_empty)
     });
     if !empty || table.is_empty() {
         return resources;
@@ -98,14 +140,14 @@ pub(super) fn cluster_default(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{Value, json};
+    use serde_json::json;
 
-    fn rr(value: Value) -> ResourceRequirements {
-        serde_json::from_value(value).expect("resources")
+    fn rr(value: Value) -> Resources {
+        read(&value).expect("resources")
     }
 
-    fn json_of(resources: Option<ResourceRequirements>) -> Value {
-        serde_json::to_value(resources).expect("json")
+    fn json_of(resources: Option<Resources>) -> Value {
+        resources.map_or(Value::Null, Value::Object)
     }
 
     /// `TestMergeSidecarSpec` "override memory but not CPU" and "override request but not limit".
@@ -119,6 +161,22 @@ mod tests {
             json!({"requests": {"cpu": "100m", "memory": "2Gi"}, "limits": {"memory": "2Gi"}})
         );
         assert_eq!(json_of(merged(None, None)), Value::Null);
+    }
+
+    /// A declaration's own resources are taken whole, DRA `claims` included; over a Task's sidecar the
+    /// declared claims replace its.
+    #[test]
+    fn claims_are_kept() {
+        let declared = rr(json!({"claims": [{"name": "gpu"}], "limits": {"cpu": 1}}));
+        assert_eq!(
+            json_of(merged(None, Some(&declared))),
+            json!({"claims": [{"name": "gpu"}], "limits": {"cpu": "1"}})
+        );
+        let task = rr(json!({"claims": [{"name": "old"}], "requests": {"cpu": "1"}}));
+        assert_eq!(
+            json_of(merged(Some(task), Some(&declared))),
+            json!({"claims": [{"name": "gpu"}], "limits": {"cpu": "1"}, "requests": {"cpu": "1"}})
+        );
     }
 
     #[test]
@@ -137,12 +195,14 @@ mod tests {
     /// for a container without resources.
     #[test]
     fn cluster_defaults_apply_whole_to_a_container_without_resources() {
-        let table: BTreeMap<String, ResourceRequirements> = serde_json::from_value(json!({
-            "default": {"requests": {"cpu": "1"}},
-            "prefix-sidecar": {"requests": {"memory": "1Gi"}},
-            "sidecar-db": {"limits": {"memory": "4Gi"}}
-        }))
-        .expect("table");
+        let table: BTreeMap<String, Resources> = [
+            ("default", json!({"requests": {"cpu": "1"}})),
+            ("prefix-sidecar", json!({"requests": {"memory": "1Gi"}})),
+            ("sidecar-db", json!({"limits": {"memory": "4Gi"}})),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), rr(value)))
+        .collect();
         assert_eq!(
             json_of(cluster_default(None, "sidecar-db", &table)),
             json!({"limits": {"memory": "4Gi"}})

@@ -8,7 +8,6 @@
 //! ([`super::inline`]); an override of a Task's sidecar keeps that sidecar's resources where it declares
 //! none.
 
-use k8s_openapi::api::core::v1::ResourceRequirements;
 use serde_json::Value;
 
 use super::inline::InlineTask;
@@ -17,7 +16,7 @@ use crate::declaration::Declared;
 use crate::settings::{OnConflict, Settings};
 use crate::support::error::{FieldError, Problem, SidecarRef, warning};
 use crate::support::json::array;
-use crate::support::strict;
+use crate::tekton::sidecar::text;
 use crate::tekton::variables::{Variables, has_variable, sidecar_container_name};
 
 /// Merges `declared` into the TaskRun's inline `spec.taskSpec.sidecars`, or, for a referenced Task,
@@ -46,12 +45,11 @@ pub fn inject(
     }
     // Worked out only when a guarded field holds a variable: a TaskRun may carry a thousand params.
     let needs_variables = declared.iter().any(|d| {
-        d.sidecar.image.as_deref().is_some_and(has_variable)
+        d.sidecar.text("image").is_some_and(has_variable)
             || d.sidecar
-                .volume_mounts
+                .list("volumeMounts")
                 .iter()
-                .flatten()
-                .any(|m| has_variable(&m.name))
+                .any(|m| has_variable(text(m, "name")))
     });
     let variables = if needs_variables {
         Variables::for_inline_taskrun(taskrun)
@@ -64,9 +62,9 @@ pub fn inject(
     let mut sidecars = array(taskrun, "/spec/taskSpec/sidecars").to_vec();
     for entry in declared
         .iter()
-        .filter(|d| !already.contains(&d.sidecar.name))
+        .filter(|d| !already.iter().any(|name| name == d.sidecar.name()))
     {
-        let name = &entry.sidecar.name;
+        let name = entry.sidecar.name();
         let existing = sidecars
             .iter()
             .position(|s| s.get("name").and_then(Value::as_str) == Some(name));
@@ -77,11 +75,11 @@ pub fn inject(
         let replaced = existing
             .and_then(|i| sidecars.get(i))
             .and_then(|s| s.get("computeResources").or_else(|| s.get("resources")))
-            .and_then(strict::read::<ResourceRequirements>);
+            .and_then(resources::read);
         let report = |errors: Vec<FieldError>| {
             errors.into_iter().map(|error| Problem {
                 annotation: entry.annotation.clone(),
-                sidecar: Some(SidecarRef::Named(name.clone())),
+                sidecar: Some(SidecarRef::Named(name.to_string())),
                 error,
             })
         };
@@ -108,19 +106,23 @@ pub fn inject(
                 continue;
             }
         };
-        let mut sidecar = sidecar;
-        let declared_resources = resources::merged(replaced, sidecar.compute_resources.as_ref());
-        sidecar.compute_resources =
-            resources::with_defaults(declared_resources, &settings.default_resources);
-        let Ok(mut json) = serde_json::to_value(&sidecar) else {
-            continue;
+        let mut fields = sidecar;
+        let own = match fields.remove("computeResources") {
+            Some(Value::Object(own)) => Some(own),
+            _ => None,
         };
-        if v1beta1
-            && let Some(fields) = json.as_object_mut()
-            && let Some(resources) = fields.remove("computeResources")
+        let declared_resources = resources::merged(replaced, own.as_ref());
+        if let Some(resources) =
+            resources::with_defaults(declared_resources, &settings.default_resources)
         {
-            fields.insert("resources".to_string(), resources);
+            let spelling = if v1beta1 {
+                "resources"
+            } else {
+                "computeResources"
+            };
+            fields.insert(spelling.to_string(), Value::Object(resources));
         }
+        let mut json = Value::Object(fields);
         match existing.and_then(|i| sidecars.get_mut(i)) {
             Some(slot) => {
                 // The workspaces the Task's sidecar lists are isolated to it (`workspace.Apply`): kept,
@@ -138,7 +140,7 @@ pub fn inject(
                 .into_iter()
                 .map(|w| warning(&entry.annotation, name, &w)),
         );
-        injected.names.push(name.clone());
+        injected.names.push(name.to_string());
     }
     if !problems.is_empty() {
         return Err(problems);

@@ -20,16 +20,14 @@
 use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::VolumeMount;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::context::TaskRunContext;
 use crate::declaration::Declared;
 use crate::support::error::{FieldError, listed};
 use crate::support::json::array;
-use crate::support::strict;
 use crate::tekton::safe_for_template;
-use crate::tekton::sidecar::{Sidecar, WorkspaceUsage, internal_volume_problem};
+use crate::tekton::sidecar::{Sidecar, internal_volume_problem, text};
 use crate::tekton::variables::{has_variable, pod_level_variable};
 use crate::tekton::workspaces::{is_workspace_volume, workspace_volume};
 use crate::tekton::{CONTAINER_PREFIX, RESERVED_NAME, STEP_PREFIX, WORKSPACE_DIR};
@@ -44,18 +42,18 @@ pub(super) struct PodView<'a> {
     /// The message's list of the volumes a sidecar may mount, made once, when a first mount is refused.
     mountable: OnceCell<String>,
     /// Each step's mounts of workspace volumes.
-    steps: Vec<Vec<VolumeMount>>,
+    steps: Vec<Vec<&'a Value>>,
     /// Each of the Task's own sidecars' mounts.
-    task_sidecars: Vec<Vec<VolumeMount>>,
+    task_sidecars: Vec<Vec<&'a Value>>,
     /// The mounts Tekton gives every sidecar, in the steps' order.
-    shared: Vec<VolumeMount>,
+    shared: Vec<&'a Value>,
     context: Option<TaskRunContext>,
 }
 
 /// What a listed workspace comes to.
 pub(super) enum Listed {
     /// The mount to add.
-    Mount(VolumeMount),
+    Mount(Value),
     /// Not bound to this TaskRun: nothing to mount, as Tekton does for an optional workspace.
     Unbound(String),
 }
@@ -71,8 +69,8 @@ impl<'a> PodView<'a> {
         let all_volumes = array(pod, "/spec/volumes");
         let mut wanted: BTreeSet<&str> = declared
             .iter()
-            .flat_map(|d| d.sidecar.volume_mounts.iter().flatten())
-            .map(|m| m.name.as_str())
+            .flat_map(|d| d.sidecar.list("volumeMounts"))
+            .map(|m| text(m, "name"))
             .collect();
         if let Some(context) = &context {
             wanted.extend(context.workspaces.iter().map(|b| b.volume.as_str()));
@@ -97,15 +95,10 @@ impl<'a> PodView<'a> {
                 .filter(|v| is_workspace_volume(v))
                 .collect(),
         };
-        let mounts_of = |container: &Value| -> Vec<VolumeMount> {
+        let mounts_of = |container: &'a Value| -> Vec<&'a Value> {
             array(container, "/volumeMounts")
                 .iter()
-                .filter(|m| {
-                    m.get("name")
-                        .and_then(Value::as_str)
-                        .is_some_and(|n| workspace_volumes.contains(n))
-                })
-                .filter_map(strict::read)
+                .filter(|m| workspace_volumes.contains(text(m, "name")))
                 .collect()
         };
         let mut steps = Vec::new();
@@ -137,8 +130,8 @@ impl<'a> PodView<'a> {
     }
 
     /// The mount of workspace `usage` lists, or why there is none.
-    fn listed(&self, usage: &WorkspaceUsage) -> Result<Listed, String> {
-        let name = &usage.name;
+    fn listed(&self, usage: &Value) -> Result<Listed, String> {
+        let name = text(usage, "name");
         let (volume, sub_path) = match &self.context {
             Some(context) => match context.binding(name) {
                 Some(binding) => (binding.volume.clone(), binding.sub_path.clone()),
@@ -157,8 +150,8 @@ impl<'a> PodView<'a> {
                 }
                 let sub_paths: BTreeSet<&str> = self
                     .all_mounts()
-                    .filter(|m| m.name == volume)
-                    .map(|m| m.sub_path.as_deref().unwrap_or_default())
+                    .filter(|m| text(m, "name") == volume)
+                    .map(|m| text(m, "subPath"))
                     .collect();
                 let sub_path = match sub_paths.into_iter().collect::<Vec<_>>().as_slice() {
                     [only] => (*only).to_string(),
@@ -180,28 +173,30 @@ impl<'a> PodView<'a> {
                 "workspace {name:?} is bound to volume {volume:?}, which this Pod does not have: Tekton names workspace volumes by a hash of the workspace since v0.59 (tektoncd/pipeline#7887), and earlier releases at random; a workspace reaches a Pod-level sidecar on v0.59 or later"
             ));
         }
-        let same = |m: &&VolumeMount| {
-            m.name == volume && m.sub_path.as_deref().unwrap_or_default() == sub_path
-        };
+        let same = |m: &&&Value| text(m, "name") == volume && text(m, "subPath") == sub_path;
         let read_only = match self.all_mounts().find(same) {
-            Some(mount) => mount.read_only,
-            None => Some(true),
+            Some(mount) => mount.get("readOnly").and_then(Value::as_bool) == Some(true),
+            None => true,
         };
-        let mount_path = if !usage.mount_path.is_empty() {
-            usage.mount_path.clone()
+        let own_path = text(usage, "mountPath");
+        let mount_path = if !own_path.is_empty() {
+            own_path.to_string()
         } else {
             match self.shared.iter().find(same) {
-                Some(mount) => mount.mount_path.clone(),
+                Some(mount) => text(mount, "mountPath").to_string(),
                 None => format!("{WORKSPACE_DIR}/{name}"),
             }
         };
-        Ok(Listed::Mount(VolumeMount {
-            name: volume,
-            mount_path,
-            sub_path: (!sub_path.is_empty()).then_some(sub_path),
-            read_only: read_only.filter(|r| *r),
-            ..VolumeMount::default()
-        }))
+        let mut mount = Map::new();
+        mount.insert("name".to_string(), Value::String(volume));
+        mount.insert("mountPath".to_string(), Value::String(mount_path));
+        if !sub_path.is_empty() {
+            mount.insert("subPath".to_string(), Value::String(sub_path));
+        }
+        if read_only {
+            mount.insert("readOnly".to_string(), Value::Bool(true));
+        }
+        Ok(Listed::Mount(Value::Object(mount)))
     }
 
     /// The volumes a sidecar may mount, for a message: "; the volumes a sidecar may mount are ...".
@@ -226,14 +221,14 @@ impl<'a> PodView<'a> {
         )
     }
 
-    fn all_mounts(&self) -> impl Iterator<Item = &VolumeMount> {
+    fn all_mounts(&self) -> impl Iterator<Item = &&'a Value> {
         self.steps.iter().chain(&self.task_sidecars).flatten()
     }
 }
 
 /// The mounts every step has alike, when that shows the workspace is shared: two steps or more, or a
 /// sidecar of the Task with it too; and no sidecar of the Task without it (or a mount at its path).
-fn shared(steps: &[Vec<VolumeMount>], task_sidecars: &[Vec<VolumeMount>]) -> Vec<VolumeMount> {
+fn shared<'a>(steps: &[Vec<&'a Value>], task_sidecars: &[Vec<&'a Value>]) -> Vec<&'a Value> {
     let Some((first, rest)) = steps.split_first() else {
         return Vec::new();
     };
@@ -242,12 +237,13 @@ fn shared(steps: &[Vec<VolumeMount>], task_sidecars: &[Vec<VolumeMount>]) -> Vec
         .filter(|mount| rest.iter().all(|other| other.contains(mount)))
         .filter(|mount| {
             let seen_in_sidecar = task_sidecars.iter().any(|s| s.contains(mount));
+            let path = text(mount, "mountPath");
             let every_sidecar = task_sidecars
                 .iter()
-                .all(|s| s.iter().any(|m| m.mount_path == mount.mount_path));
+                .all(|s| s.iter().any(|m| text(m, "mountPath") == path));
             (steps.len() >= 2 || seen_in_sidecar) && every_sidecar
         })
-        .cloned()
+        .copied()
         .collect()
 }
 
@@ -257,28 +253,25 @@ pub(super) fn mounts(
     sidecar: &Sidecar,
     template: Option<&str>,
     pod: &PodView<'_>,
-) -> Result<(Vec<VolumeMount>, Vec<String>), Vec<FieldError>> {
+) -> Result<(Vec<Value>, Vec<String>), Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let mut mounts: Vec<VolumeMount> = sidecar.volume_mounts.clone().unwrap_or_default();
+    let mut mounts: Vec<Value> = sidecar.list("volumeMounts").to_vec();
     for (i, mount) in mounts.iter().enumerate() {
-        if has_variable(&mount.name) {
-            errors.push(pod_level_variable(
-                &format!("volumeMounts[{i}].name"),
-                &mount.name,
-            ));
-        } else if !pod.volumes.contains(mount.name.as_str()) {
+        let name = text(mount, "name");
+        if has_variable(name) {
+            errors.push(pod_level_variable(&format!("volumeMounts[{i}].name"), name));
+        } else if !pod.volumes.contains(name) {
             errors.push(FieldError::new(
                 format!("volumeMounts[{i}].name"),
                 format!(
-                    "the Pod has no volume {:?}{} (add a volume with the TaskRun's podTemplate, or use a workspace)",
-                    mount.name,
+                    "the Pod has no volume {name:?}{} (add a volume with the TaskRun's podTemplate, or use a workspace)",
                     pod.mountable()
                 ),
             ));
         }
     }
-    for (i, usage) in sidecar.workspaces.iter().flatten().enumerate() {
+    for (i, usage) in sidecar.list("workspaces").iter().enumerate() {
         match pod.listed(usage) {
             Ok(Listed::Mount(mount)) => add_mount(&mut mounts, mount),
             Ok(Listed::Unbound(warning)) => warnings.push(warning),
@@ -286,14 +279,13 @@ pub(super) fn mounts(
         }
     }
     // A template is the platform team's: a Task may not lay a volume over the files it runs.
-    let paths: Vec<&str> = pod.shared.iter().map(|m| m.mount_path.as_str()).collect();
-    for mount in &pod.shared {
+    let paths: Vec<&str> = pod.shared.iter().map(|m| text(m, "mountPath")).collect();
+    for (mount, path) in pod.shared.iter().zip(&paths) {
         match template {
-            Some(_) if !safe_for_template(&mount.mount_path, &paths) => warnings.push(format!(
-                "no Task workspace at {:?}: outside {WORKSPACE_DIR}/",
-                mount.mount_path
+            Some(_) if !safe_for_template(path, &paths) => warnings.push(format!(
+                "no Task workspace at {path:?}: outside {WORKSPACE_DIR}/"
             )),
-            _ => add_mount(&mut mounts, mount.clone()),
+            _ => add_mount(&mut mounts, (*mount).clone()),
         }
     }
     if errors.is_empty() {
@@ -304,8 +296,9 @@ pub(super) fn mounts(
 }
 
 /// Tekton's `AddSidecarVolumeMount`: a mount whose path the sidecar already uses is not added again.
-fn add_mount(mounts: &mut Vec<VolumeMount>, mount: VolumeMount) {
-    if !mounts.iter().any(|m| m.mount_path == mount.mount_path) {
+fn add_mount(mounts: &mut Vec<Value>, mount: Value) {
+    let path = text(&mount, "mountPath");
+    if !mounts.iter().any(|m| text(m, "mountPath") == path) {
         mounts.push(mount);
     }
 }
@@ -341,10 +334,11 @@ mod tests {
         PodView::of(Box::leak(Box::new(pod)), context, &[])
     }
 
-    fn usage(name: &str, path: &str) -> WorkspaceUsage {
-        WorkspaceUsage {
-            name: name.to_string(),
-            mount_path: path.to_string(),
+    fn usage(name: &str, path: &str) -> Value {
+        if path.is_empty() {
+            json!({"name": name})
+        } else {
+            json!({"name": name, "mountPath": path})
         }
     }
 
@@ -409,7 +403,7 @@ mod tests {
             panic!("a mount expected")
         };
         assert_eq!(
-            serde_json::to_value(found).expect("json"),
+            found,
             json!({"name": "ws-20573", "mountPath": "/workspace/custom2", "subPath": "b", "readOnly": true})
         );
         assert!(matches!(

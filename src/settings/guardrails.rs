@@ -4,6 +4,8 @@
 //! These checks apply to every declared sidecar at every admission point and to the templates when the
 //! settings are loaded, so a sidecar that would be refused in a Pod is refused as early as possible.
 
+use serde_json::Value;
+
 use super::Settings;
 use super::images::image_problem;
 use super::pod_security;
@@ -32,7 +34,7 @@ pub enum Authored<'a> {
 /// text says nothing of what will run.
 pub fn check(sidecar: &Sidecar, authored: Authored<'_>, settings: &Settings) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    if let Some(image) = &sidecar.image
+    if let Some(image) = sidecar.text("image")
         && !image.trim().is_empty()
         && !has_variable(image)
         && let Some(problem) = image_problem(image, &settings.allowed_images)
@@ -48,13 +50,13 @@ pub fn check(sidecar: &Sidecar, authored: Authored<'_>, settings: &Settings) -> 
         }
         Authored::Nothing => {}
     }
-    for (list, quantities) in sidecar
-        .compute_resources
-        .iter()
-        .flat_map(|r| [("limits", &r.limits), ("requests", &r.requests)])
-    {
-        for (resource, quantity) in quantities.iter().flatten() {
-            if let Err(problem) = check_quantity(&quantity.0) {
+    let resources = sidecar.get("computeResources");
+    for list in ["limits", "requests"] {
+        let quantities = resources
+            .and_then(|r| r.get(list))
+            .and_then(Value::as_object);
+        for (resource, quantity) in quantities.into_iter().flatten() {
+            if let Err(problem) = check_quantity(quantity.as_str().unwrap_or_default()) {
                 errors.push(FieldError::new(
                     format!("computeResources.{list}.{resource}"),
                     problem,

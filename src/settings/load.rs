@@ -37,12 +37,10 @@ pub fn validate(payload: &[u8]) -> Result<Settings, Vec<SettingsError>> {
                 .map(|(key, r)| (format!("defaultContainerResourceRequirements.{key}"), r)),
         );
     for (path, requirements) in resources {
-        for (list, quantities) in [
-            ("requests", &requirements.requests),
-            ("limits", &requirements.limits),
-        ] {
-            for (resource, quantity) in quantities.iter().flatten() {
-                if let Err(problem) = check_quantity(&quantity.0) {
+        for list in ["requests", "limits"] {
+            let quantities = requirements.get(list).and_then(Value::as_object);
+            for (resource, quantity) in quantities.into_iter().flatten() {
+                if let Err(problem) = check_quantity(quantity.as_str().unwrap_or_default()) {
                     errors.push(FieldError::new(
                         format!("{path}.{list}.{resource}"),
                         problem,
@@ -53,7 +51,7 @@ pub fn validate(payload: &[u8]) -> Result<Settings, Vec<SettingsError>> {
     }
     for (name, template) in &settings.templates {
         let path = format!("templates.{name}");
-        match sidecar::parse(&Value::Object(template.fields.clone())) {
+        match sidecar::parse(Value::Object(template.fields.clone())) {
             Ok(sidecar) => {
                 // A template is the platform team's: it is not held to podSecurity, which is for authors.
                 let problems = sidecar::check(&sidecar)
@@ -125,10 +123,7 @@ mod tests {
         .expect("valid");
         assert_eq!(settings.templates["redis"].fields["name"], "redis");
         assert_eq!(settings.inject_as, InjectAs::Native);
-        assert_eq!(
-            settings.default_resources.requests.expect("requests")["memory"].0,
-            "128"
-        );
+        assert_eq!(settings.default_resources["requests"]["memory"], "128");
     }
 
     #[rstest]

@@ -19,13 +19,13 @@ mod schema;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::ResourceRequirements;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::support::error::{FieldError, SettingsError};
 use crate::support::json::kind_of;
-use crate::support::strict;
+use crate::support::k8s_types::RESOURCE_REQUIREMENTS;
+use crate::support::shape::{self, Shape, Unknown, type_message};
 pub(crate) use pod_security::Level;
 
 /// The settings schema, embedded in the module.
@@ -101,10 +101,11 @@ pub struct Settings {
     pub(crate) pod_security: Level,
     /// The most sidecars one pipeline task may be given, `all-tasks` included.
     pub(crate) max_sidecars_per_task: usize,
-    /// Requests and limits for the resources a declaration leaves out.
-    pub(crate) default_resources: ResourceRequirements,
-    /// Tekton's `default-container-resource-requirements`, mirrored for Pod-level sidecars.
-    pub(crate) default_container_resource_requirements: BTreeMap<String, ResourceRequirements>,
+    /// Requests and limits for the resources a declaration leaves out (a `ResourceRequirements`).
+    pub(crate) default_resources: Map<String, Value>,
+    /// Tekton's `default-container-resource-requirements`, mirrored for Pod-level sidecars: a
+    /// `ResourceRequirements` by container name, `prefix-<p>` or `default`.
+    pub(crate) default_container_resource_requirements: BTreeMap<String, Map<String, Value>>,
     /// What a declaration that names a Task's own sidecar does.
     pub(crate) on_conflict: OnConflict,
     /// Where Pod-level injection puts a sidecar.
@@ -173,12 +174,38 @@ impl Settings {
                 }
             }
         }
+        // Quantities are read as Kubernetes reads them: `memory: 128` is "128".
+        let resources = Shape::Struct(&RESOURCE_REQUIREMENTS);
+        let mut errors = Vec::new();
+        if let Some(value) = filled.get_mut("defaultResources")
+            && let Err(found) = shape::read(value, &resources, Unknown::Drop)
+        {
+            errors.extend(found.into_iter().map(|e| e.within("defaultResources")));
+        }
+        if let Some(Value::Object(table)) = filled.get_mut("defaultContainerResourceRequirements") {
+            for (key, value) in table.iter_mut() {
+                if let Err(found) = shape::read(value, &resources, Unknown::Drop) {
+                    let path = format!("defaultContainerResourceRequirements.{key}");
+                    errors.extend(found.into_iter().map(|e| e.within(&path)));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors.into_iter().map(SettingsError).collect());
+        }
         let filled = Value::Object(filled);
-        // serde's own reading is several times cheaper than the strict deserializer, which tracks paths;
-        // that one is needed only to say where settings are wrong.
-        Settings::deserialize(&filled).or_else(|_| {
-            strict::from_value(&filled)
-                .map_err(|errors| errors.into_iter().map(SettingsError).collect())
+        // serde's own reading: settings that policy-server loaded have passed the schema. For any others
+        // the schema says where they are wrong.
+        Settings::deserialize(&filled).map_err(|error| {
+            let violations = schema::violations(&filled);
+            if violations.is_empty() {
+                vec![SettingsError(FieldError::new(
+                    "",
+                    type_message(&error.to_string()),
+                ))]
+            } else {
+                violations
+            }
         })
     }
 

@@ -12,9 +12,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{PodSecurityContext, SecurityContext};
+use serde_json::Value;
 
-use super::pod_security::Level;
+use super::pod_security::{Level, SELINUX_TYPES, allowed_profile, flag, given, profile_type, text};
 use crate::support::error::FieldError;
 
 /// The sysctls `baseline` allows a Pod (`sysctlsAllowedV1Dot37`).
@@ -54,7 +54,8 @@ const RESTRICTED_VOLUMES: [&str; 9] = [
 pub(crate) struct Surroundings<'a> {
     /// `hostNetwork`, `hostPID` and `hostIPC`, those set to true.
     pub(crate) host_namespaces: Vec<&'static str>,
-    pub(crate) security_context: Option<PodSecurityContext>,
+    /// The Pod's `securityContext`.
+    pub(crate) security_context: Option<&'a Value>,
     /// Each volume's name and the kind of its source (`hostPath`, `emptyDir`...), as the Pod lists them:
     /// looked through only for the few a sidecar mounts.
     pub(crate) volumes: Vec<(&'a str, &'a str)>,
@@ -65,7 +66,7 @@ pub(crate) struct Surroundings<'a> {
 pub(crate) fn problems(
     level: Level,
     around: &Surroundings<'_>,
-    own: Option<&SecurityContext>,
+    own: Option<&Value>,
     mounted: &[&str],
 ) -> Vec<FieldError> {
     let mut errors = Vec::new();
@@ -107,13 +108,18 @@ pub(crate) fn problems(
             );
         }
     }
-    let Some(pod) = &around.security_context else {
+    let Some(pod) = around.security_context else {
         return errors;
     };
-    for sysctl in pod.sysctls.iter().flatten() {
-        if !SAFE_SYSCTLS.contains(&sysctl.name.as_str()) {
+    let sysctls = given(pod, "sysctls").and_then(Value::as_array);
+    for sysctl in sysctls.into_iter().flatten() {
+        let name = sysctl
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !SAFE_SYSCTLS.contains(&name) {
             forbid(
-                format!("would run under the Pod's sysctl {:?}", sysctl.name),
+                format!("would run under the Pod's sysctl {name:?}"),
                 &format!("allows only {}", SAFE_SYSCTLS.join(", ")),
             );
         }
@@ -121,50 +127,26 @@ pub(crate) fn problems(
     // The Pod's settings reach the sidecar where its own securityContext leaves them out.
     let inherited =
         |path: &str, value: String| format!("inherits the Pod's securityContext.{path} {value}");
+    let own_has = |path: &[&str]| {
+        own.and_then(|own| path.iter().try_fold(own, |value, key| given(value, key)))
+            .is_some()
+    };
     // A profile of the sidecar's own replaces the Pod's; only an inherited one is judged here.
-    let profiles = [
-        (
-            "seccompProfile.type",
-            pod.seccomp_profile.as_ref().map(|p| p.type_.as_str()),
-            own.is_some_and(|c| c.seccomp_profile.is_some()),
-        ),
-        (
-            "appArmorProfile.type",
-            pod.app_armor_profile.as_ref().map(|p| p.type_.as_str()),
-            own.is_some_and(|c| c.app_armor_profile.is_some()),
-        ),
-    ];
-    for (path, kind, own_profile) in profiles {
+    for profile in ["seccompProfile", "appArmorProfile"] {
         if let Some(kind) =
-            kind.filter(|k| !own_profile && !matches!(*k, "RuntimeDefault" | "Localhost"))
+            profile_type(pod, profile).filter(|k| !own_has(&[profile]) && !allowed_profile(k))
         {
             forbid(
-                inherited(path, format!("{kind:?}")),
+                inherited(&format!("{profile}.type"), format!("{kind:?}")),
                 "allows only RuntimeDefault and Localhost",
             );
         }
     }
-    if let Some(selinux) = &pod.se_linux_options {
-        let own = own.and_then(|c| c.se_linux_options.as_ref());
-        let fields = [
-            (
-                "type",
-                selinux.type_.as_deref(),
-                own.and_then(|o| o.type_.as_deref()),
-            ),
-            (
-                "user",
-                selinux.user.as_deref(),
-                own.and_then(|o| o.user.as_deref()),
-            ),
-            (
-                "role",
-                selinux.role.as_deref(),
-                own.and_then(|o| o.role.as_deref()),
-            ),
-        ];
-        for (field, value, own) in fields {
-            let Some(value) = value.filter(|v| !v.is_empty() && own.is_none()) else {
+    if let Some(selinux) = given(pod, "seLinuxOptions") {
+        for field in ["type", "user", "role"] {
+            let Some(value) = text(selinux, field)
+                .filter(|v| !v.is_empty() && !own_has(&["seLinuxOptions", field]))
+            else {
                 continue;
             };
             if field != "type" {
@@ -172,36 +154,32 @@ pub(crate) fn problems(
                     inherited(&format!("seLinuxOptions.{field}"), format!("{value:?}")),
                     "forbids setting it",
                 );
-            } else if !super::pod_security::SELINUX_TYPES.contains(&value) {
+            } else if !SELINUX_TYPES.contains(&value) {
                 forbid(
                     inherited("seLinuxOptions.type", format!("{value:?}")),
-                    &format!(
-                        "allows only {}",
-                        super::pod_security::SELINUX_TYPES.join(", ")
-                    ),
+                    &format!("allows only {}", SELINUX_TYPES.join(", ")),
                 );
             }
         }
     }
-    let own_host_process = own
-        .and_then(|c| c.windows_options.as_ref())
-        .and_then(|w| w.host_process);
-    if own_host_process.is_none()
-        && pod.windows_options.as_ref().and_then(|w| w.host_process) == Some(true)
-    {
+    let host_process =
+        |context: &Value| given(context, "windowsOptions").and_then(|w| flag(w, "hostProcess"));
+    if own.and_then(host_process).is_none() && host_process(pod) == Some(true) {
         forbid(
             inherited("windowsOptions.hostProcess", "true".to_string()),
             "forbids Windows host processes",
         );
     }
     if level == Level::Restricted {
-        if own.and_then(|c| c.run_as_user).is_none() && pod.run_as_user == Some(0) {
+        if !own_has(&["runAsUser"]) && given(pod, "runAsUser").and_then(Value::as_i64) == Some(0) {
             forbid(
                 inherited("runAsUser", "0".to_string()),
                 "forbids running as root",
             );
         }
-        if own.and_then(|c| c.run_as_non_root).is_none() && pod.run_as_non_root == Some(false) {
+        if own.and_then(|c| flag(c, "runAsNonRoot")).is_none()
+            && flag(pod, "runAsNonRoot") == Some(false)
+        {
             forbid(
                 inherited("runAsNonRoot", "false".to_string()),
                 "requires true",
@@ -216,22 +194,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn surroundings<'a>(
-        context: serde_json::Value,
-        volumes: &[(&'a str, &'a str)],
-    ) -> Surroundings<'a> {
+    fn surroundings<'a>(context: &'a Value, volumes: &[(&'a str, &'a str)]) -> Surroundings<'a> {
         Surroundings {
             host_namespaces: vec!["hostNetwork"],
-            security_context: serde_json::from_value(context).ok(),
+            security_context: Some(context),
             volumes: volumes.to_vec(),
         }
     }
 
-    fn messages(
-        level: Level,
-        around: &Surroundings<'_>,
-        own: Option<SecurityContext>,
-    ) -> Vec<String> {
+    fn messages(level: Level, around: &Surroundings<'_>, own: Option<Value>) -> Vec<String> {
         problems(level, around, own.as_ref(), &["host", "data", "nfs"])
             .iter()
             .map(ToString::to_string)
@@ -243,10 +214,11 @@ mod tests {
 
     #[test]
     fn baseline_refuses_what_the_pod_would_give_the_sidecar() {
-        let around = surroundings(
-            json!({"seccompProfile": {"type": "Unconfined"}, "appArmorProfile": {"type": "Unconfined"},
+        let context = json!({"seccompProfile": {"type": "Unconfined"}, "appArmorProfile": {"type": "Unconfined"},
                    "seLinuxOptions": {"type": "spc_t", "level": "s0"},
-                   "sysctls": [{"name": "kernel.msgmax", "value": "1"}, {"name": "net.ipv4.tcp_syncookies", "value": "1"}]}),
+                   "sysctls": [{"name": "kernel.msgmax", "value": "1"}, {"name": "net.ipv4.tcp_syncookies", "value": "1"}]});
+        let around = surroundings(
+            &context,
             &[("host", "hostPath"), ("data", "emptyDir"), ("nfs", "nfs")],
         );
         assert_eq!(
@@ -278,14 +250,9 @@ mod tests {
 
     #[test]
     fn the_sidecar_s_own_settings_are_not_inherited_and_restricted_limits_volume_kinds() {
-        let around = surroundings(
-            json!({"seccompProfile": {"type": "Unconfined"}, "appArmorProfile": {"type": "Unconfined"}, "runAsUser": 0}),
-            &[("nfs", "nfs"), ("data", "emptyDir")],
-        );
-        let own: SecurityContext = serde_json::from_value(
-            json!({"seccompProfile": {"type": "RuntimeDefault"}, "appArmorProfile": {"type": "Localhost", "localhostProfile": "k8s-sidecar"}, "runAsUser": 1000}),
-        )
-        .expect("context");
+        let context = json!({"seccompProfile": {"type": "Unconfined"}, "appArmorProfile": {"type": "Unconfined"}, "runAsUser": 0});
+        let around = surroundings(&context, &[("nfs", "nfs"), ("data", "emptyDir")]);
+        let own = json!({"seccompProfile": {"type": "RuntimeDefault"}, "appArmorProfile": {"type": "Localhost", "localhostProfile": "k8s-sidecar"}, "runAsUser": 1000});
         let r = "the Pod Security Standards level \"restricted\" (the policy setting podSecurity)";
         assert_eq!(
             messages(Level::Restricted, &around, Some(own)),

@@ -12,8 +12,8 @@
 //! profile), this check asks the sidecar itself: the Pod's own securityContext is not visible at every
 //! admission point, and the answer must be the same at each.
 
-use k8s_openapi::api::core::v1::{Lifecycle, Probe, SecurityContext};
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::support::error::FieldError;
 use crate::tekton::sidecar::Sidecar;
@@ -88,12 +88,16 @@ pub(crate) fn check(level: Level, sidecar: &Sidecar, whole: bool) -> Vec<FieldEr
             ),
         ));
     };
-    let context = sidecar.security_context.as_ref();
+    let context = sidecar.get("securityContext");
     // An override's securityContext replaces the template's whole (`template::merge`): it is then all the
     // container has, and is held to what the level requires as much as an inline sidecar's.
     check_context(level, context, whole || context.is_some(), &mut forbid);
-    for (i, port) in sidecar.ports.iter().flatten().enumerate() {
-        if let Some(host_port) = port.host_port.filter(|p| *p != 0) {
+    for (i, port) in sidecar.list("ports").iter().enumerate() {
+        if let Some(host_port) = port
+            .get("hostPort")
+            .and_then(Value::as_i64)
+            .filter(|p| *p != 0)
+        {
             forbid(
                 &format!("ports[{i}].hostPort"),
                 format!("is {host_port}"),
@@ -101,13 +105,21 @@ pub(crate) fn check(level: Level, sidecar: &Sidecar, whole: bool) -> Vec<FieldEr
             );
         }
     }
-    let probes = [
-        ("livenessProbe", sidecar.liveness_probe.as_ref()),
-        ("readinessProbe", sidecar.readiness_probe.as_ref()),
-        ("startupProbe", sidecar.startup_probe.as_ref()),
+    let handlers = [
+        ("livenessProbe", sidecar.get("livenessProbe")),
+        ("readinessProbe", sidecar.get("readinessProbe")),
+        ("startupProbe", sidecar.get("startupProbe")),
+        (
+            "lifecycle.postStart",
+            sidecar.get("lifecycle").and_then(|l| l.get("postStart")),
+        ),
+        (
+            "lifecycle.preStop",
+            sidecar.get("lifecycle").and_then(|l| l.get("preStop")),
+        ),
     ];
-    for (field, probe) in probes {
-        for (path, host) in probe.map(probe_hosts).into_iter().flatten() {
+    for (field, handler) in handlers {
+        for (path, host) in handler.map(handler_hosts).into_iter().flatten() {
             forbid(
                 &format!("{field}.{path}"),
                 format!("is {host:?}"),
@@ -115,25 +127,12 @@ pub(crate) fn check(level: Level, sidecar: &Sidecar, whole: bool) -> Vec<FieldEr
             );
         }
     }
-    for (path, host) in sidecar
-        .lifecycle
-        .as_ref()
-        .map(lifecycle_hosts)
-        .into_iter()
-        .flatten()
-    {
-        forbid(
-            &format!("lifecycle.{path}"),
-            format!("is {host:?}"),
-            "forbids probes and lifecycle handlers that reach another host".to_string(),
-        );
-    }
     errors
 }
 
 fn check_context(
     level: Level,
-    context: Option<&SecurityContext>,
+    context: Option<&Value>,
     whole: bool,
     forbid: &mut impl FnMut(&str, String, String),
 ) {
@@ -143,25 +142,23 @@ fn check_context(
         None => "is not set".to_string(),
     };
     if let Some(context) = context {
-        if context.privileged == Some(true) {
+        if flag(context, "privileged") == Some(true) {
             forbid(
                 "securityContext.privileged",
                 "is true".to_string(),
                 "forbids privileged containers".to_string(),
             );
         }
-        if let Some(mount) = context.proc_mount.as_deref().filter(|m| *m != "Default") {
+        if let Some(mount) = text(context, "procMount").filter(|m| *m != "Default") {
             forbid(
                 "securityContext.procMount",
                 format!("is {mount:?}"),
                 "allows only \"Default\"".to_string(),
             );
         }
-        if let Some(selinux) = &context.se_linux_options {
-            if let Some(kind) = selinux
-                .type_
-                .as_deref()
-                .filter(|t| !t.is_empty() && !SELINUX_TYPES.contains(t))
+        if let Some(selinux) = given(context, "seLinuxOptions") {
+            if let Some(kind) =
+                text(selinux, "type").filter(|t| !t.is_empty() && !SELINUX_TYPES.contains(t))
             {
                 forbid(
                     "securityContext.seLinuxOptions.type",
@@ -169,8 +166,8 @@ fn check_context(
                     format!("allows only {}", SELINUX_TYPES.join(", ")),
                 );
             }
-            for (field, value) in [("user", &selinux.user), ("role", &selinux.role)] {
-                if value.as_deref().is_some_and(|v| !v.is_empty()) {
+            for field in ["user", "role"] {
+                if text(selinux, field).is_some_and(|v| !v.is_empty()) {
                     forbid(
                         &format!("securityContext.seLinuxOptions.{field}"),
                         "is set".to_string(),
@@ -179,38 +176,23 @@ fn check_context(
                 }
             }
         }
-        let profiles = [
-            (
-                "securityContext.seccompProfile.type",
-                context.seccomp_profile.as_ref().map(|p| p.type_.as_str()),
-            ),
-            (
-                "securityContext.appArmorProfile.type",
-                context.app_armor_profile.as_ref().map(|p| p.type_.as_str()),
-            ),
-        ];
-        for (path, kind) in profiles {
-            if let Some(kind) = kind.filter(|k| !matches!(*k, "RuntimeDefault" | "Localhost")) {
+        for profile in ["seccompProfile", "appArmorProfile"] {
+            if let Some(kind) = profile_type(context, profile).filter(|k| !allowed_profile(k)) {
                 forbid(
-                    path,
+                    &format!("securityContext.{profile}.type"),
                     format!("is {kind:?}"),
                     "allows only RuntimeDefault and Localhost".to_string(),
                 );
             }
         }
-        if context
-            .windows_options
-            .as_ref()
-            .and_then(|w| w.host_process)
-            == Some(true)
-        {
+        if given(context, "windowsOptions").and_then(|w| flag(w, "hostProcess")) == Some(true) {
             forbid(
                 "securityContext.windowsOptions.hostProcess",
                 "is true".to_string(),
                 "forbids Windows host processes".to_string(),
             );
         }
-        if context.run_as_user == Some(0) && restricted {
+        if context.get("runAsUser").and_then(Value::as_i64) == Some(0) && restricted {
             forbid(
                 "securityContext.runAsUser",
                 "is 0".to_string(),
@@ -218,12 +200,16 @@ fn check_context(
             );
         }
     }
-    let added: Vec<&str> = context
-        .and_then(|c| c.capabilities.as_ref())
-        .and_then(|c| c.add.as_ref())
+    let capabilities = context.and_then(|c| given(c, "capabilities"));
+    let names = |list: &str| {
+        capabilities
+            .and_then(|c| given(c, list))
+            .and_then(Value::as_array)
+            .map(|names| names.iter().filter_map(Value::as_str))
+    };
+    let added: Vec<&str> = names("add")
         .into_iter()
         .flatten()
-        .map(String::as_str)
         .filter(|c| {
             if restricted {
                 *c != "NET_BIND_SERVICE"
@@ -249,7 +235,7 @@ fn check_context(
     }
     // A field left out of an override is the template's.
     let wrong = |found: bool, set: bool| found && (whole || set);
-    let escalation = context.and_then(|c| c.allow_privilege_escalation);
+    let escalation = context.and_then(|c| flag(c, "allowPrivilegeEscalation"));
     if wrong(escalation != Some(false), escalation.is_some()) {
         forbid(
             "securityContext.allowPrivilegeEscalation",
@@ -257,18 +243,17 @@ fn check_context(
             "requires false".to_string(),
         );
     }
-    let drop = context
-        .and_then(|c| c.capabilities.as_ref())
-        .and_then(|c| c.drop.as_ref());
-    let drops_all = drop.is_some_and(|drop| drop.iter().any(|c| c == "ALL"));
-    if wrong(!drops_all, drop.is_some()) {
+    let drop = names("drop");
+    let dropped = drop.is_some();
+    let drops_all = drop.is_some_and(|mut drop| drop.any(|c| c == "ALL"));
+    if wrong(!drops_all, dropped) {
         forbid(
             "securityContext.capabilities.drop",
             "does not include \"ALL\"".to_string(),
             "requires dropping ALL".to_string(),
         );
     }
-    let non_root = context.and_then(|c| c.run_as_non_root);
+    let non_root = context.and_then(|c| flag(c, "runAsNonRoot"));
     if wrong(non_root != Some(true), non_root.is_some()) {
         forbid(
             "securityContext.runAsNonRoot",
@@ -276,13 +261,43 @@ fn check_context(
             "requires true".to_string(),
         );
     }
-    if whole && context.and_then(|c| c.seccomp_profile.as_ref()).is_none() {
+    if whole && context.and_then(|c| given(c, "seccompProfile")).is_none() {
         forbid(
             "securityContext.seccompProfile.type",
             "is not set".to_string(),
             "requires RuntimeDefault or Localhost".to_string(),
         );
     }
+}
+
+/// The field `key` of a securityContext (or a part of one), if it is given: `null` is as left out, as
+/// Kubernetes reads it (a Pod's own or a TaskRun's podTemplate may spell a field so).
+pub(super) fn given<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    value.get(key).filter(|v| !v.is_null())
+}
+
+/// The string field `key` of a securityContext (or a part of one), if it is given.
+pub(super) fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Value::as_str)
+}
+
+/// The boolean field `key` of a securityContext (or a part of one), if it is given.
+pub(super) fn flag(value: &Value, key: &str) -> Option<bool> {
+    value.get(key).and_then(Value::as_bool)
+}
+
+/// The type of the seccomp or AppArmor `profile` of a securityContext, if it has one: empty when the
+/// profile leaves it out, as Kubernetes reads it.
+pub(super) fn profile_type<'a>(context: &'a Value, profile: &str) -> Option<&'a str> {
+    context
+        .get(profile)
+        .filter(|p| !p.is_null())
+        .map(|p| text(p, "type").unwrap_or_default())
+}
+
+/// Whether the Standards allow a seccomp or AppArmor profile of type `kind`.
+pub(super) fn allowed_profile(kind: &str) -> bool {
+    matches!(kind, "RuntimeDefault" | "Localhost")
 }
 
 /// The problem with an AppArmor annotation `value` for an injected container, at `level`.
@@ -296,36 +311,14 @@ pub(crate) fn apparmor_annotation_problem(level: Level, value: &str) -> Option<S
     })
 }
 
-fn probe_hosts(probe: &Probe) -> Vec<(&'static str, &str)> {
-    handler_hosts(
-        probe.http_get.as_ref().and_then(|h| h.host.as_deref()),
-        probe.tcp_socket.as_ref().and_then(|t| t.host.as_deref()),
-    )
-}
-
-fn lifecycle_hosts(lifecycle: &Lifecycle) -> Vec<(String, &str)> {
-    let handlers = [
-        ("postStart", lifecycle.post_start.as_ref()),
-        ("preStop", lifecycle.pre_stop.as_ref()),
-    ];
-    handlers
+/// The hosts a probe or a lifecycle handler reaches, with their paths inside it.
+fn handler_hosts(handler: &Value) -> Vec<(&'static str, &str)> {
+    [("httpGet.host", "httpGet"), ("tcpSocket.host", "tcpSocket")]
         .into_iter()
-        .filter_map(|(name, handler)| Some((name, handler?)))
-        .flat_map(|(name, handler)| {
-            handler_hosts(
-                handler.http_get.as_ref().and_then(|h| h.host.as_deref()),
-                handler.tcp_socket.as_ref().and_then(|t| t.host.as_deref()),
-            )
-            .into_iter()
-            .map(move |(path, host)| (format!("{name}.{path}"), host))
+        .filter_map(|(path, action)| {
+            let host = text(handler.get(action)?, "host")?;
+            (!host.is_empty()).then_some((path, host))
         })
-        .collect()
-}
-
-fn handler_hosts<'a>(http: Option<&'a str>, tcp: Option<&'a str>) -> Vec<(&'static str, &'a str)> {
-    [("httpGet.host", http), ("tcpSocket.host", tcp)]
-        .into_iter()
-        .filter_map(|(path, host)| Some((path, host.filter(|h| !h.is_empty())?)))
         .collect()
 }
 
@@ -349,7 +342,7 @@ mod tests {
         if let (Some(target), Some(extra)) = (value.as_object_mut(), fields.as_object()) {
             target.extend(extra.clone());
         }
-        let sidecar = sidecar::parse(&value).expect("valid sidecar");
+        let sidecar = sidecar::parse(value).expect("valid sidecar");
         check(level, &sidecar, true)
             .iter()
             .map(ToString::to_string)
@@ -420,7 +413,7 @@ mod tests {
     #[test]
     fn an_override_may_leave_the_required_fields_to_the_template_but_not_undo_them() {
         let overrides = |fields: Value| -> Vec<String> {
-            let sidecar: Sidecar = serde_json::from_value(fields).expect("overrides");
+            let sidecar = sidecar::parse(fields).expect("overrides");
             check(Level::Restricted, &sidecar, false)
                 .iter()
                 .map(ToString::to_string)

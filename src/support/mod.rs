@@ -8,6 +8,9 @@ pub mod error;
 pub(crate) mod image_reference;
 pub mod json;
 pub(crate) mod k8s;
+pub(crate) mod k8s_types;
+pub(crate) mod shape;
+#[cfg(test)]
 pub(crate) mod strict;
 pub mod yaml;
 mod yaml_budget;

@@ -1,4 +1,6 @@
-//! A serde `Deserializer` over a JSON value that records every mapping key the target type does not know.
+//! A serde `Deserializer` over a JSON value that records every mapping key the target type does not know:
+//! how the policy read a declared sidecar before `shape.rs`, kept as the oracle that reading is held to
+//! (`tekton/sidecar_oracle.rs`), with k8s-openapi's types.
 //!
 //! k8s-openapi's types skip unknown keys silently, so `env: [{name: A, valeu: "1"}]` would lose its value
 //! without a word. Every derived or generated struct names its fields when it calls `deserialize_struct`;
@@ -14,26 +16,12 @@ use serde::de::{
 use serde_json::{Map, Value};
 
 use crate::support::error::{FieldError, MAX_LISTED};
+use crate::support::shape::{Path, type_message};
 
 /// Deserializes `T` from `value`, failing on the first type error (with its path) or, when the types all
 /// fit, on every unknown field found anywhere in the value.
 pub fn from_value<'a, T: de::Deserialize<'a>>(value: &'a Value) -> Result<T, Vec<FieldError>> {
     deserialize(value, true)
-}
-
-/// Like [`from_value`] for a type that reads only part of the value on purpose: unknown fields are fine,
-/// and a type error still comes with its path.
-pub fn from_value_partial<'a, T: de::Deserialize<'a>>(
-    value: &'a Value,
-) -> Result<T, Vec<FieldError>> {
-    deserialize(value, false)
-}
-
-/// `T` from `value` when it fits, fields `T` does not know ignored: for values the policy reads but does
-/// not report on (what Tekton wrote, what the policy carried). It shares the deserializer the checked
-/// values go through, so the module carries one copy of each type's deserialization.
-pub(crate) fn read<T: de::DeserializeOwned>(value: &Value) -> Option<T> {
-    deserialize(value, false).ok()
 }
 
 fn deserialize<'a, T: de::Deserialize<'a>>(
@@ -68,70 +56,6 @@ struct Context {
     unknown: RefCell<Vec<FieldError>>,
     /// The innermost path that failed: errors are met on the way down and recorded first there.
     failed_at: RefCell<Option<String>>,
-}
-
-/// serde's messages name Rust types; say what a field wants in the words of the YAML a person wrote.
-fn type_message(message: &str) -> String {
-    let message = message
-        .replace("invalid type: ", "")
-        .replace("a sequence", "a list")
-        .replace("a map", "a mapping")
-        .replace("struct ", "");
-    let Some((found, expected)) = message.split_once(", expected ") else {
-        return message;
-    };
-    // serde names what it found without an article ("sequence", "map"), and other values with one; a
-    // boolean reads best as its value alone.
-    let found = match found {
-        "sequence" => "a list",
-        "map" => "a mapping",
-        other => other.strip_prefix("boolean ").unwrap_or(other),
-    };
-    let expected = match expected {
-        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" => "an integer",
-        "f32" | "f64" => "a number",
-        "a boolean" | "bool" => "true or false",
-        other => other,
-    };
-    format!("is {found}, expected {expected}")
-}
-
-/// Where a value is: the keys and indexes from the root, each a reference to its parent's, which lives in
-/// the caller's frame. It is written out only when a message needs it; nearly every value is read
-/// without one.
-#[derive(Clone, Copy)]
-enum Path<'a, 'p> {
-    Root,
-    Key(&'p Path<'a, 'p>, &'a str),
-    Index(&'p Path<'a, 'p>, usize),
-}
-
-impl Path<'_, '_> {
-    /// `spec.containers[0].name`.
-    fn render(&self) -> String {
-        let mut text = String::new();
-        self.write(&mut text);
-        text
-    }
-
-    fn write(&self, text: &mut String) {
-        match self {
-            Path::Root => {}
-            Path::Key(parent, key) => {
-                parent.write(text);
-                if !text.is_empty() && !key.starts_with('[') {
-                    text.push('.');
-                }
-                text.push_str(key);
-            }
-            Path::Index(parent, i) => {
-                parent.write(text);
-                text.push('[');
-                text.push_str(&i.to_string());
-                text.push(']');
-            }
-        }
-    }
 }
 
 struct Strict<'a, 'u, 'p> {

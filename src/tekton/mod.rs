@@ -8,6 +8,8 @@
 
 mod params;
 pub(crate) mod sidecar;
+#[cfg(test)]
+mod sidecar_oracle;
 mod sidecar_type;
 pub(crate) mod variables;
 pub mod workspaces;

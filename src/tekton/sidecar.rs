@@ -1,35 +1,36 @@
 //! The Tekton v1 `Sidecar` a declaration spells out, and the checks Tekton and Kubernetes apply to it.
 //!
 //! The field list follows `pkg/apis/pipeline/v1/container_types.go` (`type Sidecar struct`) in
-//! tektoncd/pipeline. The Kubernetes parts use k8s-openapi's types so that they mean exactly what the
-//! API server will make of them; the Tekton-only parts (`script`, `workspaces`) are ours.
+//! tektoncd/pipeline. The Kubernetes parts are read with the shapes of their Kubernetes types
+//! (`support::k8s_types`) so that they mean exactly what the API server will make of them; the
+//! Tekton-only parts (`script`, `workspaces`) are Tekton's own.
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::sidecar_type::SIDECAR;
 use crate::support::error::{FieldError, shortened};
 use crate::support::json::kind_of;
 use crate::support::k8s::is_dns_label;
-use crate::support::strict;
+use crate::support::shape::{self, Unknown};
 use crate::tekton::variables::{has_variable, sidecar_container_name};
 use crate::tekton::{INTERNAL_VOLUME_PREFIXES, RESERVED_NAME};
 
-pub use super::sidecar_type::{FIELDS, Sidecar, WorkspaceUsage};
+pub use super::sidecar_type::{FIELDS, Sidecar};
 
-/// Turns one JSON object into a [`Sidecar`], reporting every unknown or mistyped field with its path.
-pub fn parse(value: &Value) -> Result<Sidecar, Vec<FieldError>> {
-    let Value::Object(fields) = value else {
+/// Reads one JSON object as a [`Sidecar`], reporting every unknown or mistyped field with its path.
+pub fn parse(value: Value) -> Result<Sidecar, Vec<FieldError>> {
+    let Value::Object(mut fields) = value else {
         return Err(vec![FieldError::new(
             "",
             format!(
                 "must be a mapping of sidecar fields, not {}",
-                kind_of(value)
+                kind_of(&value)
             ),
         )]);
     };
-    // Checked here rather than by the strict deserializer so that the hint can include `template`.
+    // Checked here rather than by the shape so that the hint can include `template`.
     let allowed = FIELDS
         .split_last()
         .map_or(&FIELDS[..], |(_, sidecar_fields)| sidecar_fields);
@@ -48,32 +49,34 @@ pub fn parse(value: &Value) -> Result<Sidecar, Vec<FieldError>> {
     }
     // Every problem at once: the known fields are read even when others are wrong, so that one round of
     // `kubectl create` shows the misspelt key, the mistyped value deeper down and the bad name together.
-    let read = if errors.is_empty() {
-        strict::from_value(value)
-    } else {
-        let known: Map<String, Value> = fields
-            .iter()
-            .filter(|(key, _)| allowed.contains(&key.as_str()) && !(both && *key == "resources"))
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect();
-        strict::from_value::<Sidecar>(&Value::Object(known))
+    if !errors.is_empty() {
+        fields.retain(|key, _| allowed.contains(&key.as_str()) && !(both && key == "resources"));
+    }
+    let name = match fields.get("name") {
+        Some(Value::String(name)) => name_problem(name),
+        None => Some("is required".to_string()),
+        Some(_) => None,
     };
-    match read {
-        Ok(sidecar) if errors.is_empty() => return Ok(sidecar),
-        Ok(_) => {}
+    let no_image = fields.get("image").is_none_or(Value::is_null);
+    let mut value = Value::Object(fields);
+    match shape::read(&mut value, &SIDECAR, Unknown::Report) {
+        Ok(()) if errors.is_empty() => {
+            let Value::Object(mut fields) = value else {
+                return Err(errors);
+            };
+            if let Some(resources) = fields.remove("resources") {
+                fields.insert("computeResources".to_string(), resources);
+            }
+            return Ok(Sidecar(fields));
+        }
+        Ok(()) => {}
         Err(found) => errors.extend(found),
     }
     // What `check` would say of the name and the image, which it cannot see without a sidecar.
-    match fields.get("name") {
-        Some(Value::String(name)) => {
-            if let Some(problem) = name_problem(name) {
-                errors.push(FieldError::new("name", problem));
-            }
-        }
-        None => errors.push(FieldError::new("name", "is required")),
-        Some(_) => {}
+    if let Some(problem) = name {
+        errors.push(FieldError::new("name", problem));
     }
-    if !misspelt && fields.get("image").is_none_or(Value::is_null) {
+    if !misspelt && no_image {
         errors.push(FieldError::new("image", "is required"));
     }
     Err(errors)
@@ -82,17 +85,17 @@ pub fn parse(value: &Value) -> Result<Sidecar, Vec<FieldError>> {
 /// Tekton's and Kubernetes' own rules for one sidecar, each reported against its field.
 pub fn check(sidecar: &Sidecar) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    if let Some(problem) = name_problem(&sidecar.name) {
+    if let Some(problem) = name_problem(sidecar.name()) {
         errors.push(FieldError::new("name", problem));
     }
     if sidecar
-        .image
-        .as_deref()
+        .text("image")
         .is_none_or(|image| image.trim().is_empty())
     {
         errors.push(FieldError::new("image", "is required"));
     }
-    if let Some(script) = &sidecar.script
+    let script = sidecar.text("script");
+    if let Some(script) = script
         && !script.starts_with("#!")
         && script.trim_start().starts_with("#!")
     {
@@ -101,34 +104,35 @@ pub fn check(sidecar: &Sidecar) -> Vec<FieldError> {
             "has blank characters before its #! line; Tekton writes a script as it is given, and a file runs only when #! are its first two characters: remove what comes before #!",
         ));
     }
-    if sidecar.script.is_some() && sidecar.command.is_some() {
+    if script.is_some() && sidecar.get("command").is_some() {
         errors.push(FieldError::new(
             "script",
             "cannot be used with command: give the program either as a script or as a command",
         ));
     }
-    for (i, mount) in sidecar.volume_mounts.iter().flatten().enumerate() {
-        if let Some(problem) = internal_volume_problem(&mount.name) {
+    for (i, mount) in sidecar.list("volumeMounts").iter().enumerate() {
+        if let Some(problem) = internal_volume_problem(text(mount, "name")) {
             errors.push(FieldError::new(format!("volumeMounts[{i}].name"), problem));
         }
     }
     errors.extend(required_fields(sidecar));
     errors.extend(unsubstituted(sidecar));
     let mut seen = BTreeSet::new();
-    for (i, usage) in sidecar.workspaces.iter().flatten().enumerate() {
-        if usage.name.is_empty() {
+    for (i, usage) in sidecar.list("workspaces").iter().enumerate() {
+        let name = text(usage, "name");
+        if name.is_empty() {
             errors.push(FieldError::new(
                 format!("workspaces[{i}].name"),
                 "is required",
             ));
-        } else if !seen.insert(usage.name.as_str()) {
+        } else if !seen.insert(name) {
             errors.push(FieldError::new(
                 format!("workspaces[{i}].name"),
-                format!("workspace {:?} is listed twice", usage.name),
+                format!("workspace {name:?} is listed twice"),
             ));
         }
     }
-    if let Some(policy) = &sidecar.restart_policy
+    if let Some(policy) = sidecar.text("restartPolicy")
         && policy != "Always"
     {
         errors.push(FieldError::new(
@@ -137,6 +141,11 @@ pub fn check(sidecar: &Sidecar) -> Vec<FieldError> {
         ));
     }
     errors
+}
+
+/// The string field `key` of a checked mapping, empty when it is left out (as Kubernetes reads it).
+pub(crate) fn text<'a>(value: &'a Value, key: &str) -> &'a str {
+    value.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
 /// Why a sidecar may not mount `volume`, if it may not.
@@ -153,17 +162,14 @@ pub(crate) fn internal_volume_problem(volume: &str) -> Option<String> {
 /// they would reach Kubernetes as written, and a guardrail would judge text that means something else.
 fn unsubstituted(sidecar: &Sidecar) -> Vec<FieldError> {
     let mut written = Vec::new();
-    if holds_variable(&sidecar.security_context) {
+    if sidecar.get("securityContext").is_some_and(holds_variable) {
         written.push("securityContext".to_string());
     }
-    for (i, port) in sidecar.ports.iter().flatten().enumerate() {
-        if holds_variable(port) {
-            written.push(format!("ports[{i}]"));
-        }
-    }
-    for (i, device) in sidecar.volume_devices.iter().flatten().enumerate() {
-        if holds_variable(device) {
-            written.push(format!("volumeDevices[{i}]"));
+    for list in ["ports", "volumeDevices"] {
+        for (i, item) in sidecar.list(list).iter().enumerate() {
+            if holds_variable(item) {
+                written.push(format!("{list}[{i}]"));
+            }
         }
     }
     written
@@ -177,73 +183,62 @@ fn unsubstituted(sidecar: &Sidecar) -> Vec<FieldError> {
         .collect()
 }
 
-/// Whether a part of a sidecar holds `$(` in any of its strings.
-fn holds_variable<T: Serialize>(value: &T) -> bool {
-    fn any_string(value: &Value) -> bool {
-        match value {
-            Value::String(text) => has_variable(text),
-            Value::Array(items) => items.iter().any(any_string),
-            Value::Object(fields) => fields.values().any(any_string),
-            _ => false,
-        }
+/// Whether a value holds `$(` in any of its strings.
+fn holds_variable(value: &Value) -> bool {
+    match value {
+        Value::String(text) => has_variable(text),
+        Value::Array(items) => items.iter().any(holds_variable),
+        Value::Object(fields) => fields.values().any(holds_variable),
+        _ => false,
     }
-    serde_json::to_value(value).is_ok_and(|value| any_string(&value))
 }
 
-/// The Kubernetes fields that the API server requires but k8s-openapi fills with a default when they are
-/// missing: without this check `env: [{value: x}]` would pass here and fail when Tekton creates the Pod.
+/// The Kubernetes fields that the API server requires, and reads as empty when they are left out: without
+/// this check `env: [{value: x}]` would pass here and fail when Tekton creates the Pod.
 fn required_fields(sidecar: &Sidecar) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    for (i, var) in sidecar.env.iter().flatten().enumerate() {
-        if var.name.is_empty() {
+    for (i, var) in sidecar.list("env").iter().enumerate() {
+        if text(var, "name").is_empty() {
             errors.push(FieldError::new(format!("env[{i}].name"), "is required"));
         }
     }
-    for (i, port) in sidecar.ports.iter().flatten().enumerate() {
-        if !(1..=65535).contains(&port.container_port) {
+    for (i, port) in sidecar.list("ports").iter().enumerate() {
+        let number = port
+            .get("containerPort")
+            .and_then(Value::as_i64)
+            .unwrap_or_default();
+        if !(1..=65535).contains(&number) {
             errors.push(FieldError::new(
                 format!("ports[{i}].containerPort"),
-                format!(
-                    "is {}; a port number is between 1 and 65535",
-                    port.container_port
-                ),
+                format!("is {number}; a port number is between 1 and 65535"),
             ));
         }
     }
-    for (i, mount) in sidecar.volume_mounts.iter().flatten().enumerate() {
-        for (field, value) in [("name", &mount.name), ("mountPath", &mount.mount_path)] {
-            if value.is_empty() {
-                errors.push(FieldError::new(
-                    format!("volumeMounts[{i}].{field}"),
-                    "is required",
-                ));
-            }
-        }
-    }
-    for (i, device) in sidecar.volume_devices.iter().flatten().enumerate() {
-        for (field, value) in [("name", &device.name), ("devicePath", &device.device_path)] {
-            if value.is_empty() {
-                errors.push(FieldError::new(
-                    format!("volumeDevices[{i}].{field}"),
-                    "is required",
-                ));
-            }
-        }
-    }
-    let probes = [
-        ("livenessProbe", &sidecar.liveness_probe),
-        ("readinessProbe", &sidecar.readiness_probe),
-        ("startupProbe", &sidecar.startup_probe),
+    let required = [
+        ("volumeMounts", ["name", "mountPath"]),
+        ("volumeDevices", ["name", "devicePath"]),
     ];
-    for (field, probe) in probes {
-        let Some(probe) = probe else { continue };
-        let handlers = [
-            probe.exec.is_some(),
-            probe.http_get.is_some(),
-            probe.tcp_socket.is_some(),
-            probe.grpc.is_some(),
-        ];
-        if handlers.iter().filter(|h| **h).count() != 1 {
+    for (list, fields) in required {
+        for (i, item) in sidecar.list(list).iter().enumerate() {
+            for field in fields {
+                if text(item, field).is_empty() {
+                    errors.push(FieldError::new(
+                        format!("{list}[{i}].{field}"),
+                        "is required",
+                    ));
+                }
+            }
+        }
+    }
+    for field in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        let Some(probe) = sidecar.get(field) else {
+            continue;
+        };
+        let handlers = ["exec", "httpGet", "tcpSocket", "grpc"]
+            .into_iter()
+            .filter(|handler| probe.get(handler).is_some())
+            .count();
+        if handlers != 1 {
             errors.push(FieldError::new(
                 field,
                 "needs exactly one of exec, httpGet, tcpSocket or grpc",
@@ -295,7 +290,7 @@ mod tests {
 
     #[test]
     fn parses_every_tekton_field_and_the_v1beta1_resources_spelling() {
-        let sidecar = parse(&json!({
+        let sidecar = parse(json!({
             "name": "postgres", "image": "postgres:14", "args": ["-c", "fsync=off"], "workingDir": "/w",
             "ports": [{"containerPort": 5432}], "envFrom": [{"secretRef": {"name": "db"}}],
             "env": [{"name": "POSTGRES_DB", "value": "foobar"}],
@@ -312,16 +307,25 @@ mod tests {
             "workspaces": [{"name": "source", "mountPath": "/src"}], "restartPolicy": "Always"
         }))
         .expect("a complete sidecar parses");
-        let limits = sidecar
-            .compute_resources
-            .and_then(|r| r.limits)
-            .expect("limits kept");
-        assert_eq!(limits["cpu"].0, "1");
         assert_eq!(
-            sidecar.workspaces.expect("workspaces")[0].mount_path,
-            "/src"
+            sidecar.get("computeResources"),
+            Some(&json!({"limits": {"cpu": "1", "memory": "512Mi"}})),
+            "under its v1 name, the number written as a quantity"
         );
-        assert_eq!(sidecar.restart_policy.as_deref(), Some("Always"));
+        assert!(sidecar.get("resources").is_none());
+        assert_eq!(text(&sidecar.list("workspaces")[0], "mountPath"), "/src");
+        assert_eq!(sidecar.text("restartPolicy"), Some("Always"));
+    }
+
+    #[test]
+    fn null_fields_are_left_out() {
+        let sidecar = parse(json!({"name": "db", "image": "p", "env": null,
+            "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": null}}))
+        .expect("parses");
+        assert_eq!(
+            Value::Object(sidecar.fields().clone()),
+            json!({"name": "db", "image": "p", "readinessProbe": {"exec": {"command": ["true"]}}})
+        );
     }
 
     #[rstest]
@@ -345,7 +349,7 @@ mod tests {
     )]
     fn parse_errors_name_the_field(#[case] input: Value, #[case] expected: &str) {
         assert_eq!(
-            messages(parse(&input).expect_err("must fail")),
+            messages(parse(input).expect_err("must fail")),
             vec![expected.to_string()]
         );
     }
@@ -374,51 +378,19 @@ mod tests {
         #[case] input: Value,
         #[case] expected: Vec<&str>,
     ) {
-        let sidecar = parse(&input).expect("parses");
+        let sidecar = parse(input).expect("parses");
         assert_eq!(messages(check(&sidecar)), expected);
     }
 
     #[test]
-    fn field_list_is_exactly_what_the_type_serializes() {
-        let every = Sidecar {
-            name: "x".into(),
-            image: Some(String::new()),
-            command: Some(vec![]),
-            args: Some(vec![]),
-            working_dir: Some(String::new()),
-            ports: Some(vec![]),
-            env_from: Some(vec![]),
-            env: Some(vec![]),
-            compute_resources: Some(Default::default()),
-            volume_mounts: Some(vec![]),
-            volume_devices: Some(vec![]),
-            liveness_probe: Some(Default::default()),
-            readiness_probe: Some(Default::default()),
-            startup_probe: Some(Default::default()),
-            lifecycle: Some(Default::default()),
-            termination_message_path: Some(String::new()),
-            termination_message_policy: Some(String::new()),
-            image_pull_policy: Some(String::new()),
-            security_context: Some(Default::default()),
-            stdin: Some(false),
-            stdin_once: Some(false),
-            tty: Some(false),
-            script: Some(String::new()),
-            workspaces: Some(vec![]),
-            restart_policy: Some(String::new()),
+    fn field_list_is_exactly_the_shape_s() {
+        let crate::support::shape::Shape::Struct(shape) = &super::SIDECAR else {
+            panic!("a Sidecar is a mapping")
         };
-        let serialized = serde_json::to_value(&every).expect("serializes");
-        let mut keys: Vec<&str> = serialized
-            .as_object()
-            .expect("object")
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.push("resources");
-        keys.push("template");
-        keys.sort_unstable();
+        let mut names: Vec<&str> = shape.names().chain(["template"]).collect();
+        names.sort_unstable();
         let mut listed = FIELDS.to_vec();
         listed.sort_unstable();
-        assert_eq!(keys, listed);
+        assert_eq!(names, listed);
     }
 }

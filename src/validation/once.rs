@@ -59,7 +59,7 @@ impl<'a> Reader<'a> {
                             .into_iter()
                             .map(|d| {
                                 let risks = warnings::risks(&d);
-                                (d.sidecar.name, risks)
+                                (d.sidecar.name().to_string(), risks)
                             })
                             .collect()
                     });

@@ -21,12 +21,11 @@ pub(super) fn risks(declared: &Declared) -> Vec<&'static str> {
     }
     let sidecar = &declared.sidecar;
     let mut found = Vec::new();
-    if sidecar.readiness_probe.is_none() && sidecar.startup_probe.is_none() {
+    if sidecar.get("readinessProbe").is_none() && sidecar.get("startupProbe").is_none() {
         found.push(NO_READINESS);
     }
     let latest = sidecar
-        .image
-        .as_deref()
+        .text("image")
         .filter(|image| !has_variable(image))
         .and_then(|image| Reference::parse(image).ok())
         .is_some_and(|reference| {
@@ -46,7 +45,7 @@ mod tests {
 
     fn declared(value: Value) -> Declared {
         Declared {
-            sidecar: sidecar::parse(&value).expect("valid"),
+            sidecar: sidecar::parse(value).expect("valid"),
             annotation: "p.io/test".into(),
             template: None,
         }

@@ -26,11 +26,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 mod guest {
     use super::{admission, settings, support::error};
     use kubewarden_policy_sdk::protocol_version_guest;
-    use kubewarden_policy_sdk::response::ValidationResponse;
     use kubewarden_policy_sdk::settings::SettingsValidationResponse;
     use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
-
-    use admission::Outcome;
 
     /// waPC's entry point: the host finds it by its unmangled name and calls it once per instance.
     #[allow(unsafe_code)] // `no_mangle` is how a waPC guest exports `wapc_init`; nothing else is unsafe.
@@ -42,26 +39,10 @@ mod guest {
     }
 
     /// Admission: accept, mutate (policy-server diffs the returned object into a JSONPatch) or reject,
-    /// with the warnings `kubectl` prints. The SDK's helpers take no warnings on accept and mutate, so the
-    /// response is built here.
+    /// with the warnings `kubectl` prints. The SDK's helpers take no warnings on accept and mutate, and
+    /// would hold the object as a tree, so the response is written by `admission`.
     fn validate(payload: &[u8]) -> CallResult {
-        let verdict = admission::verdict(payload);
-        let warnings = (!verdict.warnings.is_empty()).then_some(verdict.warnings);
-        let audit_annotations =
-            (!verdict.audit.is_empty()).then(|| verdict.audit.into_iter().collect());
-        let (accepted, message, mutated_object) = match verdict.outcome {
-            Ok(Outcome::Accept) => (true, None, None),
-            Ok(Outcome::Mutate(object)) => (true, None, Some(object)),
-            Err(error) => (false, Some(error.to_string()), None),
-        };
-        Ok(serde_json::to_vec(&ValidationResponse {
-            accepted,
-            message,
-            code: None,
-            mutated_object,
-            audit_annotations,
-            warnings,
-        })?)
+        Ok(admission::validation_response(admission::verdict(payload))?)
     }
 
     /// Load-time settings check. Every problem is a `valid: false` answer with a message, never a guest

@@ -77,7 +77,7 @@ fn injected(case: &Value) -> Value {
         serde_json::to_vec(&json!({"request": request(case), "settings": case["settings"]}))
             .expect("payload");
     match evaluate(&payload) {
-        Ok(Outcome::Mutate(pod)) => pod,
+        Ok(Outcome::Mutate(pod)) => pod.value(),
         other => panic!("the policy must inject: {other:?}"),
     }
 }

@@ -56,6 +56,7 @@ fn mutations_touch_only_sidecars_and_the_marker_and_are_idempotent() {
             let Ok(Outcome::Mutate(object)) = evaluate(&payload(&request, &settings)) else {
                 continue;
             };
+            let object = object.value();
             mutated += 1;
             let original = &request["object"];
             let patch = json_patch::diff(original, &object);

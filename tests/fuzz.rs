@@ -70,6 +70,7 @@ fn check_answer(request: &Value, settings: &Value) -> Result<(), TestCaseError> 
             error
         ),
         Ok(Outcome::Mutate(object)) => {
+            let object = object.value();
             for operation in &json_patch::diff(&request["object"], &object).0 {
                 let path = operation.path().to_string();
                 prop_assert!(

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::declaration::{self, MARKER};
-use crate::support::json::set_annotation;
+use crate::support::json_edit::{Edit, path};
 
 /// The marker's key for the annotation prefix `prefix`: `<prefix>/injected`.
 pub fn key(prefix: &str) -> String {
@@ -25,9 +25,12 @@ pub fn names(value: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// Sets the marker on `object` to `names`, creating `metadata.annotations` if needed.
-pub(crate) fn write(object: &mut Value, key: &str, names: &[String]) {
-    set_annotation(object, key, names.join(","));
+/// The change that sets the marker `key` to `names`, creating `metadata.annotations` if needed.
+pub(crate) fn write(key: &str, names: &[String]) -> Edit {
+    Edit::Set(
+        path(&["metadata", "annotations", key]),
+        Value::String(names.join(",")),
+    )
 }
 
 #[cfg(test)]
@@ -40,7 +43,8 @@ mod tests {
         assert_eq!(names(Some("postgres, redis,,")), vec!["postgres", "redis"]);
         assert!(names(None).is_empty());
         let mut pod = json!({"metadata": {"annotations": null}});
-        write(&mut pod, "p.io/injected", &["a".into(), "b".into()]);
+        let edit = write("p.io/injected", &["a".into(), "b".into()]);
+        crate::support::json_edit::apply_to_value(&mut pod, &[edit]);
         assert_eq!(
             pod,
             json!({"metadata": {"annotations": {"p.io/injected": "a,b"}}})

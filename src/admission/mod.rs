@@ -9,6 +9,8 @@
 
 mod envelope;
 pub mod marker;
+mod response;
+mod verdict;
 
 use std::collections::BTreeMap;
 
@@ -17,42 +19,24 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use envelope::{Envelope, HEAD, Head, Metadata};
+pub use response::validation_response;
+pub use verdict::{Mutated, Outcome, Verdict};
 
 use crate::declaration;
 use crate::inject::context::{self, TaskRunContext};
 use crate::inject::{pod, taskrun};
 use crate::settings::{self, Settings};
 use crate::support::error::{PolicyError, render_settings_errors};
+use crate::support::json_edit;
 use crate::support::shape::{self, Unknown};
 use crate::tekton::{PIPELINE_TASK_LABEL, TASKRUN_LABEL};
 use crate::validation::pipelinerun;
-
-/// What the policy answers.
-#[derive(Debug, PartialEq)]
-pub enum Outcome {
-    /// Accept the object as it is.
-    Accept,
-    /// Accept it with these changes: the whole object, which policy-server turns into a JSONPatch.
-    Mutate(Value),
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
     PipelineRun,
     TaskRun,
     Pod,
-}
-
-/// The answer to one `validate` payload, with the warnings a person should see whatever it is
-/// (Kubernetes admission warnings, which `kubectl` prints).
-#[derive(Debug, PartialEq)]
-pub struct Verdict {
-    /// Accept, mutate, or reject with the reason.
-    pub outcome: Result<Outcome, PolicyError>,
-    /// One line each.
-    pub warnings: Vec<String>,
-    /// For the API server's audit log: `injected`, what a mutation injected and from which annotation.
-    pub audit: BTreeMap<String, String>,
 }
 
 /// The key of the audit annotation that lists what a mutation injected; the API server prefixes it with
@@ -119,7 +103,7 @@ fn decide(
         return Ok(Outcome::Accept);
     }
     // The object is parsed once; its metadata is read from that tree, not from the text again.
-    let mut object: Value = serde_json::from_str(text)
+    let object: Value = serde_json::from_str(text)
         .map_err(|err| PolicyError::Request(format!("the object is not valid JSON ({err})")))?;
     let metadata = Head::deserialize(&object)
         .map_err(|_| unreadable_metadata(raw))?
@@ -172,22 +156,16 @@ fn decide(
             let context_key = declaration::key(&settings.annotation_prefix, context::SUFFIX);
             let injected = if target == Target::TaskRun {
                 let v1beta1 = request.kind.version == "v1beta1";
-                taskrun::inject(
-                    &mut object,
-                    &declared,
-                    &names,
-                    v1beta1,
-                    &context_key,
-                    &settings,
-                )
+                taskrun::inject(&object, &declared, &names, v1beta1, &context_key, &settings)
             } else {
                 let context = TaskRunContext::read(
                     metadata.annotations.get(&context_key).map(String::as_str),
                 );
-                pod::inject(&mut object, &declared, &names, context, &settings)
+                pod::inject(&object, &declared, &names, context, &settings)
             }
             .map_err(PolicyError::Declarations)?;
             warnings.extend(injected.warnings);
+            let mut edits = injected.edits;
             if !injected.names.is_empty() {
                 let sources: Vec<String> = injected
                     .names
@@ -202,11 +180,16 @@ fn decide(
                     .collect();
                 audit.insert(AUDIT_INJECTED.to_string(), sources.join(", "));
                 names.extend(injected.names);
-                marker::write(&mut object, &marker_key, &names);
-            } else if !injected.changed {
+                edits.push(marker::write(&marker_key, &names));
+            }
+            if edits.is_empty() {
                 return Ok(Outcome::Accept);
             }
-            Ok(Outcome::Mutate(object))
+            // The changes are made to the request's text: the rest of the object is neither rebuilt nor
+            // written out again.
+            json_edit::apply(text, &edits)
+                .map(|text| Outcome::Mutate(Mutated::new(text)))
+                .ok_or_else(|| PolicyError::Request("the object is not valid JSON".to_string()))
         }
     }
 }
@@ -335,6 +318,7 @@ mod tests {
         let Ok(Outcome::Mutate(mutated)) = evaluate(&payload(POD, "CREATE", pod, json!({}))) else {
             panic!("mutation expected")
         };
+        let mutated = mutated.value();
         assert_eq!(
             mutated["spec"]["containers"][1],
             json!({"name": "sidecar-db", "image": "postgres"})

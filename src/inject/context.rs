@@ -16,7 +16,8 @@ use serde_json::Value;
 
 use super::resources::{self, Resources};
 use crate::declaration::Declared;
-use crate::support::json::{array, remove_annotation, set_annotation};
+use crate::support::json::array;
+use crate::support::json_edit::{Edit, path};
 use crate::tekton::workspaces::create_volumes;
 
 /// The key suffix of the annotation; it is not a DNS label, so no pipeline task can have its name.
@@ -96,13 +97,13 @@ impl TaskRunContext {
 }
 
 /// At TaskRun CREATE of a referenced Task: writes the annotation `key` and moves the `sidecarSpecs`
-/// entries of declared sidecars into it. Returns whether the TaskRun changed.
+/// entries of declared sidecars into it. Returns the changes (none: the TaskRun stays as it is).
 ///
 /// The annotation is the policy's: the bindings are always worked out again from the TaskRun's spec, so
 /// one written by hand (or copied from a PipelineRun) cannot name other volumes. The `sidecarSpecs` it
 /// already holds for declared sidecars are kept, as a second evaluation must change nothing after the
 /// first moved them out of the spec; they set resources only, which the declaration could set as well.
-pub(crate) fn carry(taskrun: &mut Value, key: &str, declared: &[Declared], v1beta1: bool) -> bool {
+pub(crate) fn carry(taskrun: &Value, key: &str, declared: &[Declared], v1beta1: bool) -> Vec<Edit> {
     let present = taskrun
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(key))
@@ -158,29 +159,37 @@ pub(crate) fn carry(taskrun: &mut Value, key: &str, declared: &[Declared], v1bet
             .map(|value| value.to_string())
     };
     if text == present {
-        return false;
+        return Vec::new();
     }
-    if !moved.is_empty()
-        && let Some(spec) = taskrun.get_mut("spec").and_then(Value::as_object_mut)
-    {
-        if kept.is_empty() {
-            spec.remove(list);
+    let mut edits = Vec::new();
+    if !moved.is_empty() && taskrun.get("spec").is_some_and(Value::is_object) {
+        edits.push(if kept.is_empty() {
+            Edit::Remove(path(&["spec", list]))
         } else {
-            spec.insert(list.to_string(), Value::Array(kept));
-        }
+            Edit::Set(path(&["spec", list]), Value::Array(kept))
+        });
     }
-    match text {
-        Some(text) => set_annotation(taskrun, key, text),
-        None => remove_annotation(taskrun, key),
-    }
-    true
+    let annotation = path(&["metadata", "annotations", key]);
+    edits.push(match text {
+        Some(text) => Edit::Set(annotation, Value::String(text)),
+        None => Edit::Remove(annotation),
+    });
+    edits
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::inject::tests::declared;
+    use crate::support::json_edit::apply_to_value;
     use serde_json::json;
+
+    /// `carry` made to the TaskRun: whether it changed.
+    fn carried(taskrun: &mut Value, declared: &[Declared], v1beta1: bool) -> bool {
+        let edits = carry(taskrun, KEY, declared, v1beta1);
+        apply_to_value(taskrun, &edits);
+        !edits.is_empty()
+    }
 
     const KEY: &str = "p.io/taskrun.json";
 
@@ -198,7 +207,7 @@ mod tests {
     fn carries_bindings_and_moves_the_sidecar_specs_of_declared_sidecars() {
         let mut tr = taskrun();
         let decl = [declared(json!({"name": "db", "image": "postgres"}))];
-        assert!(carry(&mut tr, KEY, &decl, false));
+        assert!(carried(&mut tr, &decl, false));
         assert_eq!(
             tr["spec"]["sidecarSpecs"],
             json!([{"name": "task-own", "computeResources": {"requests": {"cpu": "1"}}}])
@@ -225,7 +234,7 @@ mod tests {
             json!({"requests": {"memory": "2Gi"}})
         );
         let before = tr.clone();
-        assert!(!carry(&mut tr, KEY, &decl, false));
+        assert!(!carried(&mut tr, &decl, false));
         assert_eq!(tr, before);
     }
 
@@ -235,7 +244,7 @@ mod tests {
         let forged = r#"{"workspaces":[{"name":"custom","volume":"tekton-internal-bin"}],"sidecarSpecs":[{"name":"other","computeResources":{}}]}"#;
         tr["metadata"]["annotations"] = json!({KEY: forged});
         let decl = [declared(json!({"name": "db", "image": "postgres"}))];
-        assert!(carry(&mut tr, KEY, &decl, false));
+        assert!(carried(&mut tr, &decl, false));
         let context =
             TaskRunContext::read(tr["metadata"]["annotations"][KEY].as_str()).expect("readable");
         assert_eq!(
@@ -246,16 +255,15 @@ mod tests {
         assert!(context.resources("db").is_some());
         let mut bare =
             json!({"metadata": {"annotations": {KEY: forged}}, "spec": {"taskRef": {"name": "t"}}});
-        assert!(carry(&mut bare, KEY, &decl, false));
+        assert!(carried(&mut bare, &decl, false));
         assert_eq!(bare["metadata"]["annotations"], json!({}));
     }
 
     #[test]
     fn nothing_to_carry_changes_nothing() {
         let mut tr = json!({"spec": {"taskRef": {"name": "t"}}});
-        assert!(!carry(
+        assert!(!carried(
             &mut tr,
-            KEY,
             &[declared(json!({"name": "db", "image": "p"}))],
             false
         ));
@@ -266,9 +274,8 @@ mod tests {
     fn v1beta1_spells_them_sidecar_overrides() {
         let mut tr = json!({"spec": {"taskRef": {"name": "t"},
             "sidecarOverrides": [{"name": "db", "resources": {"limits": {"cpu": "2"}}}]}});
-        assert!(carry(
+        assert!(carried(
             &mut tr,
-            KEY,
             &[declared(json!({"name": "db", "image": "p"}))],
             true
         ));

@@ -1,9 +1,10 @@
 //! A Pod's container lists: where a sidecar goes in them, and the changes an injection makes to them,
-//! collected while the Pod is read and applied once it no longer is, so that the lists (most of a Pod's
-//! text: its steps) are never copied.
+//! collected while the Pod is read and made to the request's text (`support::json_edit`), so that the
+//! lists (most of a Pod's text: its steps) are never copied.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::support::json_edit::{Edit, path};
 use crate::tekton::{CONTAINER_PREFIX, RESERVED_NAME};
 
 /// The changes to one of the Pod's container lists.
@@ -15,29 +16,20 @@ pub(super) struct Edits {
     pub insert: Vec<Value>,
 }
 
-/// Applies the edits of `containers` and `initContainers` to a Pod's spec. `containers` is always
-/// written, as a Pod always has it; `initContainers` only when it changes.
-pub(super) fn apply(spec: &mut Map<String, Value>, edits: [Edits; 2]) {
-    for (field, edits) in ["containers", "initContainers"].into_iter().zip(edits) {
-        if edits.replace.is_empty() && edits.insert.is_empty() && field != "containers" {
-            continue;
+/// The changes to `containers` and `initContainers`, whose new sidecars go at `insertion_points`, as
+/// edits of the Pod.
+pub(super) fn edits(changes: [Edits; 2], insertion_points: [usize; 2]) -> Vec<Edit> {
+    let mut edits = Vec::new();
+    let lists = ["containers", "initContainers"].into_iter();
+    for ((field, changes), at) in lists.zip(changes).zip(insertion_points) {
+        for (i, container) in changes.replace {
+            edits.push(Edit::Replace(path(&["spec", field]), i, container));
         }
-        let list = spec
-            .entry(field)
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if !list.is_array() {
-            *list = Value::Array(Vec::new());
-        }
-        if let Value::Array(list) = list {
-            for (i, container) in edits.replace {
-                if let Some(slot) = list.get_mut(i) {
-                    *slot = container;
-                }
-            }
-            let at = insertion_point(list);
-            list.splice(at..at, edits.insert);
+        if !changes.insert.is_empty() {
+            edits.push(Edit::Insert(path(&["spec", field]), at, changes.insert));
         }
     }
+    edits
 }
 
 /// Where a new sidecar goes in a list: before Tekton's results sidecar, which it keeps last.

@@ -21,17 +21,19 @@ use crate::declaration::Declared;
 use crate::settings::pod_level::Surroundings;
 use crate::support::error::{FieldError, Problem, SidecarRef};
 use crate::support::json::array;
+use crate::support::json_edit::Edit;
 
 /// A container, or a sidecar of an inline Task, as the JSON it is written into the object as.
 type Container = Map<String, Value>;
 
-/// What an injection did: the sidecars it added (for the marker), and what a person should know about it.
+/// What an injection does: the sidecars it adds (for the marker), the changes to the object that add
+/// them (and, on a TaskRun whose Task is referenced, carry its bindings to the Pod), and what a person
+/// should know about it.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Injected {
     pub(crate) names: Vec<String>,
     pub(crate) warnings: Vec<String>,
-    /// Whether the object changed besides the sidecars (a TaskRun carrying its bindings to the Pod).
-    pub(crate) changed: bool,
+    pub(crate) edits: Vec<Edit>,
 }
 
 /// What the Pod Security Standards judge of the Pod a sidecar joins, from a Pod's `spec` or a TaskRun's
@@ -78,6 +80,36 @@ pub(crate) mod tests {
     use super::*;
     use crate::tekton::sidecar;
     use serde_json::Value;
+
+    use crate::settings::Settings;
+    use crate::support::json_edit::apply_to_value;
+
+    /// [`pod::inject`], its changes made to the Pod.
+    pub(crate) fn inject_pod(
+        pod: &mut Value,
+        declared: &[Declared],
+        already: &[String],
+        context: Option<context::TaskRunContext>,
+        settings: &Settings,
+    ) -> Result<Injected, Vec<Problem>> {
+        let injected = pod::inject(pod, declared, already, context, settings)?;
+        apply_to_value(pod, &injected.edits);
+        Ok(injected)
+    }
+
+    /// [`taskrun::inject`], its changes made to the TaskRun.
+    pub(crate) fn inject_taskrun(
+        taskrun: &mut Value,
+        declared: &[Declared],
+        already: &[String],
+        v1beta1: bool,
+        context_key: &str,
+        settings: &Settings,
+    ) -> Result<Injected, Vec<Problem>> {
+        let injected = taskrun::inject(taskrun, declared, already, v1beta1, context_key, settings)?;
+        apply_to_value(taskrun, &injected.edits);
+        Ok(injected)
+    }
 
     /// A declared sidecar from its JSON, as if the annotation `p.io/test` had declared it.
     pub(crate) fn declared(value: Value) -> Declared {

@@ -27,7 +27,7 @@ use crate::tekton::variables::{has_variable, pod_level_variable, sidecar_contain
 /// Adds the declared sidecars that `already` does not list to the Pod, or replaces a Task-defined
 /// `sidecar-<name>` in place. `context` is what the policy carried from the TaskRun.
 pub fn inject(
-    pod: &mut Value,
+    pod: &Value,
     declared: &[Declared],
     already: &[String],
     context: Option<TaskRunContext>,
@@ -161,7 +161,7 @@ pub fn inject(
     if injected.names.is_empty() {
         return Ok(injected);
     }
-    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+    if !pod.get("spec").is_some_and(Value::is_object) {
         return Err(vec![Problem {
             annotation: declared
                 .first()
@@ -170,8 +170,8 @@ pub fn inject(
             sidecar: None,
             error: FieldError::new("", "the Pod has no spec to add sidecars to"),
         }]);
-    };
-    lists::apply(spec, edits);
+    }
+    injected.edits = lists::edits(edits, insertion_points);
     Ok(injected)
 }
 
@@ -297,7 +297,7 @@ fn startup_from_readiness(readiness: &Map<String, Value>) -> Map<String, Value> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inject::tests::declared;
+    use crate::inject::tests::{declared, inject_pod as inject};
     use crate::tekton::workspace_volume;
     use serde_json::json;
 

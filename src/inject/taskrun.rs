@@ -16,6 +16,7 @@ use crate::declaration::Declared;
 use crate::settings::{OnConflict, Settings};
 use crate::support::error::{FieldError, Problem, SidecarRef, warning};
 use crate::support::json::array;
+use crate::support::json_edit::{Edit, path};
 use crate::tekton::sidecar::text;
 use crate::tekton::variables::{Variables, has_variable, sidecar_container_name};
 
@@ -25,7 +26,7 @@ use crate::tekton::variables::{Variables, has_variable, sidecar_container_name};
 /// `already` is the marker's list: those were injected by an earlier evaluation and are left as they
 /// are. `v1beta1` spells `computeResources` as `resources`, as that API version does.
 pub fn inject(
-    taskrun: &mut Value,
+    taskrun: &Value,
     declared: &[Declared],
     already: &[String],
     v1beta1: bool,
@@ -36,10 +37,13 @@ pub fn inject(
         .pointer("/spec/taskSpec")
         .is_some_and(Value::is_object);
     if !inline {
-        let changed = taskrun.pointer("/spec/taskRef").is_some()
-            && context::carry(taskrun, context_key, declared, v1beta1);
+        let edits = if taskrun.pointer("/spec/taskRef").is_some() {
+            context::carry(taskrun, context_key, declared, v1beta1)
+        } else {
+            Vec::new()
+        };
         return Ok(Injected {
-            changed,
+            edits,
             ..Injected::default()
         });
     }
@@ -145,13 +149,11 @@ pub fn inject(
     if !problems.is_empty() {
         return Err(problems);
     }
-    if let (false, Some(spec)) = (
-        injected.names.is_empty(),
-        taskrun
-            .pointer_mut("/spec/taskSpec")
-            .and_then(Value::as_object_mut),
-    ) {
-        spec.insert("sidecars".to_string(), Value::Array(sidecars));
+    if !injected.names.is_empty() {
+        injected.edits.push(Edit::Set(
+            path(&["spec", "taskSpec", "sidecars"]),
+            Value::Array(sidecars),
+        ));
     }
     Ok(injected)
 }
@@ -159,7 +161,7 @@ pub fn inject(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inject::tests::declared;
+    use crate::inject::tests::{declared, inject_taskrun as inject};
     use serde_json::json;
 
     const KEY: &str = "p.io/taskrun.json";
@@ -301,7 +303,7 @@ mod tests {
         assert_eq!(tr, before);
         let mut by_ref = json!({"spec": {"taskRef": {"name": "golang-test"}, "workspaces": [{"name": "source", "emptyDir": {}}]}});
         let carried = inject(&mut by_ref, &decl, &[], false, KEY, &settings).expect("ok");
-        assert!(carried.changed && carried.names.is_empty());
+        assert!(!carried.edits.is_empty() && carried.names.is_empty());
         assert_eq!(
             by_ref["metadata"]["annotations"][KEY],
             "{\"workspaces\":[{\"name\":\"source\",\"volume\":\"ws-1bcf2\"}]}"

@@ -3,7 +3,7 @@
 //! The policy edits raw JSON rather than typed objects (a typed round trip would drop fields it does not
 //! know), so every module that reads an object needs these; they live here once.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The array at `pointer` (a JSON pointer), or an empty slice.
 pub fn array<'a>(value: &'a Value, pointer: &str) -> &'a [Value] {
@@ -32,41 +32,5 @@ pub fn kind_of(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "a mapping",
-    }
-}
-
-/// Sets the annotation `key` of `object` to `value`, creating `metadata.annotations` (or replacing it, if
-/// it is not a mapping) as needed.
-pub(crate) fn set_annotation(object: &mut Value, key: &str, value: String) {
-    let Some(root) = object.as_object_mut() else {
-        return;
-    };
-    let metadata = root
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !metadata.is_object() {
-        *metadata = Value::Object(Map::new());
-    }
-    let Some(metadata) = metadata.as_object_mut() else {
-        return;
-    };
-    let annotations = metadata
-        .entry("annotations")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !annotations.is_object() {
-        *annotations = Value::Object(Map::new());
-    }
-    if let Some(annotations) = annotations.as_object_mut() {
-        annotations.insert(key.to_string(), Value::String(value));
-    }
-}
-
-/// Removes the annotation `key`, if the object has it.
-pub(crate) fn remove_annotation(object: &mut Value, key: &str) {
-    if let Some(annotations) = object
-        .pointer_mut("/metadata/annotations")
-        .and_then(Value::as_object_mut)
-    {
-        annotations.remove(key);
     }
 }

@@ -1,4 +1,5 @@
-//! Support code that knows nothing of Tekton, Kubewarden or the policy's settings: lookups in raw JSON,
+//! Support code that knows nothing of Tekton, Kubewarden or the policy's settings: lookups in raw JSON and
+//! edits made to its text,
 //! reading YAML within a budget, the strict deserializer that finds unknown fields, Kubernetes' value
 //! grammars (names, quantities) and container image references, and the errors with the one place that turns them into messages.
 //!
@@ -7,6 +8,10 @@
 pub mod error;
 pub(crate) mod image_reference;
 pub mod json;
+pub mod json_edit;
+#[cfg(test)]
+mod json_edit_tests;
+mod json_text;
 pub(crate) mod k8s;
 pub(crate) mod k8s_types;
 pub(crate) mod shape;

@@ -298,7 +298,7 @@ fn admit(kind: (&str, &str, &str), object: &Value, settings: &Value) -> Result<V
     });
     match admission::evaluate(&to_bytes(&payload)) {
         Ok(Outcome::Accept) => Ok(object.clone()),
-        Ok(Outcome::Mutate(after)) => Ok(after),
+        Ok(Outcome::Mutate(after)) => Ok(after.value()),
         Err(error) => Err(error.to_string()),
     }
 }

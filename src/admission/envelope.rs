@@ -3,7 +3,7 @@
 //! The policy sits in front of every Pod and TaskRun that its rules match, and most of them carry no
 //! declaration. So the object stays raw JSON until a path needs it: routing reads only the request's kind
 //! and operation, and a Pod or TaskRun whose text never names the annotation prefix is accepted without
-//! being parsed; any other object is parsed once, its metadata read from the tree.
+//! being parsed; any other object is parsed once, its metadata into [`Metadata`] and the rest into a tree.
 
 use std::collections::BTreeMap;
 
@@ -48,17 +48,16 @@ pub struct GroupVersionKind {
     pub kind: String,
 }
 
-/// The metadata of the object under review: all that routing and the fast path need.
-#[derive(Debug, Default, Deserialize)]
-pub struct Head {
-    #[serde(default, deserialize_with = "nullable")]
-    pub metadata: Metadata,
-}
-
-/// `metadata`, without the fields the policy never reads.
+/// The object's `metadata`, without the fields the policy never reads: all that routing and the fast path
+/// need, read straight from the text into this type (`admission::read_object`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Metadata {
+    /// Empty on a CREATE with `generateName`.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub labels: BTreeMap<String, String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -78,7 +77,8 @@ pub struct OwnerReference {
     pub controller: Option<bool>,
 }
 
-/// [`Head`]'s shape, to say where an object's metadata is wrong when it cannot be read.
+/// The shape of an object's head, `{"metadata": Metadata}`, to say where its metadata is wrong when it
+/// cannot be read.
 pub(super) const HEAD: Shape = Shape::Struct(&Struct {
     name: "Head",
     fields: &[field(
@@ -86,6 +86,8 @@ pub(super) const HEAD: Shape = Shape::Struct(&Struct {
         Shape::Struct(&Struct {
             name: "Metadata",
             fields: &[
+                field("name", Shape::String),
+                field("namespace", Shape::String),
                 field("labels", Shape::Map(&Shape::String)),
                 field("annotations", Shape::Map(&Shape::String)),
                 field(

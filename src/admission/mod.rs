@@ -15,20 +15,23 @@ mod verdict;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use envelope::{Envelope, HEAD, Head, Metadata};
+use envelope::{Envelope, HEAD, Metadata};
 pub use response::validation_response;
 pub use verdict::{Mutated, Outcome, Verdict};
 
 use crate::declaration;
 use crate::inject::context::{self, TaskRunContext};
-use crate::inject::{pod, taskrun};
+use crate::inject::{self, pod, taskrun};
 use crate::settings::{self, Settings};
 use crate::support::error::{PolicyError, render_settings_errors};
 use crate::support::json_edit;
+use crate::support::json_pruned::{self, Keep};
 use crate::support::shape::{self, Unknown};
+use crate::tekton::variables::Named;
 use crate::tekton::{PIPELINE_TASK_LABEL, TASKRUN_LABEL};
 use crate::validation::pipelinerun;
 
@@ -102,12 +105,9 @@ fn decide(
     {
         return Ok(Outcome::Accept);
     }
-    // The object is parsed once; its metadata is read from that tree, not from the text again.
-    let object: Value = serde_json::from_str(text)
-        .map_err(|err| PolicyError::Request(format!("the object is not valid JSON ({err})")))?;
-    let metadata = Head::deserialize(&object)
-        .map_err(|_| unreadable_metadata(raw))?
-        .metadata;
+    // The object is parsed once: its metadata into the policy's type, the rest into a tree of what this
+    // target's path reads.
+    let (metadata, object) = read_object(raw, "object", reads(target))?;
     if target == Target::Pod && !is_taskrun_pod(&metadata) {
         return Ok(Outcome::Accept);
     }
@@ -156,7 +156,17 @@ fn decide(
             let context_key = declaration::key(&settings.annotation_prefix, context::SUFFIX);
             let injected = if target == Target::TaskRun {
                 let v1beta1 = request.kind.version == "v1beta1";
-                taskrun::inject(&object, &declared, &names, v1beta1, &context_key, &settings)
+                let head = taskrun::Head {
+                    named: Named {
+                        name: metadata.name.as_deref(),
+                        namespace: metadata.namespace.as_deref(),
+                    },
+                    carrier: context::Annotation {
+                        key: &context_key,
+                        present: metadata.annotations.get(&context_key).map(String::as_str),
+                    },
+                };
+                taskrun::inject(&object, &declared, &names, v1beta1, head, &settings)
             } else {
                 let context = TaskRunContext::read(
                     metadata.annotations.get(&context_key).map(String::as_str),
@@ -194,12 +204,35 @@ fn decide(
     }
 }
 
+/// What of the object a target's path reads. A Pod's steps, most of its text, are left out of the tree.
+fn reads(target: Target) -> &'static Keep {
+    #[cfg(test)]
+    if pruned_tests::WHOLE.get() {
+        return &Keep::All;
+    }
+    match target {
+        Target::Pod => &inject::POD_READS,
+        Target::TaskRun | Target::PipelineRun => &Keep::All,
+    }
+}
+
+/// The object `raw` (the request's `what`), read once: its metadata into the policy's type, and the
+/// rest into a tree of what `keep` names.
+fn read_object(raw: &RawValue, what: &str, keep: &Keep) -> Result<(Metadata, Value), PolicyError> {
+    match json_pruned::read_split::<Option<Metadata>>(raw.get(), "metadata", keep) {
+        Ok((metadata, object)) => Ok((metadata.flatten().unwrap_or_default(), object)),
+        // Only for objects the API server would not send: the slow path says what is wrong.
+        Err(_) => Err(match serde_json::from_str::<IgnoredAny>(raw.get()) {
+            Err(err) => PolicyError::Request(format!("the {what} is not valid JSON ({err})")),
+            Ok(_) => unreadable_metadata(raw),
+        }),
+    }
+}
+
 /// The object an UPDATE replaces, with its annotations: what was accepted before.
 fn read_old(raw: &RawValue) -> Result<(Value, BTreeMap<String, String>), PolicyError> {
-    let old: Value = serde_json::from_str(raw.get())
-        .map_err(|err| PolicyError::Request(format!("the old object is not valid JSON ({err})")))?;
-    let head = Head::deserialize(&old).map_err(|_| unreadable_metadata(raw))?;
-    Ok((old, head.metadata.annotations))
+    let (metadata, old) = read_object(raw, "old object", &Keep::All)?;
+    Ok((old, metadata.annotations))
 }
 
 /// Why the object's metadata cannot be read, with the path of the field at fault. Reached only for objects
@@ -259,6 +292,9 @@ fn annotation_prefix(settings: Option<&RawValue>) -> Result<String, PolicyError>
     };
     Ok(given.unwrap_or_else(settings::default_prefix))
 }
+
+#[cfg(test)]
+mod pruned_tests;
 
 #[cfg(test)]
 mod tests {

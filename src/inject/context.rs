@@ -96,6 +96,13 @@ impl TaskRunContext {
     }
 }
 
+/// The annotation that carries a TaskRun's context: its key, and its value on the TaskRun as it came.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Annotation<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) present: Option<&'a str>,
+}
+
 /// At TaskRun CREATE of a referenced Task: writes the annotation `key` and moves the `sidecarSpecs`
 /// entries of declared sidecars into it. Returns the changes (none: the TaskRun stays as it is).
 ///
@@ -103,12 +110,13 @@ impl TaskRunContext {
 /// one written by hand (or copied from a PipelineRun) cannot name other volumes. The `sidecarSpecs` it
 /// already holds for declared sidecars are kept, as a second evaluation must change nothing after the
 /// first moved them out of the spec; they set resources only, which the declaration could set as well.
-pub(crate) fn carry(taskrun: &Value, key: &str, declared: &[Declared], v1beta1: bool) -> Vec<Edit> {
-    let present = taskrun
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(key))
-        .and_then(Value::as_str)
-        .map(str::to_string);
+pub(crate) fn carry(
+    taskrun: &Value,
+    annotation: Annotation<'_>,
+    declared: &[Declared],
+    v1beta1: bool,
+) -> Vec<Edit> {
+    let Annotation { key, present } = annotation;
     let is_declared = |name: &str| declared.iter().any(|d| d.sidecar.name() == name);
     let bindings = array(taskrun, "/spec/workspaces");
     let volumes = create_volumes(bindings);
@@ -141,7 +149,7 @@ pub(crate) fn carry(taskrun: &Value, key: &str, declared: &[Declared], v1beta1: 
             .and_then(Value::as_str)
             .is_some_and(is_declared)
     });
-    let mut sidecar_specs: Vec<SidecarSpec> = TaskRunContext::read(present.as_deref())
+    let mut sidecar_specs: Vec<SidecarSpec> = TaskRunContext::read(present)
         .map(|context| context.sidecar_specs)
         .unwrap_or_default();
     sidecar_specs.retain(|spec| is_declared(&spec.name));
@@ -158,7 +166,7 @@ pub(crate) fn carry(taskrun: &Value, key: &str, declared: &[Declared], v1beta1: 
             .ok()
             .map(|value| value.to_string())
     };
-    if text == present {
+    if text.as_deref() == present {
         return Vec::new();
     }
     let mut edits = Vec::new();
@@ -186,7 +194,14 @@ mod tests {
 
     /// `carry` made to the TaskRun: whether it changed.
     fn carried(taskrun: &mut Value, declared: &[Declared], v1beta1: bool) -> bool {
-        let edits = carry(taskrun, KEY, declared, v1beta1);
+        let present = taskrun["metadata"]["annotations"][KEY]
+            .as_str()
+            .map(str::to_string);
+        let annotation = Annotation {
+            key: KEY,
+            present: present.as_deref(),
+        };
+        let edits = carry(taskrun, annotation, declared, v1beta1);
         apply_to_value(taskrun, &edits);
         !edits.is_empty()
     }

@@ -22,6 +22,7 @@ use crate::settings::pod_level::Surroundings;
 use crate::support::error::{FieldError, Problem, SidecarRef};
 use crate::support::json::array;
 use crate::support::json_edit::Edit;
+use crate::support::json_pruned::Keep;
 
 /// A container, or a sidecar of an inline Task, as the JSON it is written into the object as.
 type Container = Map<String, Value>;
@@ -35,6 +36,32 @@ pub(crate) struct Injected {
     pub(crate) warnings: Vec<String>,
     pub(crate) edits: Vec<Edit>,
 }
+
+/// What of a Pod's spec the injection reads (`PodView`, `surroundings`, the container lists; admission
+/// reads the metadata into a type of its own); the rest is left out of the tree the Pod is read into
+/// (`support::json_pruned`). Reading anything
+/// else of the Pod needs it named here: `admission::pruned_tests` holds every fixture to the same answer
+/// with the whole Pod.
+pub(crate) const POD_READS: Keep = Keep::Members(&[(
+    "spec",
+    Keep::Members(&[
+        ("hostNetwork", Keep::All),
+        ("hostPID", Keep::All),
+        ("hostIPC", Keep::All),
+        ("securityContext", Keep::All),
+        ("volumes", Keep::All),
+        ("containers", Keep::Elements(&CONTAINER_READS)),
+        ("initContainers", Keep::Elements(&CONTAINER_READS)),
+    ]),
+)]);
+
+/// What of a container of the Pod the injection reads.
+const CONTAINER_READS: Keep = Keep::Members(&[
+    ("name", Keep::All),
+    ("volumeMounts", Keep::All),
+    ("securityContext", Keep::All),
+    ("resources", Keep::All),
+]);
 
 /// What the Pod Security Standards judge of the Pod a sidecar joins, from a Pod's `spec` or a TaskRun's
 /// `podTemplate` (they spell these fields alike), with `more_volumes` (an inline Task's own).
@@ -106,7 +133,27 @@ pub(crate) mod tests {
         context_key: &str,
         settings: &Settings,
     ) -> Result<Injected, Vec<Problem>> {
-        let injected = taskrun::inject(taskrun, declared, already, v1beta1, context_key, settings)?;
+        let text = |pointer: &str| {
+            taskrun
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let (name, namespace) = (text("/metadata/name"), text("/metadata/namespace"));
+        let present = taskrun["metadata"]["annotations"][context_key]
+            .as_str()
+            .map(str::to_string);
+        let head = taskrun::Head {
+            named: crate::tekton::variables::Named {
+                name: name.as_deref(),
+                namespace: namespace.as_deref(),
+            },
+            carrier: context::Annotation {
+                key: context_key,
+                present: present.as_deref(),
+            },
+        };
+        let injected = taskrun::inject(taskrun, declared, already, v1beta1, head, settings)?;
         apply_to_value(taskrun, &injected.edits);
         Ok(injected)
     }

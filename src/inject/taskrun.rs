@@ -10,18 +10,27 @@
 
 use serde_json::Value;
 
+use super::context::{self, Annotation};
 use super::inline::InlineTask;
-use super::{Injected, conflict, context, resources};
+use super::{Injected, conflict, resources};
 use crate::declaration::Declared;
 use crate::settings::{OnConflict, Settings};
 use crate::support::error::{FieldError, Problem, SidecarRef, warning};
 use crate::support::json::array;
 use crate::support::json_edit::{Edit, path};
 use crate::tekton::sidecar::text;
-use crate::tekton::variables::{Variables, has_variable, sidecar_container_name};
+use crate::tekton::variables::{Named, Variables, has_variable, sidecar_container_name};
+
+/// What injection needs of a TaskRun's metadata, which admission has read: its name and namespace
+/// (Tekton's `context.taskRun.*` variables) and the annotation that carries its context to the Pod.
+#[derive(Debug, Clone, Copy)]
+pub struct Head<'a> {
+    pub(crate) named: Named<'a>,
+    pub(crate) carrier: Annotation<'a>,
+}
 
 /// Merges `declared` into the TaskRun's inline `spec.taskSpec.sidecars`, or, for a referenced Task,
-/// carries the bindings and `sidecarSpecs` its Pod will need on the annotation `context_key`.
+/// carries the bindings and `sidecarSpecs` its Pod will need on the annotation `head.carrier`.
 ///
 /// `already` is the marker's list: those were injected by an earlier evaluation and are left as they
 /// are. `v1beta1` spells `computeResources` as `resources`, as that API version does.
@@ -30,7 +39,7 @@ pub fn inject(
     declared: &[Declared],
     already: &[String],
     v1beta1: bool,
-    context_key: &str,
+    head: Head<'_>,
     settings: &Settings,
 ) -> Result<Injected, Vec<Problem>> {
     let inline = taskrun
@@ -38,7 +47,7 @@ pub fn inject(
         .is_some_and(Value::is_object);
     if !inline {
         let edits = if taskrun.pointer("/spec/taskRef").is_some() {
-            context::carry(taskrun, context_key, declared, v1beta1)
+            context::carry(taskrun, head.carrier, declared, v1beta1)
         } else {
             Vec::new()
         };
@@ -56,7 +65,7 @@ pub fn inject(
                 .any(|m| has_variable(text(m, "name")))
     });
     let variables = if needs_variables {
-        Variables::for_inline_taskrun(taskrun)
+        Variables::for_inline_taskrun(taskrun, head.named)
     } else {
         Variables::default()
     };

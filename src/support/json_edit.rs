@@ -98,13 +98,15 @@ pub(super) fn by_text(text: &str, edits: &[Edit]) -> Option<String> {
         };
         // Two edits at one place, or adding and removing members of one object, would see each other.
         let meet = |other: &Splice| {
-            splice.at.start <= other.at.end && other.at.start <= splice.at.end
+            overlap(&splice.at, &other.at)
                 || splice.members_of.is_some() && splice.members_of == other.members_of
         };
         if splices.iter().any(meet) {
             return None;
         }
-        let at = splices.partition_point(|other| other.at.start < splice.at.start);
+        // An insertion where a replaced span starts goes before it, where it ends after it.
+        let key = |s: &Splice| (s.at.start, s.at.end);
+        let at = splices.partition_point(|other| key(other) < key(&splice));
         splices.insert(at, splice);
         reaches.push((edit, reach));
     }
@@ -118,6 +120,17 @@ pub(super) fn by_text(text: &str, edits: &[Edit]) -> Option<String> {
     }
     out.push_str(text.get(from..)?);
     Some(out)
+}
+
+/// Whether two spans of the text share a byte, or are one insertion point: an insertion at the edge of a
+/// replaced span does not meet it.
+fn overlap(a: &Range<usize>, b: &Range<usize>) -> bool {
+    match (a.is_empty(), b.is_empty()) {
+        (true, true) => a.start == b.start,
+        (true, false) => b.start < a.start && a.start < b.end,
+        (false, true) => a.start < b.start && b.start < a.end,
+        (false, false) => a.start < b.end && b.start < a.end,
+    }
 }
 
 /// Whether `later` can be made without seeing `earlier`, though it edits the same member: replacing

@@ -99,14 +99,45 @@ fn edits_that_meet_are_made_in_order() {
             false
         )
     );
-    // The insertion goes before what is now element 1, the replaced one.
+    // Replacing an element moves none: an insertion after it, or before it, is made to the text.
     let replaced_then_inserted = [
         Edit::Replace(path(&["spec", "c"]), 1, json!(9)),
         Edit::Insert(path(&["spec", "c"]), 2, vec![json!(3)]),
+        Edit::Insert(path(&["spec", "c"]), 1, vec![json!(4)]),
     ];
     assert_eq!(
-        agree(text, &replaced_then_inserted).0,
-        json!({"metadata": {"name": "p"}, "spec": {"c": [1, 9, 3]}})
+        agree(text, &replaced_then_inserted[..2]),
+        (
+            json!({"metadata": {"name": "p"}, "spec": {"c": [1, 9, 3]}}),
+            true
+        )
+    );
+    assert_eq!(
+        agree(
+            text,
+            &[
+                replaced_then_inserted[0].clone(),
+                replaced_then_inserted[2].clone()
+            ]
+        ),
+        (
+            json!({"metadata": {"name": "p"}, "spec": {"c": [1, 4, 9]}}),
+            true
+        )
+    );
+    // An insertion moves the elements after it: what a later edit means by an index has changed.
+    assert_eq!(
+        agree(
+            text,
+            &[
+                replaced_then_inserted[1].clone(),
+                replaced_then_inserted[0].clone()
+            ]
+        ),
+        (
+            json!({"metadata": {"name": "p"}, "spec": {"c": [1, 9, 3]}}),
+            false
+        )
     );
     // Apart, they are made to the text.
     let apart = [

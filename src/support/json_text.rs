@@ -201,22 +201,26 @@ pub(super) fn skip_space(bytes: &[u8], mut i: usize) -> usize {
 }
 
 /// Where the string that starts at `i` ends (past its closing quote). Strings (scripts, arguments,
-/// environment values) are most of a Pod's text, so they are skipped eight bytes at a time.
+/// environment values, and every key) are most of a Pod's text, so they are read eight bytes at a time,
+/// going straight to the first quote or backslash among them.
 pub(super) fn string_end(bytes: &[u8], i: usize) -> Option<usize> {
     if bytes.get(i) != Some(&b'"') {
         return None;
     }
     let mut j = i + 1;
     loop {
-        while let Some(word) = bytes
+        if let Some(word) = bytes
             .get(j..j + 8)
             .and_then(|w| <[u8; 8]>::try_from(w).ok())
         {
             let word = u64::from_le_bytes(word);
-            if has_byte(word, b'"') | has_byte(word, b'\\') != 0 {
-                break;
+            let found = has_byte(word, b'"') | has_byte(word, b'\\');
+            if found == 0 {
+                j += 8;
+                continue;
             }
-            j += 8;
+            // The lowest flagged byte is the first match (the test can flag bytes above a match too).
+            j += (found.trailing_zeros() / 8) as usize;
         }
         match bytes.get(j)? {
             b'"' => return Some(j + 1),
@@ -266,6 +270,22 @@ pub(super) fn value_end(bytes: &[u8], i: usize) -> Option<usize> {
                 .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
                 .unwrap_or(rest.len());
             (len > 0).then_some(i + len)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_string_ends_where_serde_json_ends_it(text in "[a-z\"\\\\/ é\u{1}]{0,40}", after in "[,}\\]]") {
+            let quoted = serde_json::to_string(&text).expect("serializes");
+            let document = format!("{quoted}{after}\"x\"");
+            prop_assert_eq!(string_end(document.as_bytes(), 0), Some(quoted.len()));
+            prop_assert_eq!(value_end(document.as_bytes(), 0), Some(quoted.len()));
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod json;
 pub mod json_edit;
 #[cfg(test)]
 mod json_edit_tests;
+pub(crate) mod json_pruned;
 mod json_text;
 pub(crate) mod k8s;
 pub(crate) mod k8s_types;

@@ -55,8 +55,8 @@ impl Variables {
     /// What Tekton will substitute in the sidecars of `taskrun`'s inline `spec.taskSpec` at its first
     /// reconcile. The TaskRun's name is not known when it is created with `generateName`, nor its uid
     /// (the API server sets both after the mutating admission), nor the retry count of a later attempt:
-    /// those are not resolvable.
-    pub(crate) fn for_inline_taskrun(taskrun: &Value) -> Variables {
+    /// those are not resolvable. `named` is the TaskRun's metadata, which admission has read.
+    pub(crate) fn for_inline_taskrun(taskrun: &Value, named: Named<'_>) -> Variables {
         let spec = taskrun.pointer("/spec/taskSpec").unwrap_or(&Value::Null);
         let defaults = array(spec, "/params");
         let given = array(taskrun, "/spec/params");
@@ -68,7 +68,7 @@ impl Variables {
         }
         let mut variables = Variables::default();
         variables.passes.push(params(defaults, given));
-        variables.passes.push(context(taskrun));
+        variables.passes.push(context(named));
         let mut results = Pass::new();
         for result in array(spec, "/results") {
             if let Some(name) = result.get("name").and_then(Value::as_str) {
@@ -215,16 +215,17 @@ pub(crate) enum Unresolved {
     TooManyParams,
 }
 
+/// A TaskRun's name and namespace, as its metadata gives them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Named<'a> {
+    pub(crate) name: Option<&'a str>,
+    pub(crate) namespace: Option<&'a str>,
+}
+
 /// `getContextReplacements`; for an inline spec the task's name is the TaskRun's.
-fn context(taskrun: &Value) -> Pass {
-    let name = taskrun
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .filter(|v| !v.is_empty());
-    let namespace = taskrun
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .filter(|v| !v.is_empty());
+fn context(named: Named<'_>) -> Pass {
+    let name = named.name.filter(|v| !v.is_empty());
+    let namespace = named.namespace.filter(|v| !v.is_empty());
     let known = [
         ("context.taskRun.name", name),
         ("context.task.name", name),
@@ -313,9 +314,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The metadata of [`taskrun`].
+    fn named() -> Named<'static> {
+        Named {
+            name: Some("run-build"),
+            namespace: Some("team-a"),
+        }
+    }
+
     fn taskrun() -> Value {
         json!({
-            "metadata": {"name": "run-build", "namespace": "team-a", "uid": "0b5f0c63"},
             "spec": {
                 "params": [{"name": "image", "value": "postgres:16"}, {"name": "list", "value": ["a", "b"]},
                            {"name": "obj", "value": {"tag": "16"}}, {"name": "later", "value": "$(context.taskRun.name)"},
@@ -389,7 +397,7 @@ mod tests {
         #[case] text: &str,
         #[case] expected: Result<&str, Unresolved>,
     ) {
-        let variables = Variables::for_inline_taskrun(&taskrun());
+        let variables = Variables::for_inline_taskrun(&taskrun(), named());
         assert_eq!(
             variables.for_sidecar(&[]).resolve(text),
             expected.map(str::to_string)
@@ -398,7 +406,7 @@ mod tests {
 
     #[test]
     fn a_sidecar_s_own_mount_path_is_its_workspace_path() {
-        let variables = Variables::for_inline_taskrun(&taskrun());
+        let variables = Variables::for_inline_taskrun(&taskrun(), named());
         let own = [("source", "/mine")];
         assert_eq!(
             variables
@@ -418,7 +426,7 @@ mod tests {
         taskrun["spec"]["params"] = (0..=MAX_PARAMS)
             .map(|i| json!({"name": format!("p{i}"), "value": "x"}))
             .collect();
-        let variables = Variables::for_inline_taskrun(&taskrun);
+        let variables = Variables::for_inline_taskrun(&taskrun, named());
         assert_eq!(
             variables.for_sidecar(&[]).resolve("$(params.p1)"),
             Err(Unresolved::TooManyParams)

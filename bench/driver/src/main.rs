@@ -10,7 +10,9 @@
 //!
 //! usage: policy-bench POLICY.wasm BASELINE.wasm FLOOR.wasm [NAIVE.wasm] [ITERATIONS]
 //!        policy-bench --native REQUEST.json [ITERATIONS] [SETTINGS-JSON]   (for a profiler)
+//!        policy-bench --module MODULE.wasm REQUEST.json [CALLS] [SETTINGS-JSON]   (for an instruction count)
 
+mod count;
 mod growth;
 mod host;
 mod kwctl;
@@ -20,7 +22,7 @@ mod worst;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use host::{Compiled, call, call_on, compile, instance, respond};
+use host::{Compiled, call, call_on, compile, instance, minor_faults, respond};
 use serde_json::{Value, json};
 use wapc::WapcHost;
 
@@ -167,6 +169,11 @@ fn main() -> Result<()> {
     {
         return native::profile(request, rest);
     }
+    if let [flag, module, rest @ ..] = args.as_slice()
+        && flag == "--module"
+    {
+        return count::run(module, rest);
+    }
     let wasm: Vec<&String> = args.iter().filter(|a| a.ends_with(".wasm")).collect();
     let (policy_path, baseline_path, floor_path) = match wasm.as_slice() {
         [p, b, f, ..] => ((*p).clone(), (*b).clone(), (*f).clone()),
@@ -303,18 +310,22 @@ fn breakdown(modules: &Modules, cases: &[Case], iterations: usize) -> Result<()>
     println!(
         "\n## Where the time goes, fresh instance ({iterations} iterations each; µs, policy / mutation floor)\n"
     );
-    println!("| case | instantiate | first call | same call again | host's diff and encoding |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| case | instantiate | first call | same call again | host's diff and encoding | page faults of the first call |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
     for case in cases.iter().filter(|c| c.operation == "validate") {
         let mut cells = [[Duration::ZERO; 2]; 4];
+        let mut faults = [0u64; 2];
         for _ in 0..iterations {
             for (m, module) in [&modules.policy, &modules.floor].into_iter().enumerate() {
                 let start = Instant::now();
                 let host = instance(module)?;
                 cells[0][m] += start.elapsed();
-                let start = Instant::now();
+                let (before, start) = (minor_faults(), Instant::now());
                 std::hint::black_box(call_on(&host, case.operation, &case.payload)?);
                 cells[1][m] += start.elapsed();
+                faults[m] += minor_faults().saturating_sub(before);
                 let start = Instant::now();
                 let answer = call_on(&host, case.operation, &case.payload)?;
                 cells[2][m] += start.elapsed();
@@ -331,13 +342,16 @@ fn breakdown(modules: &Modules, cases: &[Case], iterations: usize) -> Result<()>
                 floor.as_secs_f64() * 1e6 / n
             )
         };
+        let per_call = |f: u64| f as f64 / n;
         println!(
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {:.0} / {:.0} |",
             case.name,
             cell(cells[0]),
             cell(cells[1]),
             cell(cells[2]),
-            cell(cells[3])
+            cell(cells[3]),
+            per_call(faults[0]),
+            per_call(faults[1])
         );
     }
     Ok(())

@@ -14,12 +14,10 @@ mod verdict;
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use envelope::{Envelope, HEAD, Metadata};
+use envelope::{Envelope, HEAD, METADATA, Metadata};
 pub use response::validation_response;
 pub use verdict::{Mutated, Outcome, Verdict};
 
@@ -28,6 +26,7 @@ use crate::inject::context::{self, TaskRunContext};
 use crate::inject::{self, pod, taskrun};
 use crate::settings::{self, Settings};
 use crate::support::error::{PolicyError, render_settings_errors};
+use crate::support::json::kind_of;
 use crate::support::json_edit;
 use crate::support::json_pruned::{self, Keep};
 use crate::support::shape::{self, Unknown};
@@ -211,22 +210,27 @@ fn reads(target: Target) -> &'static Keep {
         return &Keep::All;
     }
     match target {
-        Target::Pod => &inject::POD_READS,
+        Target::Pod => &POD,
         Target::TaskRun | Target::PipelineRun => &Keep::All,
     }
 }
 
-/// The object `raw` (the request's `what`), read once: its metadata into the policy's type, and the
-/// rest into a tree of what `keep` names.
+/// What of a Pod admission and injection read: the metadata, and what injection reads of the spec.
+const POD: Keep = Keep::Members(&[("metadata", METADATA), ("spec", inject::POD_SPEC_READS)]);
+
+/// The object `raw` (the request's `what`), read once into a tree of what `keep` names (or whole, if it
+/// is not of the shapes `keep` expects), and its metadata taken out of the tree.
 fn read_object(raw: &RawValue, what: &str, keep: &Keep) -> Result<(Metadata, Value), PolicyError> {
-    match json_pruned::read_split::<Option<Metadata>>(raw.get(), "metadata", keep) {
-        Ok((metadata, object)) => Ok((metadata.flatten().unwrap_or_default(), object)),
-        // Only for objects the API server would not send: the slow path says what is wrong.
-        Err(_) => Err(match serde_json::from_str::<IgnoredAny>(raw.get()) {
-            Err(err) => PolicyError::Request(format!("the {what} is not valid JSON ({err})")),
-            Ok(_) => unreadable_metadata(raw),
-        }),
-    }
+    let mut tree = json_pruned::read(raw.get(), keep)
+        .or_else(|_| json_pruned::read(raw.get(), &Keep::All))
+        .map_err(|err| PolicyError::Request(format!("the {what} is not valid JSON ({err})")))?;
+    // Only objects the API server would not send have metadata of another type: the slow path says where.
+    let metadata = match tree.as_object_mut().map(|fields| fields.remove("metadata")) {
+        Some(Some(metadata)) => Metadata::read(metadata),
+        Some(None) => Some(Metadata::default()),
+        None => None,
+    };
+    Ok((metadata.ok_or_else(|| unreadable_metadata(raw))?, tree))
 }
 
 /// The object an UPDATE replaces, with its annotations: what was accepted before.
@@ -275,22 +279,21 @@ fn is_taskrun_pod(metadata: &Metadata) -> bool {
 
 /// The annotation prefix from the raw settings, without reading the rest of them (templates can be large).
 fn annotation_prefix(settings: Option<&RawValue>) -> Result<String, PolicyError> {
-    #[derive(Deserialize)]
-    struct PrefixOnly {
-        #[serde(rename = "annotationPrefix")]
-        annotation_prefix: Option<String>,
-    }
+    const PREFIX: Keep = Keep::Members(&[("annotationPrefix", Keep::All)]);
+    let cannot =
+        |why: String| PolicyError::Settings(format!("annotationPrefix cannot be read ({why})"));
     let given = match settings {
-        Some(raw) if raw.get() != "null" => {
-            serde_json::from_str::<PrefixOnly>(raw.get())
-                .map_err(|err| {
-                    PolicyError::Settings(format!("annotationPrefix cannot be read ({err})"))
-                })?
-                .annotation_prefix
-        }
+        Some(raw) if raw.get() != "null" => json_pruned::read(raw.get(), &PREFIX)
+            .map_err(|err| cannot(err.to_string()))?
+            .get_mut("annotationPrefix")
+            .map(Value::take),
         _ => None,
     };
-    Ok(given.unwrap_or_else(settings::default_prefix))
+    match given {
+        Some(Value::String(prefix)) => Ok(prefix),
+        None | Some(Value::Null) => Ok(settings::default_prefix()),
+        Some(other) => Err(cannot(format!("it is {}, not a string", kind_of(&other)))),
+    }
 }
 
 #[cfg(test)]
@@ -299,7 +302,44 @@ mod pruned_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rstest::rstest;
     use serde_json::json;
+
+    #[rstest]
+    #[case::missing(Some("{}"), Ok("pipelinerun-sidecars.io"))]
+    #[case::no_settings(None, Ok("pipelinerun-sidecars.io"))]
+    #[case::null_settings(Some("null"), Ok("pipelinerun-sidecars.io"))]
+    #[case::null(
+        Some(r#"{"annotationPrefix": null, "templates": {"x": [1]}}"#),
+        Ok("pipelinerun-sidecars.io")
+    )]
+    #[case::given(
+        Some(r#"{"maxSidecarsPerTask": 3, "annotationPrefix": "sidecars.acme.io"}"#),
+        Ok("sidecars.acme.io")
+    )]
+    #[case::a_number(
+        Some(r#"{"annotationPrefix": 5}"#),
+        Err("annotationPrefix cannot be read (it is a number, not a string)")
+    )]
+    #[case::not_a_mapping(
+        Some("[1]"),
+        Err(
+            "annotationPrefix cannot be read (invalid type: sequence, expected an object at line 1 column 0)"
+        )
+    )]
+    fn the_prefix_is_read_alone_from_the_settings(
+        #[case] settings: Option<&str>,
+        #[case] expected: Result<&str, &str>,
+    ) {
+        let raw = settings.map(|text| RawValue::from_string(text.to_string()).expect("JSON"));
+        let read = annotation_prefix(raw.as_deref());
+        assert_eq!(
+            read,
+            expected
+                .map(str::to_string)
+                .map_err(|message| PolicyError::Settings(message.to_string()))
+        );
+    }
 
     fn payload(
         kind: (&str, &str, &str),

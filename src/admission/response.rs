@@ -5,50 +5,37 @@
 //! object as a tree only for it to be written out again. Here the object is the request's own text with
 //! the policy's changes made to it (`support::json_edit`), and it is copied into the answer as it is.
 
-use std::collections::BTreeMap;
-
-use serde::Serialize;
-
 use super::verdict::{Outcome, Verdict};
 
-/// The SDK's `ValidationResponse`, field for field, but for `mutated_object`, which
-/// [`validation_response`] writes itself.
-#[derive(Serialize)]
-struct Response {
-    accepted: bool,
-    message: Option<String>,
-    code: Option<u16>,
-    audit_annotations: Option<BTreeMap<String, String>>,
-    warnings: Option<Vec<String>>,
-}
-
-/// The JSON policy-server reads from `validate`: accepted, rejected with the message, or accepted with the
-/// changed object (which policy-server diffs into a JSONPatch), with the warnings `kubectl` prints and the
-/// audit annotations.
+/// The JSON policy-server reads from `validate`, the SDK's `ValidationResponse` field for field:
+/// accepted, rejected with the message, or accepted with the changed object (which policy-server diffs
+/// into a JSONPatch), with the warnings `kubectl` prints and the audit annotations. It is written here, in
+/// one buffer, so that the object goes in as the text it is.
 pub fn validation_response(verdict: Verdict) -> Result<Vec<u8>, serde_json::Error> {
     let (accepted, message, mutated) = match verdict.outcome {
         Ok(Outcome::Accept) => (true, None, None),
         Ok(Outcome::Mutate(object)) => (true, None, Some(object)),
         Err(error) => (false, Some(error.to_string()), None),
     };
-    let response = serde_json::to_vec(&Response {
-        accepted,
-        message,
-        code: None,
-        audit_annotations: (!verdict.audit.is_empty()).then_some(verdict.audit),
-        warnings: (!verdict.warnings.is_empty()).then_some(verdict.warnings),
-    })?;
-    let Some(object) = mutated else {
-        return Ok(response);
-    };
-    // `response` is an object with at least `accepted`: the member goes in first, after its brace.
-    const KEY: &[u8] = b"{\"mutated_object\":";
-    let rest = response.get(1..).unwrap_or_default();
-    let mut out = Vec::with_capacity(KEY.len() + object.text().len() + 1 + rest.len());
-    out.extend_from_slice(KEY);
-    out.extend_from_slice(object.text().as_bytes());
-    out.push(b',');
-    out.extend_from_slice(rest);
+    let audit = (!verdict.audit.is_empty()).then_some(verdict.audit);
+    let warnings = (!verdict.warnings.is_empty()).then_some(verdict.warnings);
+    let text = mutated.as_ref().map_or("", |object| object.text());
+    let mut out = Vec::with_capacity(text.len() + 256);
+    if mutated.is_some() {
+        out.extend_from_slice(b"{\"mutated_object\":");
+        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(b",\"accepted\":");
+    } else {
+        out.extend_from_slice(b"{\"accepted\":");
+    }
+    out.extend_from_slice(if accepted { b"true" } else { b"false" });
+    out.extend_from_slice(b",\"message\":");
+    serde_json::to_writer(&mut out, &message)?;
+    out.extend_from_slice(b",\"code\":null,\"audit_annotations\":");
+    serde_json::to_writer(&mut out, &audit)?;
+    out.extend_from_slice(b",\"warnings\":");
+    serde_json::to_writer(&mut out, &warnings)?;
+    out.push(b'}');
     Ok(out)
 }
 
@@ -59,6 +46,7 @@ mod tests {
     use crate::support::error::PolicyError;
     use rstest::rstest;
     use serde_json::{Value, json};
+    use std::collections::BTreeMap;
 
     fn verdict(outcome: Result<Outcome, PolicyError>, warnings: &[&str]) -> Verdict {
         Verdict {

@@ -37,23 +37,19 @@ pub(crate) struct Injected {
     pub(crate) edits: Vec<Edit>,
 }
 
-/// What of a Pod's spec the injection reads (`PodView`, `surroundings`, the container lists; admission
-/// reads the metadata into a type of its own); the rest is left out of the tree the Pod is read into
-/// (`support::json_pruned`). Reading anything
+/// What of a Pod's spec the injection reads (`PodView`, `surroundings`, the container lists); the rest is
+/// left out of the tree the Pod is read into (`support::json_pruned`). Reading anything
 /// else of the Pod needs it named here: `admission::pruned_tests` holds every fixture to the same answer
 /// with the whole Pod.
-pub(crate) const POD_READS: Keep = Keep::Members(&[(
-    "spec",
-    Keep::Members(&[
-        ("hostNetwork", Keep::All),
-        ("hostPID", Keep::All),
-        ("hostIPC", Keep::All),
-        ("securityContext", Keep::All),
-        ("volumes", Keep::All),
-        ("containers", Keep::Elements(&CONTAINER_READS)),
-        ("initContainers", Keep::Elements(&CONTAINER_READS)),
-    ]),
-)]);
+pub(crate) const POD_SPEC_READS: Keep = Keep::Members(&[
+    ("hostNetwork", Keep::All),
+    ("hostPID", Keep::All),
+    ("hostIPC", Keep::All),
+    ("securityContext", Keep::All),
+    ("volumes", Keep::All),
+    ("containers", Keep::Elements(&CONTAINER_READS)),
+    ("initContainers", Keep::Elements(&CONTAINER_READS)),
+]);
 
 /// What of a container of the Pod the injection reads.
 const CONTAINER_READS: Keep = Keep::Members(&[

@@ -9,12 +9,13 @@
 //! The text was read before (it is valid JSON). One walk over it finds where every edit goes: it looks
 //! into the members on the edits' paths and skips over everything else. The edits are then written in one
 //! pass. Should two edits touch the same place (one inside what another replaces, two members added to the
-//! same object...), their order would matter, and the edits are made to the parsed tree instead, with the
-//! same meaning ([`apply_to_value`]); a property test holds the two to the same result.
+//! same object...), their order matters, and they are made one after the other instead. What an edit
+//! means is what `apply_to_value` makes of it on a tree (in the tests), and property tests hold the text
+//! to that.
 
 use std::ops::Range;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::json_text::{Keys, is_array, is_object, skip_space, walk_object};
 
@@ -53,20 +54,25 @@ pub fn path(keys: &[&str]) -> Vec<String> {
 /// The document `text`, which must be JSON (it was read before), with `edits` made in order. `None` only
 /// if the text is not JSON after all.
 pub fn apply(text: &str, edits: &[Edit]) -> Option<String> {
-    match by_text(text, edits) {
-        Some(edited) => Some(edited),
-        None => {
-            let mut document: Value = serde_json::from_str(text).ok()?;
-            apply_to_value(&mut document, edits);
-            serde_json::to_string(&document).ok()
-        }
+    if let Some(edited) = by_text(text, edits) {
+        return Some(edited);
     }
+    // Edits that meet are made one after the other, each seeing the last; the text is first written out
+    // again from its tree, which keeps no key twice (the one thing that stops a single edit).
+    let document: Value = serde_json::from_str(text).ok()?;
+    let mut text = serde_json::to_string(&document).ok()?;
+    for edit in edits {
+        text = by_text(&text, std::slice::from_ref(edit))?;
+    }
+    Some(text)
 }
 
 /// The edits made to the text: `None` when they touch the same place, or the text is not what the walk
 /// expects.
 pub(super) fn by_text(text: &str, edits: &[Edit]) -> Option<String> {
-    let text = text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
+    let bytes = text.as_bytes();
+    let start = skip_space(bytes, 0);
+    let text = text.get(start..)?.trim_end();
     let bytes = text.as_bytes();
     let mut wanted = Keys::default();
     for edit in edits {
@@ -140,82 +146,6 @@ fn side_by_side(earlier: &Edit, later: &Edit) -> bool {
     matches!(earlier, Edit::Replace(..))
         && matches!(later, Edit::Replace(..) | Edit::Insert(..))
         && earlier.path() == later.path()
-}
-
-/// `edits` made to a parsed document, with the meaning [`apply`] gives them.
-pub fn apply_to_value(document: &mut Value, edits: &[Edit]) {
-    for edit in edits {
-        match edit {
-            Edit::Set(path, value) => set(document, path, value.clone()),
-            Edit::Remove(path) => {
-                if let Some((last, parents)) = path.split_last()
-                    && let Some(parent) = object_at(document, parents)
-                {
-                    parent.remove(last);
-                }
-            }
-            Edit::Replace(path, index, value) => {
-                if let Some(slot) = array_at(document, path).and_then(|list| list.get_mut(*index)) {
-                    *slot = value.clone();
-                }
-            }
-            Edit::Insert(path, index, values) => {
-                let Some((last, parents)) = path.split_last() else {
-                    continue;
-                };
-                let Some(parent) = object_at(document, parents) else {
-                    continue;
-                };
-                let member = parent
-                    .entry(last.as_str())
-                    .or_insert_with(|| Value::Array(Vec::new()));
-                if !member.is_array() {
-                    *member = Value::Array(Vec::new());
-                }
-                if let Value::Array(list) = member {
-                    let at = (*index).min(list.len());
-                    list.splice(at..at, values.iter().cloned());
-                }
-            }
-        }
-    }
-}
-
-fn set(document: &mut Value, path: &[String], value: Value) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    // Only an object's members are edited; anything else stays as it is.
-    let Value::Object(object) = document else {
-        return;
-    };
-    let mut at = object;
-    for key in parents {
-        let member = at
-            .entry(key.as_str())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !member.is_object() {
-            *member = Value::Object(Map::new());
-        }
-        let Value::Object(next) = member else {
-            return;
-        };
-        at = next;
-    }
-    at.insert(last.clone(), value);
-}
-
-/// The object at `path`, if every step of it is one.
-fn object_at<'a>(document: &'a mut Value, path: &[String]) -> Option<&'a mut Map<String, Value>> {
-    path.iter()
-        .try_fold(document, |value, key| value.as_object_mut()?.get_mut(key))?
-        .as_object_mut()
-}
-
-fn array_at<'a>(document: &'a mut Value, path: &[String]) -> Option<&'a mut Vec<Value>> {
-    path.iter()
-        .try_fold(document, |value, key| value.as_object_mut()?.get_mut(key))?
-        .as_array_mut()
 }
 
 /// Text that replaces a span of the document (inserts, for an empty span).
@@ -356,3 +286,6 @@ fn write_member<'e>(
     };
     Some(Some((splice, reach)))
 }
+
+#[cfg(test)]
+pub(crate) use super::json_edit_tests::apply_to_value;

@@ -1,9 +1,9 @@
 //! The rule of `json_edit.rs`, tested: an edit made to the text means what it means made to the tree.
 
-use super::json_edit::{Edit, apply, apply_to_value, by_text, path};
+use super::json_edit::{Edit, apply, by_text, path};
 use proptest::prelude::*;
 use rstest::rstest;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// What the edits make of `document` written as `text`: made to the text, and made to the tree, they
 /// must agree. Returns whether they could be made to the text alone.
@@ -235,4 +235,81 @@ proptest! {
         }.expect("serializes");
         agree(&text, &edits);
     }
+}
+
+/// `edits` made to a parsed document: what they mean, which the text edits are held to (the tests), and
+/// how the tests make them to an object they build.
+pub(crate) fn apply_to_value(document: &mut Value, edits: &[Edit]) {
+    for edit in edits {
+        match edit {
+            Edit::Set(path, value) => set(document, path, value.clone()),
+            Edit::Remove(path) => {
+                if let Some((last, parents)) = path.split_last()
+                    && let Some(parent) = object_at(document, parents)
+                {
+                    parent.remove(last);
+                }
+            }
+            Edit::Replace(path, index, value) => {
+                if let Some(slot) = array_at(document, path).and_then(|list| list.get_mut(*index)) {
+                    *slot = value.clone();
+                }
+            }
+            Edit::Insert(path, index, values) => {
+                let Some((last, parents)) = path.split_last() else {
+                    continue;
+                };
+                let Some(parent) = object_at(document, parents) else {
+                    continue;
+                };
+                let member = parent
+                    .entry(last.as_str())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if !member.is_array() {
+                    *member = Value::Array(Vec::new());
+                }
+                if let Value::Array(list) = member {
+                    let at = (*index).min(list.len());
+                    list.splice(at..at, values.iter().cloned());
+                }
+            }
+        }
+    }
+}
+
+fn set(document: &mut Value, path: &[String], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    // Only an object's members are edited; anything else stays as it is.
+    let Value::Object(object) = document else {
+        return;
+    };
+    let mut at = object;
+    for key in parents {
+        let member = at
+            .entry(key.as_str())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !member.is_object() {
+            *member = Value::Object(Map::new());
+        }
+        let Value::Object(next) = member else {
+            return;
+        };
+        at = next;
+    }
+    at.insert(last.clone(), value);
+}
+
+/// The object at `path`, if every step of it is one.
+fn object_at<'a>(document: &'a mut Value, path: &[String]) -> Option<&'a mut Map<String, Value>> {
+    path.iter()
+        .try_fold(document, |value, key| value.as_object_mut()?.get_mut(key))?
+        .as_object_mut()
+}
+
+fn array_at<'a>(document: &'a mut Value, path: &[String]) -> Option<&'a mut Vec<Value>> {
+    path.iter()
+        .try_fold(document, |value, key| value.as_object_mut()?.get_mut(key))?
+        .as_array_mut()
 }

@@ -1,7 +1,7 @@
 //! Doing each thing once in a PipelineRun that repeats itself: each annotation value is read once for
 //! its text wherever it appears, and each problem is reported once however many tasks it reaches.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 
 use super::warnings;
@@ -16,13 +16,16 @@ type Read = Result<Vec<(String, Vec<&'static str>)>, Vec<Problem>>;
 
 /// Reads each annotation value once for its text, wherever it appears: `all-tasks` reaches every task, and
 /// taskRunSpecs often repeat one declaration under each task's key. A place (the map and the key) is found
-/// by its name; its text, which may be a quarter of a megabyte, is hashed once, when the place is first
-/// met. All of them draw on one budget: the PipelineRun is one object.
+/// by its name; its text, which may be a quarter of a megabyte, is looked up once, when the place is first
+/// met (at most the text's length for each level of the tree: all the texts are within the object's
+/// size). All of them draw on one budget: the PipelineRun is one object.
 pub(super) struct Reader<'a> {
     settings: &'a Settings,
     budget: Budget,
     by_place: BTreeMap<(Option<&'a str>, String), usize>,
-    by_text: HashMap<&'a str, usize>,
+    /// Texts found by comparison, not hashing: a `HashMap` asks the host for random keys (a WASI call)
+    /// on every request, each running in a fresh instance.
+    by_text: BTreeMap<&'a str, usize>,
     /// What each text declares, with the problems as they read under the key it was first read under.
     read: Vec<Read>,
 }
@@ -33,7 +36,7 @@ impl<'a> Reader<'a> {
             settings,
             budget: Budget::default(),
             by_place: BTreeMap::new(),
-            by_text: HashMap::new(),
+            by_text: BTreeMap::new(),
             read: Vec::new(),
         }
     }
@@ -105,12 +108,12 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Problems in the order they are found, each once. The set beside the list holds each problem's hash
-/// rather than a copy: thousands of problems are possible, and only their count is shown past the first.
+/// Problems in the order they are found, each once. The set beside the list (ordered: a hashed set would
+/// ask the host for random keys) holds each problem's hash rather than a copy: thousands of problems are possible, and only their count is shown past the first.
 #[derive(Default)]
 pub(super) struct Unique {
     pub(super) list: Vec<Problem>,
-    seen: HashSet<u64>,
+    seen: BTreeSet<u64>,
 }
 
 /// FNV-1a, 64 bits: a problem is hashed once to be told from the others, and SipHash, the standard

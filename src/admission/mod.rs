@@ -243,7 +243,14 @@ fn read_old(raw: &RawValue) -> Result<(Value, BTreeMap<String, String>), PolicyE
 /// the API server would not send, so the fast path above need not track paths.
 fn unreadable_metadata(object: &RawValue) -> PolicyError {
     let problem = match serde_json::from_str::<Value>(object.get()) {
-        Err(err) => format!("is not valid JSON ({})", without_position(&err)),
+        // The parts a path skips are only checked to be JSON; serde_json's tree is stricter (numbers
+        // in range, escapes that are characters, 128 levels).
+        Err(err) => {
+            return PolicyError::Request(format!(
+                "the object is not valid JSON ({})",
+                without_position(&err)
+            ));
+        }
         Ok(mut value) => match shape::read(&mut value, &HEAD, Unknown::Drop) {
             Err(errors) => errors
                 .iter()
@@ -406,6 +413,45 @@ mod tests {
         assert_eq!(
             evaluate(&payload(POD, "CREATE", mutated, json!({}))),
             Ok(Outcome::Accept)
+        );
+    }
+
+    /// A payload whose object is `object_text` as written, not as serde_json would write it.
+    fn raw_payload(object_text: &str) -> Vec<u8> {
+        format!(
+            r#"{{"request": {{"uid": "u", "kind": {{"group": "", "version": "v1", "kind": "Pod"}}, "operation": "CREATE", "object": {object_text}}}, "settings": {{}}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_key_given_twice_is_read_as_its_last() {
+        // As a tree reads it (and as the policy read the object before it pruned it): no rejection.
+        let pod =
+            tekton_pod(json!({"pipelinerun-sidecars.io/test": "- {name: db, image: postgres}"}));
+        let text = pod.to_string().replacen(
+            r#""labels":"#,
+            r#""labels": {"tekton.dev/taskRun": "other"}, "labels":"#,
+            1,
+        );
+        let Ok(Outcome::Mutate(mutated)) = evaluate(&raw_payload(&text)) else {
+            panic!("mutation expected for {text}")
+        };
+        assert_eq!(
+            mutated.value()["spec"]["containers"][1]["name"],
+            "sidecar-db"
+        );
+    }
+
+    #[test]
+    fn metadata_that_cannot_be_read_beside_what_a_tree_refuses_is_called_invalid_json() {
+        let text = r#"{"metadata": {"labels": {"tekton.dev/taskRun": 1}, "annotations": {"pipelinerun-sidecars.io/x": "-"}},
+                       "spec": {"containers": [{"name": "step-a", "ports": [{"containerPort": 1e400}]}]}}"#;
+        assert_eq!(
+            evaluate(&raw_payload(text)),
+            Err(PolicyError::Request(
+                "the object is not valid JSON (number out of range)".to_string()
+            ))
         );
     }
 

@@ -19,7 +19,8 @@ use serde_json::Value;
 
 use super::json_text::{Keys, is_array, is_object, skip_space, walk_object};
 
-/// One change, at a path of object keys from the document's root.
+/// One change, at a path of object keys from the document's root. A path has at least one key: an edit
+/// with none changes nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Edit {
     /// The member at the path becomes the value; the objects on the way are made (or replace what is

@@ -156,6 +156,11 @@ fn anything_but_an_object_is_left_alone() {
         let edits = [Edit::Set(path(&["a"]), json!(1))];
         assert_eq!(apply(text, &edits).expect("JSON"), text);
     }
+    // Nor does an edit without a path change anything, even an array's element.
+    assert_eq!(
+        edited("[1]", &[Edit::Replace(vec![], 0, json!(2))]),
+        json!([1])
+    );
 }
 
 #[test]
@@ -250,6 +255,7 @@ pub(crate) fn apply_to_value(document: &mut Value, edits: &[Edit]) {
                     parent.remove(last);
                 }
             }
+            Edit::Replace(path, _, _) if path.is_empty() => {}
             Edit::Replace(path, index, value) => {
                 if let Some(slot) = array_at(document, path).and_then(|list| list.get_mut(*index)) {
                     *slot = value.clone();

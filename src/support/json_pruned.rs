@@ -5,6 +5,12 @@
 //! Those parts are skipped by the parser, which still checks that they are JSON, and the tree holds only
 //! what [`Keep`] names. The reader that declares a `Keep` must look at nothing else: a test reads every
 //! fixture both ways and asks for the same answer.
+//!
+//! The skipped parts are checked to be JSON as serde's `IgnoredAny` checks it, which is looser than
+//! serde_json's tree on three points: a number beyond `f64` (`1e400`), an escape that is half a
+//! surrogate pair, and nesting deeper than 128 levels. None reaches the policy from policy-server or
+//! kwctl, which read the request into such a tree before they send it; a caller that sends one gets its
+//! text back as it was.
 
 use std::fmt;
 

@@ -10,9 +10,7 @@
 //!
 //! usage: policy-bench POLICY.wasm BASELINE.wasm FLOOR.wasm [NAIVE.wasm] [ITERATIONS]
 //!        policy-bench --native REQUEST.json [ITERATIONS] [SETTINGS-JSON]   (for a profiler)
-//!        policy-bench --module MODULE.wasm REQUEST.json [CALLS] [SETTINGS-JSON]   (for an instruction count)
 
-mod count;
 mod growth;
 mod host;
 mod kwctl;
@@ -168,11 +166,6 @@ fn main() -> Result<()> {
         && flag == "--native"
     {
         return native::profile(request, rest);
-    }
-    if let [flag, module, rest @ ..] = args.as_slice()
-        && flag == "--module"
-    {
-        return count::run(module, rest);
     }
     let wasm: Vec<&String> = args.iter().filter(|a| a.ends_with(".wasm")).collect();
     let (policy_path, baseline_path, floor_path) = match wasm.as_slice() {

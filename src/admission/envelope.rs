@@ -9,9 +9,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
-
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::support::json_pruned::Keep;
 use crate::support::shape::{Shape, Struct, field};

@@ -19,15 +19,14 @@ pub fn validation_response(verdict: Verdict) -> Result<Vec<u8>, serde_json::Erro
     };
     let audit = (!verdict.audit.is_empty()).then_some(verdict.audit);
     let warnings = (!verdict.warnings.is_empty()).then_some(verdict.warnings);
-    let text = mutated.as_ref().map_or("", |object| object.text());
-    let mut out = Vec::with_capacity(text.len() + 256);
-    if mutated.is_some() {
-        out.extend_from_slice(b"{\"mutated_object\":");
-        out.extend_from_slice(text.as_bytes());
-        out.extend_from_slice(b",\"accepted\":");
-    } else {
-        out.extend_from_slice(b"{\"accepted\":");
+    let mut out = Vec::with_capacity(mutated.as_ref().map_or(0, |o| o.text().len()) + 256);
+    out.push(b'{');
+    if let Some(object) = &mutated {
+        out.extend_from_slice(b"\"mutated_object\":");
+        out.extend_from_slice(object.text().as_bytes());
+        out.push(b',');
     }
+    out.extend_from_slice(b"\"accepted\":");
     out.extend_from_slice(if accepted { b"true" } else { b"false" });
     out.extend_from_slice(b",\"message\":");
     serde_json::to_writer(&mut out, &message)?;

@@ -158,9 +158,9 @@ struct Splice {
     members_of: Option<usize>,
 }
 
-/// Where `edit` goes and what it writes, with the member whose value it changes (its path, or the
-/// start of it that the edit makes): `Some(None)` when it changes nothing, `None` when it cannot be made
-/// to the text alone.
+/// Where `edit` goes in the object `root` and what it writes, with the member whose value it changes (its
+/// path, or the start of it that the edit makes): `Some(None)` when it changes nothing, `None` when it
+/// cannot be made to the text alone.
 fn splice<'e>(
     bytes: &[u8],
     root: &Range<usize>,
@@ -171,9 +171,6 @@ fn splice<'e>(
     let Some((last, parents)) = path.split_last() else {
         return Some(None);
     };
-    if !is_object(bytes, root) {
-        return Some(None);
-    }
     let write = |span: Range<usize>, with: String, reach: &'e [String]| {
         let splice = Splice {
             at: span,
@@ -271,21 +268,21 @@ fn write_member<'e>(
 ) -> Option<Option<(Splice, &'e [String])>> {
     let open = span.start + 1;
     let member = format!("{}:{value}", serde_json::to_string(name).ok()?);
-    let empty = bytes.get(skip_space(bytes, open)) == Some(&b'}');
-    let splice = if empty {
-        Splice {
-            at: open..span.end - 1,
-            with: member,
-            members_of: Some(span.start),
-        }
+    // Into an empty object it replaces the space between the braces; else a comma follows it.
+    let (at, with) = if bytes.get(skip_space(bytes, open)) == Some(&b'}') {
+        (open..span.end - 1, member)
     } else {
-        Splice {
-            at: open..open,
-            with: member + ",",
-            members_of: Some(span.start),
-        }
+        (open..open, member + ",")
     };
-    Some(Some((splice, reach)))
+    let members_of = Some(span.start);
+    Some(Some((
+        Splice {
+            at,
+            with,
+            members_of,
+        },
+        reach,
+    )))
 }
 
 #[cfg(test)]

@@ -99,46 +99,26 @@ fn edits_that_meet_are_made_in_order() {
             false
         )
     );
-    // Replacing an element moves none: an insertion after it, or before it, is made to the text.
-    let replaced_then_inserted = [
-        Edit::Replace(path(&["spec", "c"]), 1, json!(9)),
-        Edit::Insert(path(&["spec", "c"]), 2, vec![json!(3)]),
-        Edit::Insert(path(&["spec", "c"]), 1, vec![json!(4)]),
-    ];
-    assert_eq!(
-        agree(text, &replaced_then_inserted[..2]),
-        (
-            json!({"metadata": {"name": "p"}, "spec": {"c": [1, 9, 3]}}),
-            true
-        )
-    );
-    assert_eq!(
-        agree(
-            text,
-            &[
-                replaced_then_inserted[0].clone(),
-                replaced_then_inserted[2].clone()
-            ]
-        ),
-        (
-            json!({"metadata": {"name": "p"}, "spec": {"c": [1, 4, 9]}}),
-            true
-        )
-    );
-    // An insertion moves the elements after it: what a later edit means by an index has changed.
-    assert_eq!(
-        agree(
-            text,
-            &[
-                replaced_then_inserted[1].clone(),
-                replaced_then_inserted[0].clone()
-            ]
-        ),
-        (
-            json!({"metadata": {"name": "p"}, "spec": {"c": [1, 9, 3]}}),
-            false
-        )
-    );
+    let replace = Edit::Replace(path(&["spec", "c"]), 1, json!(9));
+    let insert_after = Edit::Insert(path(&["spec", "c"]), 2, vec![json!(3)]);
+    let insert_before = Edit::Insert(path(&["spec", "c"]), 1, vec![json!(4)]);
+    for (edits, list, by_text) in [
+        // Replacing an element moves none: an insertion after it, or before it, is made to the text.
+        ([&replace, &insert_after], json!([1, 9, 3]), true),
+        ([&replace, &insert_before], json!([1, 4, 9]), true),
+        // An insertion moves the elements after it: what a later edit means by an index has changed.
+        ([&insert_after, &replace], json!([1, 9, 3]), false),
+    ] {
+        let edits: Vec<Edit> = edits.into_iter().cloned().collect();
+        assert_eq!(
+            agree(text, &edits),
+            (
+                json!({"metadata": {"name": "p"}, "spec": {"c": list}}),
+                by_text
+            ),
+            "{edits:?}"
+        );
+    }
     // Apart, they are made to the text.
     let apart = [
         Edit::Insert(path(&["spec", "c"]), 1, vec![json!(3)]),

@@ -183,7 +183,7 @@ pub(super) fn is_array(bytes: &[u8], span: &Range<usize>) -> bool {
 }
 
 /// Whether the string at `span` (quotes included) is `key`, once unescaped.
-pub(super) fn key_is(bytes: &[u8], span: Range<usize>, key: &str) -> bool {
+fn key_is(bytes: &[u8], span: Range<usize>, key: &str) -> bool {
     let Some(quoted) = bytes.get(span) else {
         return false;
     };
@@ -203,7 +203,7 @@ pub(super) fn skip_space(bytes: &[u8], mut i: usize) -> usize {
 /// Where the string that starts at `i` ends (past its closing quote). Strings (scripts, arguments,
 /// environment values, and every key) are most of a Pod's text, so they are read eight bytes at a time,
 /// going straight to the first quote or backslash among them.
-pub(super) fn string_end(bytes: &[u8], i: usize) -> Option<usize> {
+fn string_end(bytes: &[u8], i: usize) -> Option<usize> {
     if bytes.get(i) != Some(&b'"') {
         return None;
     }
@@ -239,7 +239,7 @@ const fn has_byte(word: u64, byte: u8) -> u64 {
 }
 
 /// Where the value that starts at `i` ends.
-pub(super) fn value_end(bytes: &[u8], i: usize) -> Option<usize> {
+fn value_end(bytes: &[u8], i: usize) -> Option<usize> {
     match bytes.get(i)? {
         b'"' => string_end(bytes, i),
         b'{' | b'[' => {

@@ -109,7 +109,8 @@ impl<'a> Reader<'a> {
 }
 
 /// Problems in the order they are found, each once. The set beside the list (ordered: a hashed set would
-/// ask the host for random keys) holds each problem's hash rather than a copy: thousands of problems are possible, and only their count is shown past the first.
+/// ask the host for random keys) holds each problem's hash rather than a copy: thousands of problems are
+/// possible, and only their count is shown past the first.
 #[derive(Default)]
 pub(super) struct Unique {
     pub(super) list: Vec<Problem>,

@@ -41,7 +41,7 @@ load helpers
   assert_patch pod-script-workspaces.json pod-script-workspaces.patch.json
 }
 
-@test "injectAs native: an init container with restartPolicy Always and a startupProbe" {
+@test "injectAs native: an init container with restartPolicy Always, as Tekton makes a Task's sidecar" {
   assert_patch pod-tep-hub.json pod-tep-hub-native.patch.json settings-native.yaml
 }
 

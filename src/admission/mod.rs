@@ -25,13 +25,13 @@ use crate::declaration;
 use crate::inject::context::{self, TaskRunContext};
 use crate::inject::{self, pod, taskrun};
 use crate::settings::{self, Settings};
-use crate::support::error::{PolicyError, render_settings_errors};
+use crate::support::error::{PolicyError, render_settings_errors, warning};
 use crate::support::json::kind_of;
 use crate::support::json_edit;
 use crate::support::json_pruned::{self, Keep};
 use crate::support::shape::{self, Unknown};
 use crate::tekton::variables::Named;
-use crate::tekton::{PIPELINE_TASK_LABEL, TASKRUN_LABEL};
+use crate::tekton::{PIPELINE_TASK_LABEL, READY_ANNOTATION, TASKRUN_LABEL};
 use crate::validation::pipelinerun;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,16 +176,30 @@ fn decide(
             warnings.extend(injected.warnings);
             let mut edits = injected.edits;
             if !injected.names.is_empty() {
+                let from = |name: &str| {
+                    declared
+                        .iter()
+                        .find(|d| d.sidecar.name() == name)
+                        .map_or("", |d| d.annotation.as_str())
+                };
+                let (ready, at_once) = READY_ANNOTATION;
+                if target == Target::Pod
+                    && metadata
+                        .annotations
+                        .get(ready)
+                        .is_some_and(|v| v == at_once)
+                {
+                    warnings.extend(
+                        injected
+                            .names
+                            .iter()
+                            .map(|name| warning(from(name), name, pod::READY_AT_ONCE)),
+                    );
+                }
                 let sources: Vec<String> = injected
                     .names
                     .iter()
-                    .map(|name| {
-                        let from = declared
-                            .iter()
-                            .find(|d| d.sidecar.name() == name)
-                            .map_or("", |d| d.annotation.as_str());
-                        format!("{name} from {from}")
-                    })
+                    .map(|name| format!("{name} from {}", from(name)))
                     .collect();
                 audit.insert(AUDIT_INJECTED.to_string(), sources.join(", "));
                 names.extend(injected.names);

@@ -22,7 +22,14 @@ use crate::settings::{InjectAs, OnConflict, Settings};
 use crate::support::error::{FieldError, Problem, SidecarRef, warning};
 use crate::support::json::array;
 use crate::tekton::sidecar::{Sidecar, text};
-use crate::tekton::variables::{has_variable, pod_level_variable, sidecar_container_name};
+use crate::tekton::variables::{
+    LITERAL_AT_POD_LEVEL, has_variable, names_tekton_variable, pod_level_variable,
+    sidecar_container_name,
+};
+
+/// The warning for a sidecar injected into a Pod Tekton built with its steps free to start at once:
+/// for a Task that declared it, Tekton would have made the first step wait (`isPodReadyImmediately`).
+pub const READY_AT_ONCE: &str = "Pod built ready: the steps will not wait for it";
 
 /// Adds the declared sidecars that `already` does not list to the Pod, or replaces a Task-defined
 /// `sidecar-<name>` in place. `context` is what the policy carried from the TaskRun.
@@ -228,6 +235,14 @@ impl Build<'_> {
         if !errors.is_empty() {
             return Err(errors);
         }
+        let mut warnings = warnings;
+        let literal = sidecar
+            .fields()
+            .iter()
+            .any(|(field, value)| field != "workspaces" && names_tekton_variable(value));
+        if literal {
+            warnings.push(LITERAL_AT_POD_LEVEL.to_string());
+        }
         let name = sidecar.name();
         let declared = resources::merged(
             self.replaced.clone(),
@@ -263,35 +278,12 @@ impl Build<'_> {
             container.insert("volumeMounts".to_string(), Value::Array(mounts));
         }
         if self.native {
+            // As Tekton's builder makes a native sidecar (`Build`): nothing but the restart policy. The
+            // steps wait for it to start, which only a startupProbe of the author's decides.
             container.insert("restartPolicy".to_string(), Value::from("Always"));
-            if let (None, Some(readiness)) = (
-                sidecar.get("startupProbe"),
-                sidecar.get("readinessProbe").and_then(Value::as_object),
-            ) {
-                container.insert(
-                    "startupProbe".to_string(),
-                    Value::Object(startup_from_readiness(readiness)),
-                );
-            }
         }
         Ok((container, warnings))
     }
-}
-
-/// Kubernetes holds the steps until a native sidecar has *started*, which only a startupProbe decides
-/// (`docs/tasks.md`: "use a startupProbe"), so the readiness check becomes the startup gate too. A startup
-/// probe that fails is retried rather than ending the sidecar, hence the generous failure threshold.
-fn startup_from_readiness(readiness: &Map<String, Value>) -> Map<String, Value> {
-    let mut startup = readiness.clone();
-    startup.remove("terminationGracePeriodSeconds");
-    let failures = readiness
-        .get("failureThreshold")
-        .and_then(Value::as_i64)
-        .unwrap_or(3)
-        .max(60);
-    startup.insert("successThreshold".to_string(), Value::from(1));
-    startup.insert("failureThreshold".to_string(), Value::from(failures));
-    startup
 }
 
 #[cfg(test)]
@@ -350,7 +342,7 @@ mod tests {
     }
 
     #[test]
-    fn native_mode_adds_an_init_container_with_a_startup_probe() {
+    fn native_mode_adds_an_init_container_as_tekton_does() {
         let mut pod = pod();
         let settings = Settings {
             inject_as: InjectAs::Native,
@@ -364,10 +356,7 @@ mod tests {
         assert_eq!(init[0]["name"], "prepare");
         assert_eq!(init[1]["name"], "sidecar-db");
         assert_eq!(init[1]["restartPolicy"], "Always");
-        assert_eq!(
-            init[1]["startupProbe"],
-            json!({"tcpSocket": {"port": 5432}, "periodSeconds": 2, "successThreshold": 1, "failureThreshold": 60})
-        );
+        assert_eq!(init[1].get("startupProbe"), None);
         assert_eq!(pod["spec"]["containers"].as_array().map(Vec::len), Some(2));
     }
 

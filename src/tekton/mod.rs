@@ -23,6 +23,12 @@ pub const TASKRUN_LABEL: &str = "tekton.dev/taskRun";
 /// The label the PipelineRun reconciler gives a pipeline task's TaskRun and Pod (`pipeline.PipelineTaskLabelKey`).
 pub const PIPELINE_TASK_LABEL: &str = "tekton.dev/pipelineTask";
 
+/// The annotation Tekton's Pod builder sets to `READY` on a Pod whose steps need not wait for sidecars
+/// (`readyAnnotation` and `isPodReadyImmediately` in `pkg/pod/pod.go`): a Task without sidecars under
+/// `running-in-environment-with-injected-sidecars: "false"`, or any Task under
+/// `await-sidecar-readiness: "false"`.
+pub const READY_ANNOTATION: (&str, &str) = ("tekton.dev/ready", "READY");
+
 /// The container-name prefix Tekton gives sidecars (`sidecarPrefix` in `pkg/pod/entrypoint.go`).
 pub const CONTAINER_PREFIX: &str = "sidecar-";
 

@@ -32,6 +32,34 @@ const CREDS_DIR: &str = "/tekton/creds";
 /// Each costs a few map entries; a Task with more would be refused at its first variable.
 pub(crate) const MAX_PARAMS: usize = 1000;
 
+/// The roots of the variables Tekton substitutes in a Task (`pkg/reconciler/taskrun/resources/apply.go`
+/// and `pkg/substitution`); `$(NAME)` alone is Kubernetes' own reference to an env var, kept as written.
+const TEKTON_ROOTS: [&str; 7] = [
+    "params",
+    "context",
+    "workspaces",
+    "results",
+    "steps",
+    "credentials",
+    "artifacts",
+];
+
+/// Whether a string anywhere in `value` names a variable Tekton would substitute in a Task's sidecar.
+pub(crate) fn names_tekton_variable(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.match_indices("$(").any(|(at, _)| {
+            let rest = text.get(at + 2..).unwrap_or_default().trim_start();
+            TEKTON_ROOTS.iter().any(|root| {
+                rest.strip_prefix(root)
+                    .is_some_and(|after| after.starts_with(['.', '[']))
+            })
+        }),
+        Value::Array(items) => items.iter().any(names_tekton_variable),
+        Value::Object(members) => members.values().any(names_tekton_variable),
+        _ => false,
+    }
+}
+
 /// Whether `text` holds a variable reference.
 pub(crate) fn has_variable(text: &str) -> bool {
     text.contains("$(")
@@ -293,6 +321,11 @@ pub(crate) fn pod_level_variable(path: &str, value: &str) -> FieldError {
     )
 }
 
+/// What a sidecar injected into the Pod, where nothing is substituted any more, warns of when it names a
+/// Tekton variable outside the fields that refuse one.
+pub(crate) const LITERAL_AT_POD_LEVEL: &str =
+    "Tekton variables stay literal in a Pod-level sidecar";
+
 /// The container name Tekton gives a sidecar: `names.SimpleNameGenerator.RestrictLength("sidecar-" +
 /// name)`, the first 63 bytes without trailing characters that are not letters or digits.
 pub(crate) fn sidecar_container_name(name: &str) -> String {
@@ -313,6 +346,18 @@ pub(crate) fn sidecar_container_name(name: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[rstest::rstest]
+    #[case::param(json!("$(params.tag)"), true)]
+    #[case::param_brackets(json!(["-x", "$(params['tag'])"]), true)]
+    #[case::context_in_env(json!([{"name": "RUN", "value": "$( context.taskRun.name)"}]), true)]
+    #[case::workspace_path(json!({"command": ["ls", "$(workspaces.source.path)"]}), true)]
+    #[case::kubernetes_env_reference(json!(["$(POSTGRES_DB)"]), false)]
+    #[case::root_as_a_prefix_only(json!("$(paramsx.tag)"), false)]
+    #[case::no_variable(json!({"port": 5432}), false)]
+    fn what_names_a_tekton_variable(#[case] value: Value, #[case] expected: bool) {
+        assert_eq!(names_tekton_variable(&value), expected);
+    }
 
     /// The metadata of [`taskrun`].
     fn named() -> Named<'static> {

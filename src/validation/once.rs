@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 
 use super::warnings;
 use crate::declaration;
-use crate::settings::Settings;
+use crate::settings::{InjectAs, Settings};
 use crate::support::error::Problem;
 use crate::support::yaml::Budget;
 
@@ -61,7 +61,8 @@ impl<'a> Reader<'a> {
                         entries
                             .into_iter()
                             .map(|d| {
-                                let risks = warnings::risks(&d);
+                                let native = self.settings.inject_as == InjectAs::Native;
+                                let risks = warnings::risks(&d, native);
                                 (d.sidecar.name().to_string(), risks)
                             })
                             .collect()

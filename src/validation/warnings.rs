@@ -12,17 +12,23 @@ use crate::tekton::variables::has_variable;
 /// Without one, the first step does not wait for the sidecar to serve (Tekton waits for its readiness).
 pub(super) const NO_READINESS: &str = "no readinessProbe: the steps may start before it serves";
 pub(super) const LATEST: &str = "image :latest can change between runs; pin a tag";
+/// Tekton waits for a native sidecar to have started (Kubernetes' startupProbe), not to be ready:
+/// `SidecarsReady` in `pkg/pod/status.go` reads only the regular containers.
+pub(super) const NATIVE_READINESS: &str = "native: steps wait for a startupProbe, not readiness";
 pub(super) const REPLACES: &str = "replaces the Task's own sidecar of this name";
 
-/// What is risky about one inline sidecar.
-pub(super) fn risks(declared: &Declared) -> Vec<&'static str> {
+/// What is risky about one inline sidecar, injected as a native one when `native`.
+pub(super) fn risks(declared: &Declared, native: bool) -> Vec<&'static str> {
     if declared.template.is_some() {
         return Vec::new();
     }
     let sidecar = &declared.sidecar;
     let mut found = Vec::new();
-    if sidecar.get("readinessProbe").is_none() && sidecar.get("startupProbe").is_none() {
-        found.push(NO_READINESS);
+    let startup = sidecar.get("startupProbe").is_some();
+    match sidecar.get("readinessProbe") {
+        None if !startup => found.push(NO_READINESS),
+        Some(_) if native && !startup => found.push(NATIVE_READINESS),
+        _ => {}
     }
     let latest = sidecar
         .text("image")
@@ -52,20 +58,23 @@ mod tests {
     }
 
     #[rstest::rstest]
-    #[case(json!({"name": "db", "image": "postgres"}), vec![NO_READINESS, LATEST])]
-    #[case(json!({"name": "db", "image": "postgres:latest", "startupProbe": {"tcpSocket": {"port": 5432}}}), vec![LATEST])]
-    #[case(json!({"name": "db", "image": "postgres:16", "readinessProbe": {"tcpSocket": {"port": 5432}}}), vec![])]
-    #[case(json!({"name": "db", "image": "postgres@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "readinessProbe": {"tcpSocket": {"port": 5432}}}), vec![])]
-    #[case(json!({"name": "db", "image": "$(params.image)", "readinessProbe": {"tcpSocket": {"port": 5432}}}), vec![])]
-    fn what_is_risky(#[case] sidecar: Value, #[case] expected: Vec<&str>) {
-        assert_eq!(risks(&declared(sidecar)), expected);
+    #[case(json!({"name": "db", "image": "postgres"}), false, vec![NO_READINESS, LATEST])]
+    #[case(json!({"name": "db", "image": "postgres:latest", "startupProbe": {"tcpSocket": {"port": 5432}}}), false, vec![LATEST])]
+    #[case(json!({"name": "db", "image": "postgres:16", "readinessProbe": {"tcpSocket": {"port": 5432}}}), false, vec![])]
+    #[case(json!({"name": "db", "image": "postgres@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "readinessProbe": {"tcpSocket": {"port": 5432}}}), false, vec![])]
+    #[case(json!({"name": "db", "image": "$(params.image)", "readinessProbe": {"tcpSocket": {"port": 5432}}}), false, vec![])]
+    #[case(json!({"name": "db", "image": "postgres:16", "readinessProbe": {"tcpSocket": {"port": 5432}}}), true, vec![NATIVE_READINESS])]
+    #[case(json!({"name": "db", "image": "postgres:16", "readinessProbe": {"tcpSocket": {"port": 5432}}, "startupProbe": {"tcpSocket": {"port": 5432}}}), true, vec![])]
+    #[case(json!({"name": "db", "image": "postgres:16"}), true, vec![NO_READINESS])]
+    fn what_is_risky(#[case] sidecar: Value, #[case] native: bool, #[case] expected: Vec<&str>) {
+        assert_eq!(risks(&declared(sidecar), native), expected);
     }
 
     #[test]
     fn a_template_is_not_the_author_s_to_be_warned_about() {
         let mut from_template = declared(json!({"name": "db", "image": "postgres"}));
         from_template.template = Some("postgres".into());
-        assert!(risks(&from_template).is_empty());
+        assert!(risks(&from_template, true).is_empty());
     }
 
     #[test]

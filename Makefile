@@ -1,7 +1,8 @@
 # pipelinerun-sidecars: build, test and run the Kubewarden policy.
 #
 #   make run    build the module and evaluate it on the example requests in test_data/
-#   make test   everything CI runs: fmt check, clippy, unit tests, wasm build, e2e suite, browser tests
+#   make test   everything CI runs: fmt check, clippy, unit tests, wasm build, e2e suite, the Tekton
+#               oracle (Go), browser tests
 #   make web    build the browser playground in web/
 #
 # They install what they need: the wasm32-wasip1 and wasm32-unknown-unknown rustup targets, bats and
@@ -35,7 +36,7 @@ else
   RUN_POLICY := annotated-policy.wasm
 endif
 
-.PHONY: all run test fmt lint unit-tests e2e-tests wasm-target push bench clean web web-target web-tests chromium deploy-manifests e2e-registry
+.PHONY: all run test fmt lint unit-tests e2e-tests oracle-tests wasm-target push bench clean web web-target web-tests chromium deploy-manifests e2e-registry
 
 all: policy.wasm
 
@@ -168,7 +169,19 @@ e2e-tests: $(RUN_POLICY) $(RUN_NEEDS) $(BATS)
 	KWCTL=$(KWCTL_BIN) POLICY=$(abspath $(RUN_POLICY)) $(BATS) --tap e2e-tests | tee target/e2e.tap
 	@awk '/^ok/ {p++} /^not ok/ {f++} END {printf "e2e: %d passed, %d failed\n", p, f}' target/e2e.tap
 
-test: fmt lint unit-tests e2e-tests web-tests
+# The Tekton oracle (oracle/, Go, test code only): the compiled module against Pods that
+# tektoncd/pipeline's own packages build, on Tekton's own test cases and ORACLE_CASES generated ones
+# (ORACLE_SEED=... runs a printed seed again). gofmt and go vet first.
+ORACLE_CASES ?= 5000
+oracle-tests: policy.wasm
+	@unformatted=$$(cd oracle && gofmt -l .); test -z "$$unformatted" || { echo "gofmt: $$unformatted" >&2; exit 1; }
+	cd oracle && go vet ./...
+	@mkdir -p target
+	cd oracle && POLICY=$(abspath policy.wasm) ORACLE_CASES=$(ORACLE_CASES) go test -count=1 -v ./... \
+	  > $(abspath target/oracle.log) 2>&1 || { tail -n 300 $(abspath target/oracle.log); exit 1; }
+	@grep -E '^\s*--- (PASS|FAIL): Test[A-Za-z]+ |ORACLE_SEED|outcomes|^ok' target/oracle.log
+
+test: fmt lint unit-tests e2e-tests oracle-tests web-tests
 
 # Prints, for each example request, the decision and the decoded JSONPatch.
 run: $(RUN_POLICY) $(RUN_NEEDS)

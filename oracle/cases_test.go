@@ -1,0 +1,102 @@
+package oracle
+
+import (
+	"context"
+	"io"
+	"log"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+)
+
+var policy *Policy
+
+func TestMain(m *testing.M) {
+	// Tekton's Pod builder logs with the standard logger when it will not wait for sidecars.
+	log.SetOutput(io.Discard)
+	ctx := context.Background()
+	path := os.Getenv("POLICY")
+	if path == "" {
+		path = "../policy.wasm"
+	}
+	var err error
+	if policy, err = LoadPolicy(ctx, path); err != nil {
+		os.Stderr.WriteString(err.Error() + "\n(make oracle-tests builds policy.wasm; POLICY=... names another)\n")
+		os.Exit(2)
+	}
+	code := m.Run()
+	_ = policy.Close(ctx)
+	os.Exit(code)
+}
+
+// runnable gives what Tekton's Pod builder needs and a workspace.Apply case of TestApply does not
+// write, since that test never builds a Pod: an image and a command for a step (so that no image is
+// looked up), and a name and an image for a sidecar (a declaration names both). Nothing is added.
+func runnable(c Case) Case {
+	c.Task = *c.Task.DeepCopy()
+	for i := range c.Task.Steps {
+		step := &c.Task.Steps[i]
+		if step.Image == "" {
+			step.Image = "image"
+		}
+		if len(step.Command) == 0 && step.Script == "" {
+			step.Command = []string{"cmd"}
+		}
+	}
+	c.Declared = append([]v1.Sidecar(nil), c.Declared...)
+	for i := range c.Declared {
+		if c.Declared[i].Name == "" {
+			c.Declared[i].Name = "sidecar"
+		}
+		if c.Declared[i].Image == "" {
+			c.Declared[i].Image = "sidecar-image"
+		}
+	}
+	return c
+}
+
+// TestTektonsOwnCases runs every case of Tekton's own tests with a Task sidecar, both as a TaskRun of
+// a referenced Task (the sidecar injected into the Pod) and as an inline one (injected into the TaskRun).
+func TestTektonsOwnCases(t *testing.T) {
+	for _, c := range tektonCases {
+		for _, inline := range []bool{false, true} {
+			c := runnable(c)
+			c.Inline = inline
+			name := c.Name + map[bool]string{false: " (taskRef)", true: " (inline)"}[inline]
+			t.Run(name, func(t *testing.T) { check(t, c) })
+		}
+	}
+}
+
+func check(t *testing.T, c Case) {
+	t.Helper()
+	result, err := Run(context.Background(), policy, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcome, _, ok := Explain(c, result)
+	t.Log(outcome)
+	if !ok {
+		diff := ""
+		if result.Got != nil {
+			diff = cmp.Diff(Comparable(result.Want), Comparable(result.Got))
+		}
+		t.Errorf("%s; refused: %q, warnings: %q (-Tekton +policy):\n%s", outcome, result.Refused, result.Warnings, diff)
+	}
+}
+
+// TestDifferencesAreDocumented holds the list to the README, which explains each difference to users.
+func TestDifferencesAreDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range Differences {
+		if !strings.Contains(string(readme), "| `"+d.Name+"` |") {
+			t.Errorf("README.md has no row for the difference %q", d.Name)
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package oracle
+
+import (
+	"regexp"
+	"strings"
+
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+)
+
+// Difference is one way the policy's Pod may differ from Tekton's, documented in the README
+// ("Differences from a Task's own sidecar") with its reason. A case shows it only when Applies says the
+// case can, and then only at the paths Paths matches; Warning, when set, is the admission warning the
+// policy must give with it, so that the difference is never silent.
+type Difference struct {
+	Name    string
+	Applies func(Case) bool
+	Paths   *regexp.Regexp
+	Warning string
+}
+
+// sidecarPath matches the declared sidecar's container, wherever the mode puts it.
+const sidecarPath = `spec\.(initContainers|containers)\[sidecar-[a-z-]+\]`
+
+// Differences is the documented list.
+var Differences = []Difference{
+	{
+		// pkg/pod/script.go convertScripts: Tekton writes the script into tekton-internal-scripts from
+		// its place-scripts init container; a declared sidecar may not mount Tekton's volumes, and the
+		// Pod's init containers are built, so the script travels in the command.
+		Name:    "script-in-command",
+		Applies: func(c Case) bool { return !c.Inline && declares(c, func(s v1.Sidecar) bool { return s.Script != "" }) },
+		Paths: regexp.MustCompile(`^(` + sidecarPath + `\.(command|volumeMounts(\[tekton-internal-scripts\])?)` +
+			`|spec\.initContainers\[place-scripts\]|spec\.volumes\[tekton-internal-scripts\])$`),
+	},
+	{
+		// pkg/pod/pod.go isPodReadyImmediately: a Task without sidecars under
+		// running-in-environment-with-injected-sidecars "false" gets a Pod whose steps start at once.
+		// Making them wait would mean rewriting a Task step's arguments and mounts.
+		Name: "ready-at-once",
+		Applies: func(c Case) bool {
+			flags := c.Cluster.FeatureFlags
+			return !c.Inline && len(c.Task.Sidecars) == 0 &&
+				flags["running-in-environment-with-injected-sidecars"] == "false" &&
+				flags["await-sidecar-readiness"] != "false"
+		},
+		Paths: regexp.MustCompile(`^(metadata\.annotations\.tekton\.dev/ready|spec\.containers\[step-[a-z0-9-]+\]\.args` +
+			`|spec\.containers\[step-[a-z0-9-]+\]\.volumeMounts\[tekton-internal-downward\]|spec\.volumes\[tekton-internal-downward\])$`),
+		Warning: "Pod built ready: the steps will not wait for it",
+	},
+	{
+		// pkg/reconciler/taskrun/resources/apply.go: Tekton substitutes params, context and workspace
+		// variables in the TaskSpec before the Pod is built; in the Pod nothing is substituted. An
+		// image or volume name with a variable is refused; elsewhere the text stays as written.
+		Name:    "literal-variables-at-pod-level",
+		Applies: func(c Case) bool { return !c.Inline && declares(c, hasVariable) },
+		Paths:   regexp.MustCompile(`^` + sidecarPath + `\.(env\[[A-Z]+\]\.value|args|command)$`),
+		Warning: "Tekton variables stay literal in a Pod-level sidecar",
+	},
+	{
+		// pkg/workspace/apply.go Apply: which workspaces reach a Task's sidecar depends on the Task's
+		// declarations (mountPath, which steps list a workspace, mountAsIsolatedWorkspace), and a Pod
+		// does not show them all: a one-step Task's shared and isolated workspace look alike, a declared
+		// mountPath shows only where a step mounts it, and a sidecar that lists a workspace takes it
+		// away from the steps that do not.
+		Name:    "workspaces-at-pod-level",
+		Applies: func(c Case) bool { return !c.Inline && len(c.Task.Workspaces) > 0 },
+		Paths:   regexp.MustCompile(`^(` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-f]+(@[^\]]*)?\](\.(mountPath|readOnly|subPath))?)?|spec\.containers\[step-[a-z0-9-]+\]\.volumeMounts\[ws-[0-9a-f]+(@[^\]]*)?\])$`),
+	},
+	{
+		// pkg/reconciler/taskrun/taskrun.go updateTaskRunWithDefaultWorkspaces: config-defaults'
+		// default-task-run-workspace-binding binds what the TaskRun leaves unbound, in the reconciler,
+		// after admission. The policy does not read Tekton's ConfigMaps: a sidecar that lists such a
+		// workspace gets no mount for it, and the policy says so.
+		Name: "default-workspace-binding",
+		Applies: func(c Case) bool {
+			return c.Cluster.Defaults["default-task-run-workspace-binding"] != "" &&
+				declares(c, func(s v1.Sidecar) bool { return len(s.Workspaces) > 0 })
+		},
+		Paths:   regexp.MustCompile(`^` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-f]+(@[^\]]*)?\])?$`),
+		Warning: "workspace \"",
+	},
+	{
+		// pkg/workspace/apply.go Apply, mountAsIsolatedWorkspace: a sidecar that lists a workspace
+		// makes Tekton take it away from the steps that do not list it, and mount it in the sidecar
+		// only where it lists it. The policy turns a declared sidecar's listing into a volume mount, so
+		// that the path it judges is the path Tekton gives and a declaration cannot change what the
+		// Task's own steps see; the sidecar then also gets the workspace where the steps share it.
+		Name: "listing-does-not-isolate",
+		Applies: func(c Case) bool {
+			return declares(c, func(s v1.Sidecar) bool { return len(s.Workspaces) > 0 })
+		},
+		Paths: regexp.MustCompile(`^(spec\.containers\[step-[a-z0-9-]+\]\.volumeMounts\[ws-[0-9a-f]+(@[^\]]*)?\]` +
+			`|` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-f]+(@[^\]]*)?\](\.mountPath)?)?)$`),
+	},
+}
+
+func declares(c Case, test func(v1.Sidecar) bool) bool {
+	for _, s := range c.Declared {
+		if test(s) {
+			return true
+		}
+	}
+	return false
+}
+
+var tektonVariable = regexp.MustCompile(`\$\((params|context|workspaces)[.\[]`)
+
+func hasVariable(s v1.Sidecar) bool {
+	text := s.Image + s.Script + strings.Join(s.Args, " ") + strings.Join(s.Command, " ")
+	for _, env := range s.Env {
+		text += env.Value
+	}
+	return tektonVariable.MatchString(text)
+}
+
+// refusals are the refusals a valid case may meet, each with the documented difference it belongs to.
+var refusals = map[string]string{
+	"holds a $(...) variable, and Tekton substitutes nothing in a sidecar injected into the Pod": "literal-variables-at-pod-level",
+}
+
+// Explain classifies a result: the same Pod as Tekton's, or each differing path explained by a
+// documented difference the case can show, with its warning given. It returns the outcome's name and
+// the differences used, or ok false with what is unexplained.
+func Explain(c Case, r Result) (outcome string, used []string, ok bool) {
+	if r.Refused != "" {
+		for text, difference := range refusals {
+			if strings.Contains(r.Refused, text) && applies(c, difference) {
+				return "refused: " + difference, []string{difference}, true
+			}
+		}
+		return "refused: " + summary(r.Refused, 1), nil, false
+	}
+	paths := DiffPaths(Comparable(r.Want), Comparable(r.Got))
+	if len(paths) == 0 {
+		return "same Pod", nil, true
+	}
+	seen := map[string]bool{}
+	for _, path := range paths {
+		d, missing := explaining(c, path, r.Warnings)
+		if d == nil && missing != "" {
+			return missing + " without its warning", nil, false
+		}
+		if d == nil {
+			return "unexplained difference at " + path, nil, false
+		}
+		if !seen[d.Name] {
+			seen[d.Name] = true
+			used = append(used, d.Name)
+		}
+	}
+	return "documented: " + strings.Join(used, ", "), used, true
+}
+
+// explaining is the documented difference that explains a path of the case, its warning given; or,
+// when only differences whose warning is missing would, the name of one of them.
+func explaining(c Case, path string, warnings []string) (*Difference, string) {
+	missing := ""
+	for i := range Differences {
+		d := &Differences[i]
+		if !d.Applies(c) || !d.Paths.MatchString(path) {
+			continue
+		}
+		if d.Warning == "" || warned(warnings, d.Warning) {
+			return d, ""
+		}
+		missing = d.Name
+	}
+	return nil, missing
+}
+
+func applies(c Case, name string) bool {
+	for _, d := range Differences {
+		if d.Name == name {
+			return d.Applies(c)
+		}
+	}
+	return false
+}
+
+// warned is whether a warning says text; a long annotation or sidecar name may cut a warning's end
+// (every warning fits 120 characters), so its start is what must be there.
+func warned(warnings []string, text string) bool {
+	start := text[:min(len(text), 24)]
+	for _, w := range warnings {
+		if strings.Contains(w, ": "+start) {
+			return true
+		}
+	}
+	return false
+}

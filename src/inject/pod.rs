@@ -210,8 +210,8 @@ impl Build<'_> {
         if let Some(image) = sidecar.text("image").filter(|i| has_variable(i)) {
             errors.push(pod_level_variable("image", image));
         }
-        let (mounts, warnings) =
-            workspaces::mounts(sidecar, self.template, pod).unwrap_or_else(|problems| {
+        let (mounts, mut warnings) = workspaces::mounts(sidecar, self.template, pod)
+            .unwrap_or_else(|problems| {
                 errors.extend(problems);
                 (Vec::new(), Vec::new())
             });
@@ -235,7 +235,6 @@ impl Build<'_> {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let mut warnings = warnings;
         let literal = sidecar
             .fields()
             .iter()

@@ -45,10 +45,12 @@ const TEKTON_ROOTS: [&str; 7] = [
 ];
 
 /// Whether a string anywhere in `value` names a variable Tekton would substitute in a Task's sidecar.
+/// Tekton replaces `$(<key>)` exactly (`ApplyReplacements` in `pkg/substitution/replacements.go`), so
+/// `$( params.x)` is no variable of its.
 pub(crate) fn names_tekton_variable(value: &Value) -> bool {
     match value {
         Value::String(text) => text.match_indices("$(").any(|(at, _)| {
-            let rest = text.get(at + 2..).unwrap_or_default().trim_start();
+            let rest = text.get(at + 2..).unwrap_or_default();
             TEKTON_ROOTS.iter().any(|root| {
                 rest.strip_prefix(root)
                     .is_some_and(|after| after.starts_with(['.', '[']))
@@ -350,7 +352,8 @@ mod tests {
     #[rstest::rstest]
     #[case::param(json!("$(params.tag)"), true)]
     #[case::param_brackets(json!(["-x", "$(params['tag'])"]), true)]
-    #[case::context_in_env(json!([{"name": "RUN", "value": "$( context.taskRun.name)"}]), true)]
+    #[case::context_in_env(json!([{"name": "RUN", "value": "$(context.taskRun.name)"}]), true)]
+    #[case::blank_after_the_parenthesis(json!("$( context.taskRun.name)"), false)]
     #[case::workspace_path(json!({"command": ["ls", "$(workspaces.source.path)"]}), true)]
     #[case::kubernetes_env_reference(json!(["$(POSTGRES_DB)"]), false)]
     #[case::root_as_a_prefix_only(json!("$(paramsx.tag)"), false)]

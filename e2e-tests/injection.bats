@@ -7,6 +7,10 @@ load helpers
   assert_untouched pipelinerun-tep-create.json
 }
 
+@test "a Pipelines-in-Pipelines child PipelineRun passes with its parent's keys" {
+  assert_untouched pipelinerun-pinp-child.json
+}
+
 @test "TEP example: its TaskRun from a hub taskRef only carries its workspace bindings to the Pod" {
   assert_patch taskrun-tep-hub.json taskrun-tep-hub.patch.json
 }

@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 
 use crate::support::json_pruned::Keep;
 use crate::support::shape::{Shape, Struct, field};
+use crate::tekton::READY_ANNOTATION;
 
 /// `{"request": AdmissionRequest, "settings": {...}}`, as policy-evaluator builds it.
 #[derive(Debug, Deserialize)]
@@ -198,6 +199,22 @@ impl Metadata {
             key.strip_prefix(prefix)
                 .is_some_and(|rest| rest.starts_with('/'))
         })
+    }
+
+    /// Whether a PipelineRun controls the object. Tekton creates a Pipelines-in-Pipelines child so, with
+    /// its parent's annotations (`createChildPipelineRun` in `pkg/reconciler/pipelinerun`).
+    pub fn controlled_by_a_pipelinerun(&self) -> bool {
+        self.owner_references.iter().any(|owner| {
+            owner.controller == Some(true)
+                && owner.kind == "PipelineRun"
+                && owner.api_version.starts_with("tekton.dev/")
+        })
+    }
+
+    /// Whether Tekton built this Pod with its steps free to start at once (`tekton.dev/ready: READY`).
+    pub fn built_ready(&self) -> bool {
+        let (ready, at_once) = READY_ANNOTATION;
+        self.annotations.get(ready).is_some_and(|v| v == at_once)
     }
 }
 

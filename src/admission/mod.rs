@@ -31,7 +31,7 @@ use crate::support::json_edit;
 use crate::support::json_pruned::{self, Keep};
 use crate::support::shape::{self, Unknown};
 use crate::tekton::variables::Named;
-use crate::tekton::{PIPELINE_TASK_LABEL, READY_ANNOTATION, TASKRUN_LABEL};
+use crate::tekton::{PIPELINE_TASK_LABEL, TASKRUN_LABEL};
 use crate::validation::pipelinerun;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +135,16 @@ fn decide(
             let before = old
                 .as_ref()
                 .map(|(old, annotations)| pipelinerun::Declarations::of(old, annotations, prefix));
-            let problems = pipelinerun::check(&object, &now, before.as_ref(), &settings, warnings);
+            // A child's keys name its parent's tasks, checked when the parent was created.
+            let inherited = metadata.controlled_by_a_pipelinerun();
+            let problems = pipelinerun::check(
+                &object,
+                &now,
+                before.as_ref(),
+                &settings,
+                inherited,
+                warnings,
+            );
             if problems.is_empty() {
                 Ok(Outcome::Accept)
             } else {
@@ -182,19 +191,9 @@ fn decide(
                         .find(|d| d.sidecar.name() == name)
                         .map_or("", |d| d.annotation.as_str())
                 };
-                let (ready, at_once) = READY_ANNOTATION;
-                if target == Target::Pod
-                    && metadata
-                        .annotations
-                        .get(ready)
-                        .is_some_and(|v| v == at_once)
-                {
-                    warnings.extend(
-                        injected
-                            .names
-                            .iter()
-                            .map(|name| warning(from(name), name, pod::READY_AT_ONCE)),
-                    );
+                if target == Target::Pod && metadata.built_ready() {
+                    let ready = injected.names.iter();
+                    warnings.extend(ready.map(|n| warning(from(n), n, pod::READY_AT_ONCE)));
                 }
                 let sources: Vec<String> = injected
                     .names

@@ -108,12 +108,14 @@ impl<'a> Declarations<'a> {
 
 /// Every problem with the declarations of a PipelineRun (empty: it is fine), and the warnings about those
 /// that are valid but risky. With `before` (an UPDATE), only the declarations that differ from it are
-/// checked.
+/// checked. `inherited`: the annotations are a parent PipelineRun's, so a key may name a task of the
+/// parent's pipeline rather than of this one.
 pub fn check(
     pipelinerun: &Value,
     now: &Declarations<'_>,
     before: Option<&Declarations<'_>>,
     settings: &Settings,
+    inherited: bool,
     warnings: &mut Vec<String>,
 ) -> Vec<Problem> {
     // As many warnings as a rejection lists problems: a PipelineRun of thousands of tasks could otherwise
@@ -143,7 +145,8 @@ pub fn check(
             continue;
         }
         let show = problems.list.len() < MAX_LISTED;
-        if let Some(problem) = key_problem(key, suffix, tasks.as_ref(), show) {
+        let own_tasks = tasks.as_ref().filter(|_| !inherited);
+        if let Some(problem) = key_problem(key, suffix, own_tasks, show) {
             problems.push(problem);
         } else if suffix != ALL_TASKS {
             named.insert(suffix);
@@ -251,6 +254,14 @@ mod tests {
 
     /// The problems and the warnings of a PipelineRun, on UPDATE from `old`.
     fn verdict(pipelinerun: &Value, old: Option<&Value>) -> (Vec<String>, Vec<String>) {
+        verdict_of(pipelinerun, old, false)
+    }
+
+    fn verdict_of(
+        pipelinerun: &Value,
+        old: Option<&Value>,
+        inherited: bool,
+    ) -> (Vec<String>, Vec<String>) {
         let now_annotations = annotations(pipelinerun);
         let now = Declarations::of(pipelinerun, &now_annotations, "pipelinerun-sidecars.io");
         let old_annotations = old.map(annotations).unwrap_or_default();
@@ -262,9 +273,36 @@ mod tests {
             &now,
             before.as_ref(),
             &Settings::default(),
+            inherited,
             &mut warnings,
         );
         (problems.iter().map(ToString::to_string).collect(), warnings)
+    }
+
+    #[test]
+    fn a_child_pipelinerun_takes_its_parent_s_keys_and_checks_their_values() {
+        // Tekton copies a parent's annotations onto a Pipelines-in-Pipelines child
+        // (createChildResourceAnnotations): `integration` is a task of the parent's pipeline.
+        let child = |value: &str| {
+            json!({"metadata": {"annotations": {"pipelinerun-sidecars.io/integration": value}},
+                   "spec": {"pipelineSpec": {"tasks": [{"name": "unit", "taskRef": {"name": "go-test"}}]}}})
+        };
+        let valid =
+            child("- {name: db, image: 'postgres:16', readinessProbe: {tcpSocket: {port: 5432}}}");
+        let (problems, _) = verdict_of(&valid, None, false);
+        assert_eq!(
+            problems.len(),
+            1,
+            "a key naming no task of its own: {problems:?}"
+        );
+        let (problems, _) = verdict_of(&valid, None, true);
+        assert!(problems.is_empty(), "{problems:?}");
+        let (problems, _) = verdict_of(&child("- {name: db, imgae: postgres}"), None, true);
+        assert_eq!(
+            problems.len(),
+            1,
+            "the value is still checked: {problems:?}"
+        );
     }
 
     fn problems_on_update(pipelinerun: &Value, old: Option<&Value>) -> Vec<String> {

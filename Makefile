@@ -171,15 +171,21 @@ e2e-tests: $(RUN_POLICY) $(RUN_NEEDS) $(BATS)
 
 # The Tekton oracle (oracle/, Go, test code only): the compiled module against Pods that
 # tektoncd/pipeline's own packages build, on Tekton's own test cases and ORACLE_CASES generated ones
-# (ORACLE_SEED=... runs a printed seed again). gofmt and go vet first.
+# (ORACLE_SEED=... runs a printed seed again), once with v1.15.0 (go.mod) and once with v0.58.0, the last
+# release that names workspace volumes at random (go.tekton-v0.58.mod). gofmt and go vet first.
 ORACLE_CASES ?= 5000
+ORACLE_RELEASES := v1.15.0@ v0.58.0@-modfile=go.tekton-v0.58.mod@-tags=tekton_v0_58
 oracle-tests: policy.wasm
 	@unformatted=$$(cd oracle && gofmt -l .); test -z "$$unformatted" || { echo "gofmt: $$unformatted" >&2; exit 1; }
-	cd oracle && go vet ./...
 	@mkdir -p target
-	cd oracle && POLICY=$(abspath policy.wasm) ORACLE_CASES=$(ORACLE_CASES) go test -count=1 -v ./... \
-	  > $(abspath target/oracle.log) 2>&1 || { tail -n 300 $(abspath target/oracle.log); exit 1; }
-	@grep -E '^\s*--- (PASS|FAIL): Test[A-Za-z]+ |ORACLE_SEED|outcomes|^ok' target/oracle.log
+	@for release in $(ORACLE_RELEASES); do \
+	  flags=$$(echo "$${release#*@}" | tr '@' ' '); log=$(abspath target)/oracle-$${release%%@*}.log; \
+	  echo "oracle: tektoncd/pipeline $${release%%@*}"; \
+	  (cd oracle && go vet $$flags ./...) || exit 1; \
+	  (cd oracle && POLICY=$(abspath policy.wasm) ORACLE_CASES=$(ORACLE_CASES) go test -count=1 -v $$flags ./... \
+	    > $$log 2>&1) || { tail -n 300 $$log; exit 1; }; \
+	  grep -E '^\s*--- (PASS|FAIL): Test[A-Za-z]+ |ORACLE_SEED|outcomes|^ok' $$log; \
+	done
 
 test: fmt lint unit-tests e2e-tests oracle-tests web-tests
 

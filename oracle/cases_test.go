@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
 )
 
 var policy *Policy
@@ -98,5 +99,29 @@ func TestDifferencesAreDocumented(t *testing.T) {
 		if !strings.Contains(string(readme), "| `"+d.Name+"` |") {
 			t.Errorf("README.md has no row for the difference %q", d.Name)
 		}
+	}
+}
+
+// TestASharedWorkspaceReachesAPodLevelSidecar pins what the README's Compatibility table promises on
+// every release the oracle runs: a workspace that two steps share reaches a Pod-level sidecar exactly as
+// it reaches a Task's own, whether Tekton named its volume by a hash (v0.59 on) or at random (before).
+func TestASharedWorkspaceReachesAPodLevelSidecar(t *testing.T) {
+	step := func(name string) v1.Step { return v1.Step{Name: name, Image: "image", Command: []string{"cmd"}} }
+	c := Case{
+		Task: v1.TaskSpec{
+			Workspaces: []v1.WorkspaceDeclaration{{Name: "source"}},
+			Steps:      []v1.Step{step("build"), step("test")},
+		},
+		Declared: []v1.Sidecar{{Name: "db", Image: "postgres:16"}},
+		Run: v1.TaskRunSpec{Workspaces: []v1.WorkspaceBinding{
+			{Name: "source", EmptyDir: &corev1.EmptyDirVolumeSource{}},
+		}},
+	}
+	result, err := Run(context.Background(), policy, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Comparable(result.Want), Comparable(result.Got)); diff != "" || result.Refused != "" {
+		t.Errorf("Tekton %s: refused %q (-Tekton +policy):\n%s", Release, result.Refused, diff)
 	}
 }

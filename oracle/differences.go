@@ -64,7 +64,19 @@ var Differences = []Difference{
 		// away from the steps that do not.
 		Name:    "workspaces-at-pod-level",
 		Applies: func(c Case) bool { return !c.Inline && len(c.Task.Workspaces) > 0 },
-		Paths:   regexp.MustCompile(`^(` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-f]+(@[^\]]*)?\](\.(mountPath|readOnly|subPath))?)?|spec\.containers\[step-[a-z0-9-]+\]\.volumeMounts\[ws-[0-9a-f]+(@[^\]]*)?\])$`),
+		Paths:   regexp.MustCompile(`^(` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-z]+(@[^\]]*)?\](\.(mountPath|readOnly|subPath))?)?|spec\.containers\[step-[a-z0-9-]+\]\.volumeMounts\[ws-[0-9a-z]+(@[^\]]*)?\])$`),
+	},
+	{
+		// pkg/workspace/apply.go CreateVolumes: before v0.59 Tekton named a workspace's volume at random
+		// (names.SimpleNameGenerator), so the Pod does not tell which volume a workspace is; since
+		// v0.59, a hash of the workspace (tektoncd/pipeline#7887). A Pod-level sidecar that lists a
+		// workspace is refused on those releases, with a message that says so.
+		Name: "listed-workspace-before-v0.59",
+		Applies: func(c Case) bool {
+			return Release == "v0.58.0" && !c.Inline &&
+				declares(c, func(s v1.Sidecar) bool { return len(s.Workspaces) > 0 })
+		},
+		Paths: regexp.MustCompile(`^$`),
 	},
 	{
 		// pkg/reconciler/taskrun/taskrun.go updateTaskRunWithDefaultWorkspaces: config-defaults'
@@ -76,7 +88,7 @@ var Differences = []Difference{
 			return c.Cluster.Defaults["default-task-run-workspace-binding"] != "" &&
 				declares(c, func(s v1.Sidecar) bool { return len(s.Workspaces) > 0 })
 		},
-		Paths:   regexp.MustCompile(`^` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-f]+(@[^\]]*)?\])?$`),
+		Paths:   regexp.MustCompile(`^` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-z]+(@[^\]]*)?\])?$`),
 		Warning: "workspace \"",
 	},
 	{
@@ -89,8 +101,8 @@ var Differences = []Difference{
 		Applies: func(c Case) bool {
 			return declares(c, func(s v1.Sidecar) bool { return len(s.Workspaces) > 0 })
 		},
-		Paths: regexp.MustCompile(`^(spec\.containers\[step-[a-z0-9-]+\]\.volumeMounts\[ws-[0-9a-f]+(@[^\]]*)?\]` +
-			`|` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-f]+(@[^\]]*)?\](\.mountPath)?)?)$`),
+		Paths: regexp.MustCompile(`^(spec\.containers\[step-[a-z0-9-]+\]\.volumeMounts\[ws-[0-9a-z]+(@[^\]]*)?\]` +
+			`|` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-z]+(@[^\]]*)?\](\.mountPath)?)?)$`),
 	},
 }
 
@@ -115,6 +127,7 @@ func hasVariable(s v1.Sidecar) bool {
 
 // refusals are the refusals a valid case may meet, each with the documented difference it belongs to.
 var refusals = map[string]string{
+	"Tekton names workspace volumes by a hash of the workspace since v0.59":                      "listed-workspace-before-v0.59",
 	"holds a $(...) variable, and Tekton substitutes nothing in a sidecar injected into the Pod": "literal-variables-at-pod-level",
 }
 

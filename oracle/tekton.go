@@ -58,7 +58,7 @@ func (c Cluster) context() context.Context {
 // native is whether Tekton makes sidecars native ones (Builder.Build, IsNativeSidecarSupport).
 func (c Cluster) native() bool {
 	minor, err := strconv.Atoi(c.minor())
-	return c.FeatureFlags["enable-kubernetes-sidecar"] == "true" && err == nil && minor >= podconvert.SidecarK8sMinorVersionCheck
+	return c.FeatureFlags["enable-kubernetes-sidecar"] == "true" && err == nil && nativeSidecars(minor)
 }
 
 func (c Cluster) minor() string {
@@ -98,6 +98,10 @@ func (c Cluster) BuildPod(tr *v1.TaskRun, ts v1.TaskSpec, taskName string) (*cor
 		return nil, err
 	}
 	resources.ApplyParametersToWorkspaceBindings(&ts, tr)
+	// Names Tekton makes at random (pkg/names SimpleNameGenerator: workspace volumes before v0.59, script
+	// files) come from a seeded source, as Tekton's tests seed it (names.TestingSeed), so that the two
+	// builds of a case agree.
+	utilrand.Seed(12345)
 	volumes := workspace.CreateVolumes(tr.Spec.Workspaces)
 	spec := substitute(ctx, tr, &ts, taskName, volumes)
 
@@ -113,11 +117,8 @@ func (c Cluster) BuildPod(tr *v1.TaskRun, ts v1.TaskSpec, taskName string) (*cor
 	}
 	spec = resources.ApplyCredentialsPath(spec, pipeline.CredsDir)
 	if tr.Spec.PodTemplate != nil {
-		tr.Spec.PodTemplate = resources.ApplyPodTemplateReplacements(tr.Spec.PodTemplate, tr, spec.Params...)
+		tr.Spec.PodTemplate = applyPodTemplate(tr, spec.Params)
 	}
-	// Script names are random (pkg/names SimpleNameGenerator); Tekton's tests seed them (names.TestingSeed)
-	// and so does the oracle, so that the two builds of a case agree.
-	utilrand.Seed(12345)
 	// No EntrypointCache: every step names its command, as in TestPodBuild, so no image is looked up.
 	builder := podconvert.Builder{Images: images, KubeClient: c.kubeClient()}
 	return builder.Build(ctx, tr, *spec)
@@ -129,7 +130,7 @@ func substitute(ctx context.Context, tr *v1.TaskRun, ts *v1.TaskSpec, taskName s
 	ts = resources.ApplyParameters(ts, tr, ts.Params...)
 	ts = resources.ApplyContexts(ts, taskName, tr)
 	ts = resources.ApplyResults(ts)
-	ts = resources.ApplyArtifacts(ts)
+	ts = applyArtifacts(ts)
 	ts = resources.ApplyStepExitCodePath(ts)
 	declared := map[string]bool{}
 	for _, w := range ts.Workspaces {

@@ -81,19 +81,17 @@ impl<'a> PodView<'a> {
             .filter(|name| wanted.contains(name) || is_workspace_volume(name))
             .collect();
         // Whoever creates a TaskRun can write the context annotation: it may only narrow the volumes that
-        // look like Tekton's workspace volumes, never name another.
-        let workspace_volumes: BTreeSet<&str> = match &context {
-            Some(context) => context
-                .workspaces
-                .iter()
-                .map(|b| b.volume.as_str())
-                .filter(|v| is_workspace_volume(v))
-                .collect(),
-            None => volumes
-                .iter()
-                .copied()
-                .filter(|v| is_workspace_volume(v))
-                .collect(),
+        // look like Tekton's workspace volumes, never name another. Before v0.59 Tekton named them at
+        // random (`CreateVolumes` in `pkg/workspace/apply.go`), so no binding's name is the Pod's: its
+        // workspace volumes are then read as without a context.
+        let looks_like_workspaces = || volumes.iter().copied().filter(|v| is_workspace_volume(v));
+        let bound: Option<BTreeSet<&str>> = context.as_ref().map(|context| {
+            let named = context.workspaces.iter().map(|b| b.volume.as_str());
+            named.filter(|v| is_workspace_volume(v)).collect()
+        });
+        let workspace_volumes: BTreeSet<&str> = match bound {
+            Some(bound) if bound.is_empty() || bound.iter().any(|v| volumes.contains(v)) => bound,
+            _ => looks_like_workspaces().collect(),
         };
         let mounts_of = |container: &'a Value| -> Vec<&'a Value> {
             array(container, "/volumeMounts")

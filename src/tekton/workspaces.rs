@@ -81,10 +81,19 @@ pub(crate) fn create_volumes(bindings: &[Value]) -> BTreeMap<String, WorkspaceVo
     volumes
 }
 
-/// Whether `name` has the shape of a workspace volume, `ws-<5 hex digits>`.
+/// The characters of a name Tekton made at random before v0.59 (`names.SimpleNameGenerator`, which takes
+/// `utilrand.String` of k8s.io/apimachinery: no vowels, no 0, 1 or 3).
+const RANDOM_NAME_CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// Whether `name` has the shape of a workspace volume: `ws-<5 hex digits>` (the hash since v0.59) or
+/// `ws-<5 random characters>` (earlier releases).
 pub(crate) fn is_workspace_volume(name: &str) -> bool {
-    name.strip_prefix("ws-")
-        .is_some_and(|hash| hash.len() == 5 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    name.strip_prefix("ws-").is_some_and(|suffix| {
+        suffix.len() == 5
+            && suffix
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || RANDOM_NAME_CHARS.contains(&b))
+    })
 }
 
 #[cfg(test)]
@@ -102,6 +111,17 @@ mod tests {
     fn workspace_volume_names_follow_tekton(#[case] workspace: &str, #[case] volume: &str) {
         assert_eq!(workspace_volume(workspace), volume);
         assert!(is_workspace_volume(volume));
+    }
+
+    #[rstest::rstest]
+    #[case::hashed("ws-1bcf2", true)]
+    #[case::named_at_random_before_v0_59("ws-9l9zj", true)]
+    #[case::too_short("ws-9l9z", false)]
+    #[case::a_letter_neither_makes("ws-9l9zo", false)]
+    #[case::upper_case("ws-9L9ZJ", false)]
+    #[case::tekton_s_own("tekton-internal-bin", false)]
+    fn what_looks_like_a_workspace_volume(#[case] name: &str, #[case] expected: bool) {
+        assert_eq!(is_workspace_volume(name), expected);
     }
 
     /// `TestCreateVolumes` "multiple workspaces binding to the same volume with diff subpaths doesnt

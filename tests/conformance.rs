@@ -183,7 +183,8 @@ fn base64_decode(text: &str) -> String {
 #[test]
 fn the_policy_builds_the_sidecar_tekton_builds() {
     let cases = cases();
-    assert!(cases.len() >= 10, "{} cases", cases.len());
+    // The cases whose expected Pods are Tekton's own, unedited; the oracle (oracle/) runs all of them.
+    assert!(cases.len() >= 6, "{} cases", cases.len());
     for (name, case) in cases {
         let mut actual = injected(&case);
         let mut expected = case["with"].clone();

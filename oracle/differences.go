@@ -1,10 +1,12 @@
 package oracle
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // Difference is one way the policy's Pod may differ from Tekton's, documented in the README
@@ -16,6 +18,8 @@ type Difference struct {
 	Applies func(Case) bool
 	Paths   *regexp.Regexp
 	Warning string
+	// Holds, when set, checks what the difference still promises; it says what is broken, or "".
+	Holds func(Case, Result) string
 }
 
 // sidecarPath matches the declared sidecar's container, wherever the mode puts it.
@@ -31,6 +35,8 @@ var Differences = []Difference{
 		Applies: func(c Case) bool { return !c.Inline && declares(c, func(s v1.Sidecar) bool { return s.Script != "" }) },
 		Paths: regexp.MustCompile(`^(` + sidecarPath + `\.(command|volumeMounts(\[tekton-internal-scripts\])?)` +
 			`|spec\.initContainers\[place-scripts\]|spec\.volumes\[tekton-internal-scripts\])$`),
+		Holds:   scriptTravels,
+		Warning: "script runs from its command, not from a file",
 	},
 	{
 		// pkg/pod/pod.go isPodReadyImmediately: a Task without sidecars under
@@ -159,6 +165,11 @@ func Explain(c Case, r Result) (outcome string, used []string, ok bool) {
 		if !seen[d.Name] {
 			seen[d.Name] = true
 			used = append(used, d.Name)
+			if d.Holds != nil {
+				if broken := d.Holds(c, r); broken != "" {
+					return d.Name + ": " + broken, nil, false
+				}
+			}
 		}
 	}
 	return "documented: " + strings.Join(used, ", "), used, true
@@ -200,4 +211,39 @@ func warned(warnings []string, text string) bool {
 		}
 	}
 	return false
+}
+
+// scriptTravels: the container's command carries the very script Tekton would write to its file (after
+// Kubernetes turns the policy's $$ back into $), or, without a shebang, Tekton's preamble and the script
+// (defaultScriptPreamble in pkg/pod/script.go).
+func scriptTravels(c Case, r Result) string {
+	for _, sidecar := range c.Declared {
+		if sidecar.Script == "" {
+			continue
+		}
+		container := containerNamed(r.Got, "sidecar-"+sidecar.Name)
+		if container == nil {
+			return "no container for sidecar " + sidecar.Name
+		}
+		found := false
+		for _, part := range container.Command {
+			text := strings.ReplaceAll(part, "$$", "$")
+			found = found || text == sidecar.Script || text == "set -e\n"+sidecar.Script
+		}
+		if !found {
+			return fmt.Sprintf("the command of %s does not carry its script: %q", container.Name, container.Command)
+		}
+	}
+	return ""
+}
+
+func containerNamed(pod *corev1.Pod, name string) *corev1.Container {
+	for _, list := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
+		for i := range list {
+			if list[i].Name == name {
+				return &list[i]
+			}
+		}
+	}
+	return nil
 }

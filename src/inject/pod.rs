@@ -242,6 +242,9 @@ impl Build<'_> {
         if literal {
             warnings.push(LITERAL_AT_POD_LEVEL.to_string());
         }
+        if command.is_some() {
+            warnings.push(script::FROM_THE_COMMAND.to_string());
+        }
         let name = sidecar.name();
         let declared = resources::merged(
             self.replaced.clone(),
@@ -463,18 +466,25 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_unbound_workspace_is_left_out_with_a_warning() {
-        let mut pod = pod();
-        let decl = [declared(
-            json!({"name": "db", "image": "p", "workspaces": [{"name": "output"}]}),
-        )];
-        let injected = inject(&mut pod, &decl, &[], None, &Settings::default()).expect("injected");
-        assert_eq!(
-            injected.warnings,
-            vec![
-                "annotation \"p.io/test\", sidecar \"db\": workspace \"output\" has no volume in this Pod: no mount for it"
-            ]
-        );
+    #[rstest::rstest]
+    #[case::plain(json!({"name": "db", "image": "p", "env": [{"name": "A", "value": "$(B)"}]}), vec![])]
+    #[case::script(json!({"name": "db", "image": "p", "script": "echo hi"}), vec![script::FROM_THE_COMMAND])]
+    #[case::tekton_variable(json!({"name": "db", "image": "p", "args": ["$(params.x)"]}), vec![LITERAL_AT_POD_LEVEL])]
+    #[case::unbound_workspace(json!({"name": "db", "image": "p", "workspaces": [{"name": "output"}]}),
+        vec!["workspace \"output\" has no volume in this Pod: no mount for it"])]
+    fn what_a_pod_level_sidecar_warns_of(#[case] sidecar: Value, #[case] expected: Vec<&str>) {
+        let injected = inject(
+            &mut pod(),
+            &[declared(sidecar)],
+            &[],
+            None,
+            &Settings::default(),
+        )
+        .expect("injected");
+        let lines: Vec<String> = expected
+            .iter()
+            .map(|text| format!("annotation \"p.io/test\", sidecar \"db\": {text}"))
+            .collect();
+        assert_eq!(injected.warnings, lines);
     }
 }

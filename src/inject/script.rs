@@ -32,6 +32,9 @@ const FILE_RUNNER: &str = "script=\"${TMPDIR:-/tmp}/pipelinerun-sidecars-script\
 /// Shells that run a script given with `-c`, as they would run it from a file.
 const SHELLS: [&str; 7] = ["sh", "bash", "dash", "ash", "zsh", "ksh", "mksh"];
 
+/// The warning for a script at Pod level: it does not run from a file, as a Task's does (see above).
+pub(super) const FROM_THE_COMMAND: &str = "script runs from its command, not from a file";
+
 /// The `command` that runs `script` as Tekton would run it from the file `path`.
 pub(super) fn command(script: &str, path: &str) -> Result<Vec<String>, FieldError> {
     let cleaned = script.trim();

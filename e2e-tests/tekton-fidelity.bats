@@ -5,10 +5,11 @@
 
 load helpers
 
-@test "1, 6: an inline Task's sidecar mounts a listed workspace without taking it from the steps, and skips an unbound optional one with a warning" {
+@test "1, 6: an inline Task's sidecar mounts a listed workspace without taking it from the steps, says so, and skips an unbound optional one with a warning" {
   assert_patch taskrun-inline-workspaces.json taskrun-inline-workspaces.patch.json
   assert_warnings taskrun-inline-workspaces.json \
-    'annotation "pipelinerun-sidecars.io/integration", sidecar "fixtures": workspace "cache" is not bound: no mount for it'
+    'annotation "pipelinerun-sidecars.io/integration", sidecar "fixtures": workspace "cache" is not bound: no mount for it' \
+    'annotation "pipelinerun-sidecars.io/integration", sidecar "fixtures": a listed workspace stays shared with the steps'
 }
 
 @test "3: a script reaches the shell as written, through the kubelet's expansion of \$(...) and \$\$" {

@@ -70,6 +70,7 @@ var Differences = []Difference{
 		// away from the steps that do not.
 		Name:    "workspaces-at-pod-level",
 		Applies: func(c Case) bool { return !c.Inline && len(c.Task.Workspaces) > 0 },
+		Warning: "workspaces as this Pod shows them, not as the Task says",
 		Paths:   regexp.MustCompile(`^(` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-z]+(@[^\]]*)?\](\.(mountPath|readOnly|subPath))?)?|spec\.containers\[step-[a-z0-9-]+\]\.volumeMounts\[ws-[0-9a-z]+(@[^\]]*)?\])$`),
 	},
 	{
@@ -94,7 +95,9 @@ var Differences = []Difference{
 			return c.Cluster.Defaults["default-task-run-workspace-binding"] != "" &&
 				declares(c, func(s v1.Sidecar) bool { return len(s.Workspaces) > 0 })
 		},
-		Paths:   regexp.MustCompile(`^` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-z]+(@[^\]]*)?\])?$`),
+		// Without the mount, the listing takes nothing from the steps either (mountAsIsolatedWorkspace).
+		Paths: regexp.MustCompile(`^(` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-z]+(@[^\]]*)?\](\.mountPath)?)?` +
+			`|spec\.containers\[step-[a-z0-9-]+\]\.volumeMounts\[ws-[0-9a-z]+(@[^\]]*)?\])$`),
 		Warning: "workspace \"",
 	},
 	{
@@ -107,6 +110,7 @@ var Differences = []Difference{
 		Applies: func(c Case) bool {
 			return declares(c, func(s v1.Sidecar) bool { return len(s.Workspaces) > 0 })
 		},
+		Warning: "a listed workspace stays shared with the steps",
 		Paths: regexp.MustCompile(`^(spec\.containers\[step-[a-z0-9-]+\]\.volumeMounts\[ws-[0-9a-z]+(@[^\]]*)?\]` +
 			`|` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-z]+(@[^\]]*)?\](\.mountPath)?)?)$`),
 	},

@@ -208,6 +208,9 @@ impl<'a> InlineTask<'a> {
         if !errors.is_empty() {
             return Err(errors);
         }
+        if mounts.len() > declared.list("volumeMounts").len() {
+            warnings.push(super::LISTING_SHARES.to_string());
+        }
         let mut sidecar = declared.fields().clone();
         sidecar.remove("workspaces");
         sidecar.remove("volumeMounts");

@@ -24,6 +24,11 @@ use crate::support::json::array;
 use crate::support::json_edit::Edit;
 use crate::support::json_pruned::Keep;
 
+/// The warning for a sidecar that lists a workspace: its listing becomes a volume mount, which does not
+/// take the workspace from the Task's steps as a Task sidecar's listing does (`mountAsIsolatedWorkspace`
+/// in `pkg/workspace/apply.go`), so that a declaration never changes what the Task's own containers see.
+const LISTING_SHARES: &str = "a listed workspace stays shared with the steps";
+
 /// A container, or a sidecar of an inline Task, as the JSON it is written into the object as.
 type Container = Map<String, Value>;
 

@@ -292,6 +292,7 @@ impl Build<'_> {
 mod tests {
     use super::*;
     use crate::inject::tests::{declared, inject_pod as inject};
+    use crate::inject::workspaces::AS_THE_POD_SHOWS;
     use crate::tekton::workspace_volume;
     use serde_json::json;
 
@@ -467,11 +468,13 @@ mod tests {
     }
 
     #[rstest::rstest]
-    #[case::plain(json!({"name": "db", "image": "p", "env": [{"name": "A", "value": "$(B)"}]}), vec![])]
-    #[case::script(json!({"name": "db", "image": "p", "script": "echo hi"}), vec![script::FROM_THE_COMMAND])]
-    #[case::tekton_variable(json!({"name": "db", "image": "p", "args": ["$(params.x)"]}), vec![LITERAL_AT_POD_LEVEL])]
+    #[case::plain(json!({"name": "db", "image": "p", "env": [{"name": "A", "value": "$(B)"}]}), vec![AS_THE_POD_SHOWS])]
+    #[case::script(json!({"name": "db", "image": "p", "script": "echo hi"}), vec![AS_THE_POD_SHOWS, script::FROM_THE_COMMAND])]
+    #[case::tekton_variable(json!({"name": "db", "image": "p", "args": ["$(params.x)"]}), vec![AS_THE_POD_SHOWS, LITERAL_AT_POD_LEVEL])]
     #[case::unbound_workspace(json!({"name": "db", "image": "p", "workspaces": [{"name": "output"}]}),
-        vec!["workspace \"output\" has no volume in this Pod: no mount for it"])]
+        vec!["workspace \"output\" has no volume in this Pod: no mount for it", AS_THE_POD_SHOWS])]
+    #[case::listed_workspace(json!({"name": "db", "image": "p", "workspaces": [{"name": "source", "mountPath": "/src"}]}),
+        vec![crate::inject::LISTING_SHARES, AS_THE_POD_SHOWS])]
     fn what_a_pod_level_sidecar_warns_of(#[case] sidecar: Value, #[case] expected: Vec<&str>) {
         let injected = inject(
             &mut pod(),

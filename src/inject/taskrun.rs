@@ -259,7 +259,8 @@ mod tests {
         assert_eq!(
             injected.warnings,
             vec![
-                "annotation \"p.io/test\", sidecar \"db\": workspace \"maybe\" is not bound: no mount for it"
+                "annotation \"p.io/test\", sidecar \"db\": workspace \"maybe\" is not bound: no mount for it",
+                "annotation \"p.io/test\", sidecar \"db\": a listed workspace stays shared with the steps"
             ]
         );
     }

@@ -245,6 +245,11 @@ fn shared<'a>(steps: &[Vec<&'a Value>], task_sidecars: &[Vec<&'a Value>]) -> Vec
         .collect()
 }
 
+/// The warning for a sidecar of a Pod whose containers mount workspaces: which of them reach a Task's own
+/// sidecar, and where, depends on the Task's declarations (`workspace.Apply` in `pkg/workspace/apply.go`:
+/// isolation, declared mount paths), which a Pod does not all show.
+pub(super) const AS_THE_POD_SHOWS: &str = "workspaces as this Pod shows them, not as the Task says";
+
 /// The volume mounts of `sidecar` in this Pod, with the warnings for workspaces it gets no mount for, or
 /// why it cannot have them.
 pub(super) fn mounts(
@@ -269,12 +274,19 @@ pub(super) fn mounts(
             ));
         }
     }
+    let mut listed = false;
     for (i, usage) in sidecar.list("workspaces").iter().enumerate() {
         match pod.listed(usage) {
-            Ok(Listed::Mount(mount)) => add_mount(&mut mounts, mount),
+            Ok(Listed::Mount(mount)) => {
+                listed = true;
+                add_mount(&mut mounts, mount);
+            }
             Ok(Listed::Unbound(warning)) => warnings.push(warning),
             Err(problem) => errors.push(FieldError::new(format!("workspaces[{i}].name"), problem)),
         }
+    }
+    if listed {
+        warnings.push(super::LISTING_SHARES.to_string());
     }
     // A template is the platform team's: a Task may not lay a volume over the files it runs.
     let paths: Vec<&str> = pod.shared.iter().map(|m| text(m, "mountPath")).collect();
@@ -285,6 +297,9 @@ pub(super) fn mounts(
             )),
             _ => add_mount(&mut mounts, (*mount).clone()),
         }
+    }
+    if pod.all_mounts().next().is_some() {
+        warnings.push(AS_THE_POD_SHOWS.to_string());
     }
     if errors.is_empty() {
         Ok((mounts, warnings))

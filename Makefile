@@ -17,11 +17,13 @@ WASM_OUT     := target/$(TARGET)/release/pipelinerun_sidecars.wasm
 RUNNER       := target/runner/kwctl-runner
 BENCH        := target/runner/policy-bench
 BATS         := e2e-tests/node_modules/bats/bin/bats
-SOURCES      := $(shell find src -name '*.rs') Cargo.toml Cargo.lock settings-schema.json
+# What policy.wasm is built from. Not SOURCES: that is the user's name for kwctl's --sources-path file
+# (make push SOURCES=...), and a variable given on the command line overrides the Makefile's own.
+POLICY_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock settings-schema.json
 RUNNER_SRCS  := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml Cargo.lock
 BENCH_SRCS   := $(shell find bench/driver/src -name '*.rs') bench/driver/Cargo.toml Cargo.lock
 # The driver also runs the policy natively, so it is rebuilt when the policy changes.
-BENCH_SRCS   += $(SOURCES)
+BENCH_SRCS   += $(POLICY_SOURCES)
 
 # `make run` and the e2e suite use kwctl when it is on PATH (on the annotated module, which carries the
 # metadata kwctl needs to let a policy mutate), and the in-repo runner otherwise; KWCTL=... chooses.
@@ -43,7 +45,7 @@ all: policy.wasm
 wasm-target:
 	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
 
-policy.wasm: $(SOURCES) | wasm-target
+policy.wasm: $(POLICY_SOURCES) | wasm-target
 	cargo build --locked --target $(TARGET) --release -p pipelinerun-sidecars
 	cp $(WASM_OUT) $@
 
@@ -83,7 +85,7 @@ mutation-floor.wasm: bench/mutation-floor/src/lib.rs bench/mutation-floor/Cargo.
 	cp target/$(TARGET)/release/mutation_floor_policy.wasm $@
 
 # The same policy under cargo's default release profile, for the compile-time comparison.
-naive-policy.wasm: $(SOURCES) | wasm-target
+naive-policy.wasm: $(POLICY_SOURCES) | wasm-target
 	cargo build --locked --target $(TARGET) --profile naive -p pipelinerun-sidecars
 	cp target/$(TARGET)/naive/pipelinerun_sidecars.wasm $@
 
@@ -106,7 +108,7 @@ $(BATS): e2e-tests/package.json e2e-tests/package-lock.json
 # download commands use, is left out.
 WEB_TARGET    := wasm32-unknown-unknown
 WEB_PKG       := web/pkg/pipelinerun_sidecars_playground.js
-WEB_SOURCES   := $(SOURCES) $(shell find web/playground/src -name '*.rs') web/playground/Cargo.toml
+WEB_SOURCES   := $(POLICY_SOURCES) $(shell find web/playground/src -name '*.rs') web/playground/Cargo.toml
 WASM_BINDGEN  := target/tools/bin/wasm-bindgen
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 PLAYWRIGHT    := web/node_modules/playwright-core/package.json

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -42,6 +43,10 @@ type Result struct {
 	Warnings  []string
 }
 
+// ErrTektonRefuses is Run's error when Tekton refuses the Task that declares the sidecars itself: a
+// generated case Tekton would not run, with nothing to compare. Any other error is the policy's.
+var ErrTektonRefuses = errors.New("tekton refuses the Task that declares the sidecars")
+
 // Run builds both Pods of a case and sends (b) through the policy.
 func Run(ctx context.Context, policy *Policy, c Case) (Result, error) {
 	tr, err := c.taskRun(c.Task)
@@ -50,7 +55,7 @@ func Run(ctx context.Context, policy *Policy, c Case) (Result, error) {
 	}
 	want, err := c.Cluster.BuildPod(c.Cluster.Defaulted(c.withDeclared(tr)), c.declaringTask(), PipelineTask)
 	if err != nil {
-		return Result{}, fmt.Errorf("tekton refuses the Task that declares the sidecars: %w", err)
+		return Result{}, fmt.Errorf("%w: %w", ErrTektonRefuses, err)
 	}
 	result := Result{Want: want}
 	admitted, err := admit(ctx, policy, c, c.Cluster.Defaulted(tr), "TaskRun", &result)

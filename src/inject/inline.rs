@@ -21,8 +21,10 @@ use crate::support::error::{FieldError, listed};
 use crate::support::json::array;
 use crate::tekton::WORKSPACE_DIR;
 use crate::tekton::safe_for_template;
-use crate::tekton::sidecar::{internal_volume_problem, text};
-use crate::tekton::variables::{MAX_PARAMS, Unresolved, Variables, has_variable, with_own_paths};
+use crate::tekton::sidecar::{Sidecar, internal_volume_problem, text};
+use crate::tekton::variables::{
+    Ambiguous, MAX_PARAMS, Unresolved, Variables, has_variable, with_own_paths,
+};
 use crate::tekton::workspaces::declared_mount_path;
 
 /// What an inline Task declares and its TaskRun binds, for the sidecars that join it.
@@ -87,11 +89,13 @@ impl<'a> InlineTask<'a> {
             .collect()
     }
 
-    /// The sidecar as it joins the Task: guarded fields judged after substitution, listed workspaces made
-    /// into mounts. With the warnings for what it leaves out, or why it cannot join.
+    /// The sidecar as it joins the Task, in place of `replaced` (the Task's sidecar of that name, if any):
+    /// listed workspaces made into mounts, guarded fields judged as Tekton will substitute them there.
+    /// With the warnings for what it leaves out, or why it cannot join.
     pub(super) fn prepare(
         &self,
         entry: &Declared,
+        replaced: Option<&Value>,
         variables: &Variables,
         settings: &Settings,
     ) -> Result<(Container, Vec<String>), Vec<FieldError>> {
@@ -101,47 +105,15 @@ impl<'a> InlineTask<'a> {
         if let Some(template) = &entry.template {
             errors.extend(self.over_template(template));
         }
-        let mut mounted: Vec<String> = Vec::new();
-        let own_paths: Vec<(&str, &str)> = declared
-            .list("workspaces")
-            .iter()
-            .map(|w| (text(w, "name"), text(w, "mountPath")))
-            .filter(|(_, path)| !path.is_empty())
-            .collect();
-        let variables = variables.for_sidecar(&own_paths);
-        if let Some(image) = declared.text("image").filter(|i| has_variable(i)) {
-            match variables.resolve(image) {
-                Err(why) => errors.push(unresolved("image", image, &why)),
-                Ok(resolved) => {
-                    if let Some(problem) = image_problem(&resolved, &settings.allowed_images) {
-                        errors.push(FieldError::new(
-                            "image",
-                            format!("{image:?} is {resolved:?} in this TaskRun, and {problem}"),
-                        ));
-                    }
-                }
-            }
-        }
-        for (i, mount) in declared.list("volumeMounts").iter().enumerate() {
-            let name = text(mount, "name");
-            if !has_variable(name) {
-                mounted.push(name.to_string());
-                continue;
-            }
-            let path = format!("volumeMounts[{i}].name");
-            match variables.resolve(name) {
-                Err(why) => errors.push(unresolved(&path, name, &why)),
-                Ok(resolved) => {
-                    if let Some(problem) = internal_volume_problem(&resolved) {
-                        errors.push(FieldError::new(
-                            path,
-                            format!("{name:?} is {resolved:?} in this TaskRun: {problem}"),
-                        ));
-                    }
-                    mounted.push(resolved);
-                }
-            }
-        }
+        let mounts = self.workspace_mounts(declared.list("workspaces"), &mut errors, &mut warnings);
+        let sidecar = joined(declared, mounts, replaced);
+        let mounted = judge(
+            &sidecar,
+            declared.list("volumeMounts").len(),
+            variables,
+            settings,
+            &mut errors,
+        );
         let mounted: Vec<&str> = mounted.iter().map(String::as_str).collect();
         errors.extend(pod_level::problems(
             settings.pod_security,
@@ -149,29 +121,32 @@ impl<'a> InlineTask<'a> {
             declared.get("securityContext"),
             &mounted,
         ));
-        let mut mounts: Vec<Value> = declared.list("volumeMounts").to_vec();
-        for (i, usage) in declared.list("workspaces").iter().enumerate() {
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        if array_of(&sidecar, "volumeMounts").len() > declared.list("volumeMounts").len() {
+            warnings.push(super::LISTING_SHARES.to_string());
+        }
+        Ok((sidecar, warnings))
+    }
+
+    /// The mounts that stand for the workspaces the sidecar lists (`usages`): the volume named by
+    /// `$(workspaces.<w>.volume)`, the path it lists or the Task's, the binding's `subPath`, `readOnly`.
+    fn workspace_mounts(
+        &self,
+        usages: &[Value],
+        errors: &mut Vec<FieldError>,
+        warnings: &mut Vec<String>,
+    ) -> Vec<Value> {
+        let mut mounts = Vec::new();
+        for (i, usage) in usages.iter().enumerate() {
             let name = text(usage, "name");
-            let named = |list: &[Value]| {
+            let named = |list: &'a [Value]| -> Option<&'a Value> {
                 list.iter()
                     .find(|w| w.get("name").and_then(Value::as_str) == Some(name))
-                    .cloned()
             };
             let Some(declaration) = named(self.declarations) else {
-                let declared: Vec<&str> = self
-                    .declarations
-                    .iter()
-                    .filter_map(|w| w.get("name").and_then(Value::as_str))
-                    .collect();
-                let hint = if declared.is_empty() {
-                    "it declares none".to_string()
-                } else {
-                    format!("it declares {}", listed(declared.into_iter()))
-                };
-                errors.push(FieldError::new(
-                    format!("workspaces[{i}].name"),
-                    format!("the inline Task declares no workspace {name:?}, and Tekton refuses a sidecar that uses one it does not declare; {hint}"),
-                ));
+                errors.push(self.undeclared(i, name));
                 continue;
             };
             let Some(binding) = named(self.bindings) else {
@@ -180,13 +155,10 @@ impl<'a> InlineTask<'a> {
             };
             let own_path = text(usage, "mountPath");
             let mount_path = if own_path.is_empty() {
-                declared_mount_path(&declaration, name)
+                declared_mount_path(declaration, name)
             } else {
                 own_path.to_string()
             };
-            if mounts.iter().any(|m| text(m, "mountPath") == mount_path) {
-                continue;
-            }
             let mut mount = Map::new();
             mount.insert(
                 "name".to_string(),
@@ -205,26 +177,157 @@ impl<'a> InlineTask<'a> {
             }
             mounts.push(Value::Object(mount));
         }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        if mounts.len() > declared.list("volumeMounts").len() {
-            warnings.push(super::LISTING_SHARES.to_string());
-        }
-        let mut sidecar = declared.fields().clone();
-        sidecar.remove("workspaces");
-        sidecar.remove("volumeMounts");
-        if !mounts.is_empty() {
-            sidecar.insert("volumeMounts".to_string(), Value::Array(mounts));
-        }
-        substitute_own_paths(&mut sidecar, &own_paths);
-        Ok((sidecar, warnings))
+        mounts
+    }
+
+    /// The refusal of the `i`th listed workspace, `name`, which the inline Task does not declare.
+    fn undeclared(&self, i: usize, name: &str) -> FieldError {
+        let declared: Vec<&str> = self
+            .declarations
+            .iter()
+            .filter_map(|w| w.get("name").and_then(Value::as_str))
+            .collect();
+        let hint = if declared.is_empty() {
+            "it declares none".to_string()
+        } else {
+            format!("it declares {}", listed(declared.into_iter()))
+        };
+        FieldError::new(
+            format!("workspaces[{i}].name"),
+            format!(
+                "the inline Task declares no workspace {name:?}, and Tekton refuses a sidecar that uses one it does not declare; {hint}"
+            ),
+        )
     }
 }
 
-/// `$(workspaces.<w>.path)` made the path the sidecar listed `<w>` at (`own` holds only those), in the
-/// fields Tekton substitutes: once the sidecar no longer lists the workspace, Tekton would make it the
-/// Task's path instead.
+/// The declared sidecar as it stands in the Task: its listed workspaces replaced by `mounts` (after its
+/// own volume mounts, none at a path one of them has), `$(workspaces.<w>.path)` made the path it listed,
+/// and the workspaces `replaced` lists kept: those are isolated to that sidecar (`workspace.Apply`), and
+/// replacing it must not hand them to the steps or to other sidecars.
+fn joined(declared: &Sidecar, mounts: Vec<Value>, replaced: Option<&Value>) -> Container {
+    let own_paths: Vec<(&str, &str)> = declared
+        .list("workspaces")
+        .iter()
+        .map(|w| (text(w, "name"), text(w, "mountPath")))
+        .filter(|(_, path)| !path.is_empty())
+        .collect();
+    let mut all: Vec<Value> = declared.list("volumeMounts").to_vec();
+    for mount in mounts {
+        if !all
+            .iter()
+            .any(|m| text(m, "mountPath") == text(&mount, "mountPath"))
+        {
+            all.push(mount);
+        }
+    }
+    let mut sidecar = declared.fields().clone();
+    sidecar.remove("workspaces");
+    sidecar.remove("volumeMounts");
+    if !all.is_empty() {
+        sidecar.insert("volumeMounts".to_string(), Value::Array(all));
+    }
+    substitute_own_paths(&mut sidecar, &own_paths);
+    if let Some(listed) = replaced.and_then(|r| r.get("workspaces")) {
+        sidecar.insert("workspaces".to_string(), listed.clone());
+    }
+    sidecar
+}
+
+/// Judges what a guardrail reads of `sidecar` as Tekton will substitute it: its image against
+/// `allowedImages`, and the names of its first `declared_mounts` volume mounts (the declared ones)
+/// against Tekton's internal volumes. Returns those names as resolved.
+fn judge(
+    sidecar: &Container,
+    declared_mounts: usize,
+    variables: &Variables,
+    settings: &Settings,
+    errors: &mut Vec<FieldError>,
+) -> Vec<String> {
+    let own_paths: Vec<(&str, &str)> = array_of(sidecar, "workspaces")
+        .iter()
+        .map(|w| (text(w, "name"), text(w, "mountPath")))
+        .filter(|(_, path)| !path.is_empty())
+        .collect();
+    let variables = variables.for_sidecar(&own_paths);
+    if let Some(image) = sidecar
+        .get("image")
+        .and_then(Value::as_str)
+        .filter(|i| has_variable(i))
+    {
+        match variables.resolve(image) {
+            Err(why) => errors.push(unresolved("image", image, &why)),
+            Ok(resolved) => {
+                if let Some(problem) = image_problem(&resolved, &settings.allowed_images) {
+                    errors.push(FieldError::new(
+                        "image",
+                        format!("{image:?} is {resolved:?} in this TaskRun, and {problem}"),
+                    ));
+                }
+            }
+        }
+    }
+    let mut mounted = Vec::new();
+    for (i, mount) in array_of(sidecar, "volumeMounts")
+        .iter()
+        .take(declared_mounts)
+        .enumerate()
+    {
+        let name = text(mount, "name");
+        if !has_variable(name) {
+            mounted.push(name.to_string());
+            continue;
+        }
+        let path = format!("volumeMounts[{i}].name");
+        match variables.resolve(name) {
+            Err(why) => errors.push(unresolved(&path, name, &why)),
+            Ok(resolved) => {
+                if let Some(problem) = internal_volume_problem(&resolved) {
+                    errors.push(FieldError::new(
+                        path,
+                        format!("{name:?} is {resolved:?} in this TaskRun: {problem}"),
+                    ));
+                }
+                mounted.push(resolved);
+            }
+        }
+    }
+    mounted
+}
+
+/// The list `field` of `container`, or none.
+fn array_of<'c>(container: &'c Container, field: &str) -> &'c [Value] {
+    match container.get(field) {
+        Some(Value::Array(items)) => items,
+        _ => &[],
+    }
+}
+
+/// The fields of a sidecar Tekton substitutes (`ApplySidecarReplacements` and `applyContainerReplacements`
+/// in `pkg/container`): top-level strings, lists of strings, and strings in the entries of lists.
+const SUBSTITUTED: [&str; 5] = ["name", "image", "imagePullPolicy", "workingDir", "script"];
+const SUBSTITUTED_LISTS: [&str; 2] = ["command", "args"];
+const SUBSTITUTED_IN_ENTRIES: [(&str, &[&str]); 3] = [
+    (
+        "env",
+        &[
+            "/value",
+            "/valueFrom/secretKeyRef/name",
+            "/valueFrom/secretKeyRef/key",
+            "/valueFrom/configMapKeyRef/name",
+            "/valueFrom/configMapKeyRef/key",
+        ],
+    ),
+    (
+        "envFrom",
+        &["/prefix", "/configMapRef/name", "/secretRef/name"],
+    ),
+    ("volumeMounts", &["/name", "/mountPath", "/subPath"]),
+];
+
+/// `$(workspaces.<w>.path)` made the path the sidecar listed `<w>` at (`own` holds only those), in every
+/// field Tekton substitutes, as Tekton's path pass would make it: once the sidecar no longer lists the
+/// workspace, Tekton would make it the Task's path instead.
 fn substitute_own_paths(sidecar: &mut Map<String, Value>, own: &[(&str, &str)]) {
     if own.is_empty() {
         return;
@@ -236,23 +339,19 @@ fn substitute_own_paths(sidecar: &mut Map<String, Value>, own: &[(&str, &str)]) 
             *text = with_own_paths(text, own);
         }
     };
-    for field in ["script", "workingDir"] {
+    for field in SUBSTITUTED {
         sidecar.get_mut(field).into_iter().for_each(own);
     }
-    for list in ["command", "args"] {
+    for list in SUBSTITUTED_LISTS {
         if let Some(Value::Array(items)) = sidecar.get_mut(list) {
             items.iter_mut().for_each(own);
         }
     }
-    let nested = [
-        ("env", &["value"][..]),
-        ("volumeMounts", &["mountPath", "subPath"][..]),
-    ];
-    for (list, fields) in nested {
+    for (list, pointers) in SUBSTITUTED_IN_ENTRIES {
         if let Some(Value::Array(items)) = sidecar.get_mut(list) {
             for item in items {
-                for field in fields {
-                    item.get_mut(field).into_iter().for_each(own);
+                for pointer in pointers {
+                    item.pointer_mut(pointer).into_iter().for_each(own);
                 }
             }
         }
@@ -264,6 +363,9 @@ fn unresolved(path: &str, value: &str, why: &Unresolved) -> FieldError {
     let message = match why {
         Unresolved::Left(reference) => format!(
             "{value:?}: Tekton cannot resolve {reference} in this TaskRun (from its params and their defaults, context.taskRun.name and namespace, context.task.name, workspaces, results, steps or credentials.path) and would use it as written; pass the param, or write the value"
+        ),
+        Unresolved::Ambiguous(Ambiguous { key }) => format!(
+            "{value:?}: the variable $({key}) holds a \")\", so which variable Tekton replaces here depends on the order of a Go map; rename the key"
         ),
         Unresolved::TooManyParams => format!(
             "{value:?}: this TaskRun and its Task have more than {MAX_PARAMS} params, more than the policy works out variables for; write the value"

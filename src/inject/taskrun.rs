@@ -112,7 +112,8 @@ pub fn inject(
             )]));
             continue;
         }
-        let (sidecar, warnings) = match task.prepare(entry, &variables, settings) {
+        let slot = existing.and_then(|i| sidecars.get(i));
+        let (sidecar, warnings) = match task.prepare(entry, slot, &variables, settings) {
             Ok(prepared) => prepared,
             Err(errors) => {
                 problems.extend(report(errors));
@@ -135,17 +136,9 @@ pub fn inject(
             };
             fields.insert(spelling.to_string(), Value::Object(resources));
         }
-        let mut json = Value::Object(fields);
+        let json = Value::Object(fields);
         match existing.and_then(|i| sidecars.get_mut(i)) {
-            Some(slot) => {
-                // The workspaces the Task's sidecar lists are isolated to it (`workspace.Apply`): kept,
-                // so that replacing the sidecar does not hand them to the steps or to other sidecars.
-                if let (Some(listed), Some(fields)) = (slot.get("workspaces"), json.as_object_mut())
-                {
-                    fields.insert("workspaces".to_string(), listed.clone());
-                }
-                *slot = json;
-            }
+            Some(slot) => *slot = json,
             None => sidecars.push(json),
         }
         injected.warnings.extend(
@@ -283,6 +276,44 @@ mod tests {
                 "annotation \"p.io/test\", sidecar \"db\": volumeMounts[1].name: \"$(params.nope)\": Tekton cannot resolve $(params.nope) in this TaskRun (from its params and their defaults, context.taskRun.name and namespace, context.task.name, workspaces, results, steps or credentials.path) and would use it as written; pass the param, or write the value",
             ]
         );
+    }
+
+    /// A workspace path in the image is judged as Tekton will make it in the sidecar that joins the Task
+    /// (here the allowed images are `docker.io/library/*`): the path the declaration lists, written in;
+    /// the path a replaced Task sidecar lists, which it keeps; or else the Task's.
+    #[rstest::rstest]
+    #[case::own_listing(json!(null), json!([{"name": "source", "mountPath": "/library/postgres"}]), Ok("docker.io/library/postgres:16"))]
+    #[case::kept_listing(json!([{"name": "db", "image": "x", "workspaces": [{"name": "source", "mountPath": "/library/postgres"}]}]),
+        json!([]), Ok("docker.io$(workspaces.source.path):16"))]
+    #[case::task_path(json!(null), json!([]), Err("\"docker.io$(workspaces.source.path):16\" is \"docker.io/workspace/source:16\" in this TaskRun"))]
+    fn a_workspace_path_in_the_image_is_judged_where_tekton_resolves_it(
+        #[case] task_sidecars: Value,
+        #[case] listing: Value,
+        #[case] expected: Result<&str, &str>,
+    ) {
+        let settings = Settings {
+            allowed_images: vec!["docker.io/library/*".to_string()],
+            ..Settings::default()
+        };
+        let mut tr = taskrun(task_sidecars);
+        let decl = [declared(
+            json!({"name": "db", "image": "docker.io$(workspaces.source.path):16", "workspaces": listing}),
+        )];
+        match (inject_into(&mut tr, &decl, &settings), expected) {
+            (Ok(_), Ok(image)) => {
+                let sidecars = tr["spec"]["taskSpec"]["sidecars"]
+                    .as_array()
+                    .expect("sidecars");
+                assert_eq!(sidecars.last().map(|s| &s["image"]), Some(&json!(image)));
+            }
+            (Err(problems), Err(message)) => {
+                assert!(
+                    problems.len() == 1 && problems[0].contains(message),
+                    "{problems:?}"
+                );
+            }
+            (outcome, expected) => panic!("{outcome:?} where {expected:?} was expected"),
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! template is checked as a sidecar when the policy loads, and declarations read the settings.
 
 mod params;
+mod replacements;
 pub(crate) mod sidecar;
 #[cfg(test)]
 mod sidecar_oracle;

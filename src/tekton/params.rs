@@ -2,15 +2,21 @@
 //! `getTaskParameters` (`pkg/reconciler/taskrun/resources/apply.go`) makes of them, the Task's defaults
 //! first and the TaskRun's values over them.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use serde_json::Value;
 
-/// Replacements keyed without `$( )`.
-type Pass = BTreeMap<String, String>;
+use super::replacements::Replacements;
 
-/// A param's value as Tekton reads it (`ParamValue.UnmarshalJSON` in `pkg/apis/pipeline/v1/param_types.go`):
-/// a list of strings, a mapping of strings, or else a string, which for any other JSON is its text.
+/// The longest value the policy works out for a default that references params. Tekton's second pass
+/// replaces every reference in the whole text, so a default of a few kilobytes that names a long param
+/// thousands of times (or itself, which doubles it at each name) makes a value larger than any object the
+/// API server stores; a param past this stays unresolved, and the fields that use it are refused.
+const MAX_RESOLVED: usize = 256 * 1024;
+
+/// A param's value as Tekton reads it (`ParamValue.UnmarshalJSON` in `pkg/apis/pipeline/v1/param_types.go`,
+/// with Go's decoder): a list of strings, a mapping of strings (where a `null` is `""`), or else a string,
+/// which for other JSON is its text; `null` or no value at all is the empty string.
 enum ParamValue {
     String(String),
     Array(Vec<String>),
@@ -18,87 +24,140 @@ enum ParamValue {
 }
 
 impl ParamValue {
-    fn of(value: &Value) -> ParamValue {
-        let strings = |items: &[Value]| -> Option<Vec<String>> {
-            items
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect()
+    fn of(value: Option<&Value>) -> ParamValue {
+        let Some(value) = value else {
+            return ParamValue::String(String::new());
         };
-        match value {
-            Value::String(text) => ParamValue::String(text.clone()),
-            Value::Array(items) => match strings(items) {
-                Some(items) => ParamValue::Array(items),
-                None => ParamValue::String(value.to_string()),
-            },
-            Value::Object(fields) => {
-                let fields: Option<Vec<(String, String)>> = fields
-                    .iter()
-                    .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                    .collect();
-                match fields {
-                    Some(fields) => ParamValue::Object(fields),
-                    None => ParamValue::String(value.to_string()),
-                }
-            }
-            other => ParamValue::String(other.to_string()),
-        }
+        let decoded = match value {
+            Value::Array(items) => items
+                .iter()
+                .map(go_string)
+                .collect::<Option<_>>()
+                .map(ParamValue::Array),
+            Value::Object(fields) => fields
+                .iter()
+                .map(|(k, v)| Some((k.clone(), go_string(v)?)))
+                .collect::<Option<_>>()
+                .map(ParamValue::Object),
+            _ => go_string(value).map(ParamValue::String),
+        };
+        decoded.unwrap_or_else(|| ParamValue::String(value.to_string()))
+    }
+}
+
+/// A JSON value decoded into a Go `string`: a `null` leaves it empty, anything but a string fails.
+fn go_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Null => Some(String::new()),
+        _ => None,
     }
 }
 
 /// `getTaskParameters`: the Task's defaults (`replacementsFromDefaultParams`: those without a
 /// `$(params.` reference first, then those with one, each resolved against what is known by then, as
-/// Tekton resolves them), then every TaskRun param over them, declared or not.
-pub(super) fn params(defaults: &[Value], given: &[Value]) -> Pass {
-    let mut pass = Pass::new();
-    let named = |param: &Value, field: &str| -> Option<(String, ParamValue)> {
-        let name = param.get("name").and_then(Value::as_str)?;
-        Some((name.to_string(), ParamValue::of(param.get(field)?)))
+/// Tekton resolves them), then every TaskRun param over them, declared or not, with or without a value.
+pub(super) fn params(defaults: &[Value], given: &[Value]) -> Replacements {
+    let mut pass = Replacements::default();
+    let name = |param: &Value| {
+        param
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string)
     };
+    // A `null` default is a nil `*ParamValue`: no default.
     let defaults: Vec<(String, ParamValue)> = defaults
         .iter()
-        .filter_map(|param| named(param, "default"))
+        .filter_map(|param| {
+            let default = param.get("default").filter(|v| !v.is_null())?;
+            Some((name(param)?, ParamValue::of(Some(default))))
+        })
         .collect();
     let references = |value: &ParamValue| matches!(value, ParamValue::String(text) if text.contains("$(params."));
     for (name, value) in defaults.iter().filter(|(_, value)| !references(value)) {
         insert_param(&mut pass, name, value);
     }
     for (name, value) in &defaults {
-        let ParamValue::String(text) = value else {
-            continue;
-        };
-        if !text.contains("$(params.") {
-            continue;
-        }
-        // Each reference is replaced in the original text, and the last one found wins: Tekton's loop
-        // starts from `p.Default.StringVal` for every match.
-        for reference in dot_param_references(text) {
-            let Some(found) = reference
-                .strip_prefix("$(params.")
-                .and_then(|rest| rest.strip_suffix(')'))
-                .and_then(|referenced| pass.get(&format!("params.{referenced}")))
-            else {
-                continue;
-            };
-            let resolved = text.replace(reference, found);
+        if let ParamValue::String(text) = value
+            && text.contains("$(params.")
+            && let Some(resolved) = resolve_default(&pass, name, text)
+        {
             insert_param(&mut pass, name, &ParamValue::String(resolved));
         }
     }
-    for (name, value) in given.iter().filter_map(|param| named(param, "value")) {
-        insert_param(&mut pass, &name, &value);
+    for param in given {
+        if let Some(name) = name(param) {
+            insert_param(&mut pass, &name, &ParamValue::of(param.get("value")));
+        }
     }
     pass
 }
 
+/// The second pass of `replacementsFromDefaultParams` for the default `text` of param `name`: for each
+/// reference found, in order, whose param is known by then, the whole original text with that reference
+/// replaced becomes the param's value, so the last one wins; a reference to the param itself reads the
+/// value the one before made. `None` when nothing resolves, or a value would pass [`MAX_RESOLVED`].
+fn resolve_default(pass: &Replacements, name: &str, text: &str) -> Option<String> {
+    let own = format!("params.{name}");
+    let mut current = Current::Known(pass.get(&own).map(str::to_string));
+    let mut changed = false;
+    for reference in dot_param_references(text) {
+        let key = reference
+            .get(2..reference.len().saturating_sub(1))
+            .unwrap_or_default();
+        let value = if key == own {
+            match std::mem::replace(&mut current, Current::Known(None)).made(text)? {
+                Some(value) => Cow::Owned(value),
+                None => continue,
+            }
+        } else {
+            match pass.get(key) {
+                Some(value) => Cow::Borrowed(value),
+                None => continue,
+            }
+        };
+        current = Current::Replace(reference, value);
+        changed = true;
+    }
+    if !changed {
+        return None;
+    }
+    current.made(text)?
+}
+
+/// The param's value while its default's references are worked through.
+enum Current<'a> {
+    /// As the pass had it before.
+    Known(Option<String>),
+    /// The default's text with this reference replaced by this value, made only when it is read.
+    Replace(&'a str, Cow<'a, str>),
+}
+
+impl Current<'_> {
+    /// The value, or `None` (outer) past [`MAX_RESOLVED`].
+    fn made(self, text: &str) -> Option<Option<String>> {
+        match self {
+            Current::Known(value) => Some(value),
+            Current::Replace(reference, value) => {
+                let count = text.matches(reference).count();
+                let grows = value.len().saturating_sub(reference.len());
+                let size = text.len().saturating_add(count.saturating_mul(grows));
+                (size <= MAX_RESOLVED).then(|| Some(text.replace(reference, &value)))
+            }
+        }
+    }
+}
+
 /// The keys of one param (`replacementsFromParams`): `params.X`, `params["X"]`, `params['X']` and
 /// `inputs.params.X`; with `[i]` for each element of an array; `params.X.key` for each key of an object.
-fn insert_param(pass: &mut Pass, name: &str, value: &ParamValue) {
+fn insert_param(pass: &mut Replacements, name: &str, value: &ParamValue) {
     let patterns = [
-        format!("params.{name}"),
-        format!("params[{name:?}]"),
-        format!("params['{name}']"),
-        format!("inputs.params.{name}"),
+        Some(format!("params.{name}")),
+        go_quoted(name).map(|quoted| format!("params[{quoted}]")),
+        Some(format!("params['{name}']")),
+        Some(format!("inputs.params.{name}")),
     ];
+    let patterns = patterns.into_iter().flatten();
     match value {
         ParamValue::String(text) => {
             for key in patterns {
@@ -106,7 +165,7 @@ fn insert_param(pass: &mut Pass, name: &str, value: &ParamValue) {
             }
         }
         ParamValue::Array(items) => {
-            for key in &patterns {
+            for key in patterns {
                 for (i, item) in items.iter().enumerate() {
                     pass.insert(format!("{key}[{i}]"), item.clone());
                 }
@@ -120,18 +179,138 @@ fn insert_param(pass: &mut Pass, name: &str, value: &ParamValue) {
     }
 }
 
-/// The `$(params.name)` references of `text` in the dot form, each up to its first `)`, as
-/// `substitution.ExtractVariableExpressions` finds them for the defaults' second pass.
+/// `text` as Go's `%q` writes it, for text of printable ASCII, where Rust's `{:?}` writes the same; `None`
+/// for other text, whose key the policy then does not know (a variable that uses it is refused, not
+/// misjudged).
+pub(super) fn go_quoted(text: &str) -> Option<String> {
+    text.bytes()
+        .all(|b| (b' '..=b'~').contains(&b))
+        .then(|| format!("{text:?}"))
+}
+
+/// The `$(params.<name>)` references of `text` that the second pass looks up: what
+/// `substitution.ExtractVariableExpressions(text, "params")` finds with the pattern
+/// `\$\(params(\.(.*?(\[\*\])?)|\["(.*?(\[\*\])?)"\]|\['(.*?(\[\*\])?)'\])\)`, in the dot form: up to
+/// the first `)`. The quoted forms are matched too (up to the first `"])` or `'])`), which hides the
+/// references inside them, but never looked up, since Tekton trims only `$(params.` from a match; and no
+/// match spans a line break (Go's `.` does not match one).
 fn dot_param_references(text: &str) -> Vec<&str> {
+    const OPEN: &str = "$(params";
     let mut found = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("$(params.") {
-        let from = rest.get(start..).unwrap_or_default();
-        let Some(end) = from.find(')') else {
-            break;
+    let mut at = 0;
+    while let Some(start) = text.get(at..).and_then(|rest| rest.find(OPEN)) {
+        let start = at + start;
+        let after = text.get(start + OPEN.len()..).unwrap_or_default();
+        let (skip, close, looked_up) = if after.starts_with('.') {
+            (1, ")", true)
+        } else if after.starts_with("[\"") {
+            (2, "\"])", false)
+        } else if after.starts_with("['") {
+            (2, "'])", false)
+        } else {
+            (0, "", false)
         };
-        found.push(from.get(..=end).unwrap_or_default());
-        rest = from.get(end + 1..).unwrap_or_default();
+        let body = after.get(skip..).unwrap_or_default();
+        let end = body.find(close).filter(|end| {
+            !close.is_empty() && !body.get(..*end).unwrap_or_default().contains('\n')
+        });
+        match end {
+            Some(end) => {
+                let length = OPEN.len() + skip + end + close.len();
+                if looked_up {
+                    found.push(text.get(start..start + length).unwrap_or_default());
+                }
+                at = start + length;
+            }
+            None => at = start + 1,
+        }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[rstest::rstest]
+    #[case("$(params.a)-$(params.b)", &["$(params.a)", "$(params.b)"])]
+    #[case("$(params.a)$(params.a)", &["$(params.a)", "$(params.a)"])]
+    #[case("$(params.$(params.b)", &["$(params.$(params.b)"])]
+    #[case("$(params.a\n$(params.b)", &["$(params.b)"])]
+    #[case("$(params[\"x)$(params.b)\"])$(params.c)", &["$(params.c)"])]
+    #[case("$(params['x'])$(params.c)", &["$(params.c)"])]
+    #[case("$(params[\"x)$(params.b)", &["$(params.b)"])]
+    #[case("$(paramsx)$(params.arr[0])", &["$(params.arr[0])"])]
+    fn references_are_found_as_tekton_s_pattern_finds_them(
+        #[case] text: &str,
+        #[case] expected: &[&str],
+    ) {
+        assert_eq!(dot_param_references(text), expected);
+    }
+
+    fn value_of(pass: &Replacements, key: &str) -> Option<String> {
+        pass.get(key).map(str::to_string)
+    }
+
+    #[rstest::rstest]
+    // Go's decoder makes a `null` in a list or a mapping an empty string, and keeps the list.
+    #[case(json!(["evil.example.com/miner:1", null]), "params.p[0]", Some("evil.example.com/miner:1"))]
+    #[case(json!(["a", null]), "params.p[1]", Some(""))]
+    #[case(json!({"k": null}), "params.p.k", Some(""))]
+    // Anything else that is not a list or mapping of strings is read as its text.
+    #[case(json!(["a", 1]), "params.p", Some("[\"a\",1]"))]
+    #[case(json!(5), "params.p", Some("5"))]
+    #[case(json!(null), "params.p", Some(""))]
+    fn values_are_decoded_as_go_decodes_them(
+        #[case] value: Value,
+        #[case] key: &str,
+        #[case] expected: Option<&str>,
+    ) {
+        let pass = params(&[], &[json!({"name": "p", "value": value})]);
+        assert_eq!(value_of(&pass, key), expected.map(str::to_string));
+    }
+
+    #[test]
+    fn a_param_without_a_value_is_empty_and_a_null_default_is_none() {
+        let defaults = [
+            json!({"name": "p", "default": "x"}),
+            json!({"name": "q", "default": null}),
+        ];
+        let pass = params(&defaults, &[json!({"name": "p"})]);
+        assert_eq!(value_of(&pass, "params.p"), Some(String::new()));
+        assert_eq!(value_of(&pass, "params.q"), None);
+    }
+
+    #[rstest::rstest]
+    #[case("$(params.a)/$(params.b)", Some("$(params.a)/2"))]
+    #[case("$(params.a)/$(params.nope)", Some("1/$(params.nope)"))]
+    #[case("$(params.nope)", None)]
+    // A reference to the param itself reads what the reference before it made.
+    #[case("$(params.a)-$(params.s)", Some("$(params.a)-1-$(params.s)"))]
+    #[case("$(params.s)-$(params.a)", Some("$(params.s)-1"))]
+    fn a_default_s_references_resolve_as_the_second_pass_resolves_them(
+        #[case] default: &str,
+        #[case] expected: Option<&str>,
+    ) {
+        let defaults = [
+            json!({"name": "a", "default": "1"}),
+            json!({"name": "b", "default": "2"}),
+            json!({"name": "s", "default": default}),
+        ];
+        let pass = params(&defaults, &[]);
+        assert_eq!(value_of(&pass, "params.s"), expected.map(str::to_string));
+    }
+
+    #[test]
+    fn a_default_that_doubles_at_each_reference_to_itself_stops_unresolved() {
+        let default = format!("$(params.a){}", "$(params.s)".repeat(64));
+        let defaults = [
+            json!({"name": "a", "default": "1"}),
+            json!({"name": "s", "default": default}),
+        ];
+        let pass = params(&defaults, &[]);
+        assert_eq!(value_of(&pass, "params.s"), None);
+        assert_eq!(value_of(&pass, "params.a"), Some("1".to_string()));
+    }
 }

@@ -12,11 +12,13 @@
 //! The policy needs it to judge what will run rather than what was written: a declaration's
 //! `image: $(params.image)` in an inline Task becomes whatever the TaskRun's param says.
 
-use std::collections::BTreeMap;
+use std::convert::Infallible;
 
 use serde_json::Value;
 
-use super::params::params;
+use super::params::{go_quoted, params};
+pub(crate) use super::replacements::Ambiguous;
+use super::replacements::{Replacements, replace_once};
 use super::workspaces::{create_volumes, declared_mount_path};
 use super::{CONTAINER_PREFIX, STEP_PREFIX};
 use crate::support::error::FieldError;
@@ -67,16 +69,10 @@ pub(crate) fn has_variable(text: &str) -> bool {
     text.contains("$(")
 }
 
-/// One pass of replacements, keyed without `$( )`.
-type Pass = BTreeMap<String, String>;
-
 /// What Tekton will substitute in the sidecars of an inline Task, pass by pass.
 #[derive(Debug, Default)]
 pub(crate) struct Variables {
     passes: Vec<Pass>,
-    /// For each bound workspace, the pass that sets its path (`applyWorkspaceMountPath`): a sidecar that
-    /// lists the workspace with its own `mountPath` sees that path instead.
-    path_passes: BTreeMap<String, usize>,
     /// More params than [`MAX_PARAMS`]: nothing is worked out.
     too_many_params: bool,
 }
@@ -97,23 +93,24 @@ impl Variables {
             };
         }
         let mut variables = Variables::default();
-        variables.passes.push(params(defaults, given));
-        variables.passes.push(context(named));
-        let mut results = Pass::new();
+        variables.passes.push(params(defaults, given).into());
+        variables.passes.push(context(named).into());
+        let mut results = Replacements::default();
         for result in array(spec, "/results") {
             if let Some(name) = result.get("name").and_then(Value::as_str) {
                 let path = format!("{RESULTS_DIR}/{name}");
-                for key in [
-                    format!("results.{name}.path"),
-                    format!("results[{name:?}].path"),
-                    format!("results['{name}'].path"),
-                ] {
+                let keys = [
+                    Some(format!("results.{name}.path")),
+                    go_quoted(name).map(|quoted| format!("results[{quoted}].path")),
+                    Some(format!("results['{name}'].path")),
+                ];
+                for key in keys.into_iter().flatten() {
                     results.insert(key, path.clone());
                 }
             }
         }
-        variables.passes.push(results);
-        let mut exit_codes = Pass::new();
+        variables.passes.push(results.into());
+        let mut exit_codes = Replacements::default();
         for (i, step) in array(spec, "/steps").iter().enumerate() {
             let container = match step.get("name").and_then(Value::as_str) {
                 Some(name) if !name.is_empty() => format!("{STEP_PREFIX}{name}"),
@@ -124,12 +121,12 @@ impl Variables {
                 format!("{STEPS_DIR}/{container}/exitCode"),
             );
         }
-        variables.passes.push(exit_codes);
+        variables.passes.push(exit_codes.into());
         variables.workspaces(spec, taskrun);
-        variables.passes.push(Pass::from([(
-            "credentials.path".to_string(),
-            CREDS_DIR.to_string(),
-        )]));
+        let credentials = [("credentials.path".to_string(), CREDS_DIR.to_string())];
+        variables
+            .passes
+            .push(Replacements::from(credentials).into());
         variables
     }
 
@@ -150,7 +147,7 @@ impl Variables {
                 .iter()
                 .any(|d| d.get("name").and_then(Value::as_str) == name)
         });
-        let mut last = Pass::new();
+        let mut last = Replacements::default();
         for declaration in declarations.iter().chain(undeclared) {
             let Some(name) = declaration.get("name").and_then(Value::as_str) else {
                 continue;
@@ -163,9 +160,10 @@ impl Variables {
             } else {
                 let path = declared_mount_path(declaration, name);
                 last.insert(format!("{prefix}.bound"), "true".to_string());
-                self.path_passes.insert(name.to_string(), self.passes.len());
-                self.passes
-                    .push(Pass::from([(format!("{prefix}.path"), path)]));
+                self.passes.push(Pass {
+                    replacements: Replacements::from([(format!("{prefix}.path"), path)]),
+                    path_of: Some(name.to_string()),
+                });
             }
         }
         for (name, volume) in &volumes {
@@ -181,7 +179,7 @@ impl Variables {
                 .unwrap_or_default();
             last.insert(format!("workspaces.{name}.claim"), claim.to_string());
         }
-        self.passes.push(last);
+        self.passes.push(last.into());
     }
 
     /// These variables for a sidecar that lists workspaces with its own `mountPath`: `(workspace, path)`.
@@ -189,6 +187,24 @@ impl Variables {
         ForSidecar {
             variables: self,
             own,
+        }
+    }
+}
+
+/// One of Tekton's passes.
+#[derive(Debug)]
+struct Pass {
+    replacements: Replacements,
+    /// The workspace whose path this pass sets (`applyWorkspaceMountPath`): a sidecar that lists it with
+    /// its own `mountPath` sees that path instead.
+    path_of: Option<String>,
+}
+
+impl From<Replacements> for Pass {
+    fn from(replacements: Replacements) -> Self {
+        Pass {
+            replacements,
+            path_of: None,
         }
     }
 }
@@ -201,25 +217,25 @@ pub(crate) struct ForSidecar<'a> {
 
 impl ForSidecar<'_> {
     /// `text` after every pass Tekton makes.
-    pub(crate) fn substitute(&self, text: &str) -> String {
+    fn substitute(&self, text: &str) -> Result<String, Ambiguous> {
         let mut text = text.to_string();
-        for (i, pass) in self.variables.passes.iter().enumerate() {
+        for pass in &self.variables.passes {
             if !has_variable(&text) {
                 break;
             }
-            let own = self
-                .variables
-                .path_passes
-                .iter()
-                .find(|(_, pass)| **pass == i)
-                .and_then(|(workspace, _)| self.own.iter().find(|(w, _)| w == workspace))
-                .map(|(_, path)| *path);
-            text = replace_once(&text, |key| match own {
-                Some(path) => pass.get(key).map(|_| path),
-                None => pass.get(key).map(String::as_str),
-            });
+            let own = pass
+                .path_of
+                .as_deref()
+                .and_then(|workspace| self.own.iter().find(|(w, _)| *w == workspace));
+            text = match own {
+                Some((workspace, path)) => {
+                    Replacements::from([(format!("workspaces.{workspace}.path"), path.to_string())])
+                        .apply(&text)?
+                }
+                None => pass.replacements.apply(&text)?,
+            };
         }
-        text
+        Ok(text)
     }
 
     /// `text` as Tekton will make it, or why it cannot be known.
@@ -227,7 +243,7 @@ impl ForSidecar<'_> {
         if self.variables.too_many_params {
             return Err(Unresolved::TooManyParams);
         }
-        let resolved = self.substitute(text);
+        let resolved = self.substitute(text).map_err(Unresolved::Ambiguous)?;
         match first_variable(&resolved) {
             Some(reference) => Err(Unresolved::Left(reference)),
             None => Ok(resolved),
@@ -243,6 +259,8 @@ pub(crate) enum Unresolved {
     Left(String),
     /// The TaskRun or its Task has more than [`MAX_PARAMS`] params.
     TooManyParams,
+    /// A key Tekton may or may not replace there, as its map's order falls.
+    Ambiguous(Ambiguous),
 }
 
 /// A TaskRun's name and namespace, as its metadata gives them.
@@ -253,7 +271,7 @@ pub(crate) struct Named<'a> {
 }
 
 /// `getContextReplacements`; for an inline spec the task's name is the TaskRun's.
-fn context(named: Named<'_>) -> Pass {
+fn context(named: Named<'_>) -> Replacements {
     let name = named.name.filter(|v| !v.is_empty());
     let namespace = named.namespace.filter(|v| !v.is_empty());
     let known = [
@@ -267,42 +285,23 @@ fn context(named: Named<'_>) -> Pass {
         .collect()
 }
 
-/// `text` with every `$(key)` that `lookup` knows replaced, in one pass as `strings.Replacer` makes it:
-/// an unknown reference stays, and the scan goes on inside it (`$($(params.a))` has `$(params.a)`
-/// replaced).
-fn replace_once<'v>(text: &str, lookup: impl Fn(&str) -> Option<&'v str>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("$(") {
-        let (before, from) = rest.split_at(start);
-        out.push_str(before);
-        let replaced = from
-            .find(')')
-            .and_then(|end| Some((lookup(from.get(2..end)?)?, end)));
-        match replaced {
-            Some((value, end)) => {
-                out.push_str(value);
-                rest = from.get(end + 1..).unwrap_or_default();
-            }
-            None => {
-                out.push_str("$(");
-                rest = from.get(2..).unwrap_or_default();
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 /// `text` with `$(workspaces.<w>.path)` replaced by `path` for each `(w, path)` of `own`, and nothing
 /// else: what Tekton's path pass gives a sidecar that lists those workspaces with its own `mountPath`.
 pub(crate) fn with_own_paths(text: &str, own: &[(&str, &str)]) -> String {
-    replace_once(text, |key| {
-        let workspace = key.strip_prefix("workspaces.")?.strip_suffix(".path")?;
-        own.iter()
+    let own_path = |key: &str| -> Result<Option<&str>, Infallible> {
+        let Some(workspace) = key
+            .strip_prefix("workspaces.")
+            .and_then(|rest| rest.strip_suffix(".path"))
+        else {
+            return Ok(None);
+        };
+        Ok(own
+            .iter()
             .find(|(name, _)| *name == workspace)
-            .map(|(_, path)| *path)
-    })
+            .map(|(_, path)| *path))
+    };
+    let Ok(text) = replace_once(text, own_path);
+    text
 }
 
 /// The first `$(...)` in `text`, up to its `)` (or the end).
@@ -453,18 +452,31 @@ mod tests {
     }
 
     #[test]
-    fn a_sidecar_s_own_mount_path_is_its_workspace_path() {
-        let variables = Variables::for_inline_taskrun(&taskrun(), named());
+    fn a_sidecar_s_own_mount_path_replaces_only_its_workspace_path() {
         let own = [("source", "/mine")];
-        assert_eq!(
-            variables
-                .for_sidecar(&own)
-                .substitute("$(workspaces.source.path)"),
-            "/mine"
-        );
         assert_eq!(
             with_own_paths("$(workspaces.source.path):$(workspaces.cache.path)", &own),
             "/mine:$(workspaces.cache.path)"
+        );
+    }
+
+    #[test]
+    fn an_object_key_holding_a_parenthesis_is_not_guessed() {
+        let mut taskrun = taskrun();
+        taskrun["spec"]["params"] =
+            json!([{"name": "obj", "value": {"a": "ok", "b": "x", "a)$(params.obj.b": "evil"}}]);
+        let variables = Variables::for_inline_taskrun(&taskrun, named());
+        assert_eq!(
+            variables
+                .for_sidecar(&[])
+                .resolve("$(params.obj.a)$(params.obj.b)"),
+            Err(Unresolved::Ambiguous(Ambiguous {
+                key: "params.obj.a)$(params.obj.b".to_string()
+            }))
+        );
+        assert_eq!(
+            variables.for_sidecar(&[]).resolve("$(params.obj.b)"),
+            Ok("x".to_string())
         );
     }
 

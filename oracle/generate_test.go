@@ -13,9 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// TestGenerated runs ORACLE_CASES generated cases (2,000 by default) from ORACLE_SEED (the time by
-// default; printed, so a failure can be run again).
-func TestGenerated(t *testing.T) {
+// seedAndCount reads ORACLE_SEED (the time by default) and ORACLE_CASES (count by default).
+func seedAndCount(t *testing.T, count int) (int64, int) {
 	seed := time.Now().UnixNano()
 	if text := os.Getenv("ORACLE_SEED"); text != "" {
 		var err error
@@ -23,13 +22,19 @@ func TestGenerated(t *testing.T) {
 			t.Fatalf("ORACLE_SEED: %v", err)
 		}
 	}
-	count := 2000
 	if text := os.Getenv("ORACLE_CASES"); text != "" {
 		var err error
 		if count, err = strconv.Atoi(text); err != nil {
 			t.Fatalf("ORACLE_CASES: %v", err)
 		}
 	}
+	return seed, count
+}
+
+// TestGenerated runs ORACLE_CASES generated cases (2,000 by default) from ORACLE_SEED (the time by
+// default; printed, so a failure can be run again).
+func TestGenerated(t *testing.T) {
+	seed, count := seedAndCount(t, 2000)
 	t.Logf("tektoncd/pipeline %s, ORACLE_SEED=%d ORACLE_CASES=%d", Release, seed, count)
 	r := rand.New(rand.NewSource(seed))
 	tally := map[string]int{}

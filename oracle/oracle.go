@@ -53,7 +53,7 @@ func Run(ctx context.Context, policy *Policy, c Case) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	want, err := c.Cluster.BuildPod(c.Cluster.Defaulted(c.withDeclared(tr)), c.declaringTask(), PipelineTask)
+	want, err := c.Cluster.BuildPod(c.Cluster.Defaulted(c.withDeclared(tr)), c.declaringTask())
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrTektonRefuses, err)
 	}
@@ -66,7 +66,7 @@ func Run(ctx context.Context, policy *Policy, c Case) (Result, error) {
 	if c.Inline {
 		task = *admitted.Spec.TaskSpec
 	}
-	pod, err := c.Cluster.BuildPod(admitted, task, PipelineTask)
+	pod, err := c.Cluster.BuildPod(admitted, task)
 	if err != nil {
 		return result, fmt.Errorf("tekton refuses the TaskRun the policy admitted: %w", err)
 	}

@@ -91,8 +91,14 @@ func (c Cluster) Defaulted(tr *v1.TaskRun) *v1.TaskRun {
 // are written again here, each naming the one it follows; the transformers in pkg/internal cannot be
 // imported from outside Tekton's module and are left out (none of them touches a sidecar without
 // config-defaults' default-container-resource-requirements or a LimitRange).
-func (c Cluster) BuildPod(tr *v1.TaskRun, ts v1.TaskSpec, taskName string) (*corev1.Pod, error) {
+func (c Cluster) BuildPod(tr *v1.TaskRun, ts v1.TaskSpec) (*corev1.Pod, error) {
 	ctx := c.context()
+	// The Task's name is the TaskRun's for an inline spec (GetTaskData in
+	// pkg/reconciler/taskrun/resources/taskspec.go), the referenced Task's otherwise.
+	taskName := tr.Name
+	if tr.Spec.TaskRef != nil {
+		taskName = tr.Spec.TaskRef.Name
+	}
 	tr = tr.DeepCopy()
 	if err := defaultWorkspaces(ctx, tr, &ts); err != nil {
 		return nil, err

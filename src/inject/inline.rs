@@ -10,6 +10,8 @@
 //! * The sidecar is held to `podSecurity` with what the TaskRun's `podTemplate` and the Task's volumes
 //!   would give it, and a template is kept from the workspaces Tekton would mount over its files.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::{Map, Value};
 
 use super::{Container, surroundings};
@@ -31,10 +33,11 @@ use crate::tekton::workspaces::declared_mount_path;
 pub(super) struct InlineTask<'a> {
     /// `spec.taskSpec.workspaces`.
     declarations: &'a [Value],
-    /// `spec.workspaces`.
-    bindings: &'a [Value],
+    /// Those by name, and `spec.workspaces` by name: the first of a name, as a search finds it.
+    declared: BTreeMap<&'a str, &'a Value>,
+    bindings: BTreeMap<&'a str, &'a Value>,
     /// The workspaces a step or a sidecar of the Task lists: Tekton mounts the others into every sidecar.
-    listed: Vec<&'a str>,
+    listed: BTreeSet<&'a str>,
     /// The TaskRun's `podTemplate` and the Task's volumes.
     around: Surroundings<'a>,
 }
@@ -48,9 +51,19 @@ impl<'a> InlineTask<'a> {
             .flat_map(|container| array(container, "/workspaces"))
             .filter_map(|usage| usage.get("name").and_then(Value::as_str))
             .collect();
+        let by_name = |list: &'a [Value]| {
+            let mut named = BTreeMap::new();
+            for item in list {
+                if let Some(name) = item.get("name").and_then(Value::as_str) {
+                    named.entry(name).or_insert(item);
+                }
+            }
+            named
+        };
         InlineTask {
             declarations: array(spec, "/workspaces"),
-            bindings: array(taskrun, "/spec/workspaces"),
+            declared: by_name(array(spec, "/workspaces")),
+            bindings: by_name(array(taskrun, "/spec/workspaces")),
             listed,
             around: surroundings(
                 taskrun.pointer("/spec/podTemplate").unwrap_or(&Value::Null),
@@ -75,10 +88,12 @@ impl<'a> InlineTask<'a> {
             })
             .collect();
         let paths: Vec<&str> = shared.iter().map(|(_, path)| path.as_str()).collect();
+        let safe = safe_for_template(&paths);
         shared
             .iter()
-            .filter(|(_, path)| has_variable(path) || !safe_for_template(path, &paths))
-            .map(|(name, path)| {
+            .zip(safe)
+            .filter(|((_, path), safe)| has_variable(path) || !safe)
+            .map(|((name, path), _)| {
                 FieldError::new(
                     "template",
                     format!(
@@ -107,13 +122,7 @@ impl<'a> InlineTask<'a> {
         }
         let mounts = self.workspace_mounts(declared.list("workspaces"), &mut errors, &mut warnings);
         let sidecar = joined(declared, mounts, replaced);
-        let mounted = judge(
-            &sidecar,
-            declared.list("volumeMounts").len(),
-            variables,
-            settings,
-            &mut errors,
-        );
+        let mounted = judge(declared, &sidecar, variables, settings, &mut errors);
         let mounted: Vec<&str> = mounted.iter().map(String::as_str).collect();
         errors.extend(pod_level::problems(
             settings.pod_security,
@@ -141,15 +150,11 @@ impl<'a> InlineTask<'a> {
         let mut mounts = Vec::new();
         for (i, usage) in usages.iter().enumerate() {
             let name = text(usage, "name");
-            let named = |list: &'a [Value]| -> Option<&'a Value> {
-                list.iter()
-                    .find(|w| w.get("name").and_then(Value::as_str) == Some(name))
-            };
-            let Some(declaration) = named(self.declarations) else {
+            let Some(declaration) = self.declared.get(name) else {
                 errors.push(self.undeclared(i, name));
                 continue;
             };
-            let Some(binding) = named(self.bindings) else {
+            let Some(binding) = self.bindings.get(name) else {
                 warnings.push(format!("workspace {name:?} is not bound: no mount for it"));
                 continue;
             };
@@ -234,12 +239,13 @@ fn joined(declared: &Sidecar, mounts: Vec<Value>, replaced: Option<&Value>) -> C
     sidecar
 }
 
-/// Judges what a guardrail reads of `sidecar` as Tekton will substitute it: its image against
-/// `allowedImages`, and the names of its first `declared_mounts` volume mounts (the declared ones)
-/// against Tekton's internal volumes. Returns those names as resolved.
+/// Judges what a guardrail reads of `sidecar` (what `declared` became in the Task) as Tekton will
+/// substitute it, where the declaration wrote a variable: its image against `allowedImages`, and the
+/// names of the volume mounts it declared against Tekton's internal volumes. Returns those names as
+/// resolved. A path the declaration listed is written in already, so the text may hold no variable.
 fn judge(
+    declared: &Sidecar,
     sidecar: &Container,
-    declared_mounts: usize,
     variables: &Variables,
     settings: &Settings,
     errors: &mut Vec<FieldError>,
@@ -250,42 +256,42 @@ fn judge(
         .filter(|(_, path)| !path.is_empty())
         .collect();
     let variables = variables.for_sidecar(&own_paths);
-    if let Some(image) = sidecar
-        .get("image")
-        .and_then(Value::as_str)
-        .filter(|i| has_variable(i))
-    {
+    if let Some(written) = declared.text("image").filter(|i| has_variable(i)) {
+        let image = sidecar
+            .get("image")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         match variables.resolve(image) {
-            Err(why) => errors.push(unresolved("image", image, &why)),
+            Err(why) => errors.push(unresolved("image", written, &why)),
             Ok(resolved) => {
                 if let Some(problem) = image_problem(&resolved, &settings.allowed_images) {
                     errors.push(FieldError::new(
                         "image",
-                        format!("{image:?} is {resolved:?} in this TaskRun, and {problem}"),
+                        format!("{written:?} is {resolved:?} in this TaskRun, and {problem}"),
                     ));
                 }
             }
         }
     }
     let mut mounted = Vec::new();
-    for (i, mount) in array_of(sidecar, "volumeMounts")
+    let mounts = declared
+        .list("volumeMounts")
         .iter()
-        .take(declared_mounts)
-        .enumerate()
-    {
-        let name = text(mount, "name");
-        if !has_variable(name) {
-            mounted.push(name.to_string());
+        .zip(array_of(sidecar, "volumeMounts"));
+    for (i, (mount, made)) in mounts.enumerate() {
+        let written = text(mount, "name");
+        if !has_variable(written) {
+            mounted.push(written.to_string());
             continue;
         }
         let path = format!("volumeMounts[{i}].name");
-        match variables.resolve(name) {
-            Err(why) => errors.push(unresolved(&path, name, &why)),
+        match variables.resolve(text(made, "name")) {
+            Err(why) => errors.push(unresolved(&path, written, &why)),
             Ok(resolved) => {
                 if let Some(problem) = internal_volume_problem(&resolved) {
                     errors.push(FieldError::new(
                         path,
-                        format!("{name:?} is {resolved:?} in this TaskRun: {problem}"),
+                        format!("{written:?} is {resolved:?} in this TaskRun: {problem}"),
                     ));
                 }
                 mounted.push(resolved);

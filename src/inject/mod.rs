@@ -74,12 +74,7 @@ fn surroundings<'a>(spec: &'a Value, more_volumes: &'a [Value]) -> Surroundings<
     let volumes = array(spec, "/volumes")
         .iter()
         .chain(more_volumes)
-        .filter_map(|volume| {
-            let fields = volume.as_object()?;
-            let name = fields.get("name")?.as_str()?;
-            let kind = fields.keys().find(|key| *key != "name")?;
-            Some((name, kind.as_str()))
-        })
+        .filter_map(|volume| Some((volume.get("name")?.as_str()?, volume_kind(volume)?)))
         .collect();
     Surroundings {
         host_namespaces,
@@ -87,6 +82,64 @@ fn surroundings<'a>(spec: &'a Value, more_volumes: &'a [Value]) -> Surroundings<
         volumes,
     }
 }
+
+/// The kind of a volume's source (`hostPath`, `emptyDir`...) as Tekton's Go decoder reads a Task's
+/// volume: a `null` source is none, and a field name matches whatever its case (`hostpath` is
+/// `hostPath`); a field Kubernetes does not know is kept as its kind, which no level allows. With more
+/// than one source Kubernetes refuses the Pod; a hostPath among them is named.
+fn volume_kind(volume: &Value) -> Option<&str> {
+    let kinds: Vec<&str> = volume
+        .as_object()?
+        .iter()
+        .filter(|(key, source)| !source.is_null() && !key.eq_ignore_ascii_case("name"))
+        .map(|(key, _)| {
+            VOLUME_SOURCES
+                .iter()
+                .find(|kind| kind.eq_ignore_ascii_case(key))
+                .copied()
+                .unwrap_or(key.as_str())
+        })
+        .collect();
+    kinds
+        .iter()
+        .find(|kind| **kind == "hostPath")
+        .or(kinds.first())
+        .copied()
+}
+
+/// The sources of a Kubernetes volume (`VolumeSource` in `k8s.io/api/core/v1`).
+const VOLUME_SOURCES: [&str; 30] = [
+    "hostPath",
+    "emptyDir",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "secret",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "persistentVolumeClaim",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "downwardAPI",
+    "fc",
+    "azureFile",
+    "configMap",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "photonPersistentDisk",
+    "projected",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
+    "csi",
+    "ephemeral",
+    "image",
+];
 
 /// A declared sidecar that has the name of one the Task defines, when the settings forbid overriding.
 fn conflict(entry: &Declared) -> Problem {
@@ -111,6 +164,18 @@ pub(crate) mod tests {
 
     use crate::settings::Settings;
     use crate::support::json_edit::apply_to_value;
+    use serde_json::json;
+
+    #[rstest::rstest]
+    #[case(json!({"name": "h", "emptyDir": null, "hostPath": {"path": "/"}}), Some("hostPath"))]
+    #[case(json!({"name": "h", "hostpath": {"path": "/"}}), Some("hostPath"))]
+    #[case(json!({"Name": "h", "emptyDir": {}}), Some("emptyDir"))]
+    #[case(json!({"name": "h", "emptyDir": {}, "hostPath": {"path": "/"}}), Some("hostPath"))]
+    #[case(json!({"name": "h", "someFutureSource": {}}), Some("someFutureSource"))]
+    #[case(json!({"name": "h", "hostPath": null}), None)]
+    fn a_volume_s_kind_is_what_go_decodes(#[case] volume: Value, #[case] expected: Option<&str>) {
+        assert_eq!(volume_kind(&volume), expected);
+    }
 
     /// [`pod::inject`], its changes made to the Pod.
     pub(crate) fn inject_pod(

@@ -283,6 +283,7 @@ mod tests {
     /// the path a replaced Task sidecar lists, which it keeps; or else the Task's.
     #[rstest::rstest]
     #[case::own_listing(json!(null), json!([{"name": "source", "mountPath": "/library/postgres"}]), Ok("docker.io/library/postgres:16"))]
+    #[case::own_listing_refused(json!(null), json!([{"name": "source", "mountPath": "/evil/miner"}]), Err("\"docker.io$(workspaces.source.path):16\" is \"docker.io/evil/miner:16\" in this TaskRun"))]
     #[case::kept_listing(json!([{"name": "db", "image": "x", "workspaces": [{"name": "source", "mountPath": "/library/postgres"}]}]),
         json!([]), Ok("docker.io$(workspaces.source.path):16"))]
     #[case::task_path(json!(null), json!([]), Err("\"docker.io$(workspaces.source.path):16\" is \"docker.io/workspace/source:16\" in this TaskRun"))]

@@ -290,9 +290,10 @@ pub(super) fn mounts(
     }
     // A template is the platform team's: a Task may not lay a volume over the files it runs.
     let paths: Vec<&str> = pod.shared.iter().map(|m| text(m, "mountPath")).collect();
-    for (mount, path) in pod.shared.iter().zip(&paths) {
+    let safe = safe_for_template(&paths);
+    for ((mount, path), safe) in pod.shared.iter().zip(&paths).zip(safe) {
         match template {
-            Some(_) if !safe_for_template(path, &paths) => warnings.push(format!(
+            Some(_) if !safe => warnings.push(format!(
                 "no Task workspace at {path:?}: outside {WORKSPACE_DIR}/"
             )),
             _ => add_mount(&mut mounts, (*mount).clone()),

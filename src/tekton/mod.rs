@@ -47,23 +47,57 @@ pub(crate) const RESERVED_NAME: &str = "tekton-log-results";
 pub(crate) const INTERNAL_VOLUME_PREFIXES: [&str; 3] =
     ["tekton-internal-", "tekton-creds-", "spiffe-workload-api"];
 
-/// Whether a workspace mounted at `path` into a platform team's template cannot cover the files it runs:
-/// a plain path under `/workspace/` (no `.` or `..` segment), and not inside another of `others`, where a
-/// symbolic link in the outer volume could send the mount elsewhere.
-pub(crate) fn safe_for_template(path: &str, others: &[&str]) -> bool {
-    let plain = path
-        .strip_prefix(WORKSPACE_DIR)
+/// For each of `paths` (the workspaces Tekton mounts into every sidecar), whether a workspace mounted
+/// there into a platform team's template cannot cover the files it runs: a plain path under
+/// `/workspace/` (no `.` or `..` segment), and not inside another of them, where a symbolic link in the
+/// outer volume could send the mount elsewhere.
+///
+/// The paths inside one `p` are those from `p/` to `p0` (`0` follows `/`) in sorted order, so each is
+/// found by two binary searches however many paths there are.
+pub(crate) fn safe_for_template(paths: &[&str]) -> Vec<bool> {
+    let trimmed: Vec<&str> = paths.iter().map(|p| p.trim_end_matches('/')).collect();
+    let mut sorted: Vec<&str> = trimmed.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    // +1 where the paths inside one begin, -1 where they end: a running sum above 0 is inside another.
+    let mut inside = vec![0i32; sorted.len() + 1];
+    for outer in &sorted {
+        let (from, to) = (format!("{outer}/"), format!("{outer}0"));
+        let start = sorted.partition_point(|p| *p < from.as_str());
+        let end = sorted.partition_point(|p| *p < to.as_str());
+        if start < end {
+            inside.get_mut(start).into_iter().for_each(|step| *step += 1);
+            inside.get_mut(end).into_iter().for_each(|step| *step -= 1);
+        }
+    }
+    let mut depth = 0;
+    let nested: Vec<bool> = inside
+        .iter()
+        .take(sorted.len())
+        .map(|step| {
+            depth += step;
+            depth > 0
+        })
+        .collect();
+    trimmed
+        .iter()
+        .zip(paths)
+        .map(|(path, written)| {
+            let at = sorted.partition_point(|p| p < path);
+            plain_under_workspace(written) && !nested.get(at).copied().unwrap_or(false)
+        })
+        .collect()
+}
+
+/// A path under `/workspace/` with no empty, `.` or `..` segment.
+fn plain_under_workspace(path: &str) -> bool {
+    path.strip_prefix(WORKSPACE_DIR)
         .and_then(|rest| rest.strip_prefix('/'))
         .is_some_and(|rest| {
             rest.trim_end_matches('/')
                 .split('/')
                 .all(|segment| !segment.is_empty() && segment != "." && segment != "..")
-        });
-    let nested = others.iter().any(|other| {
-        let other = other.trim_end_matches('/');
-        other != path.trim_end_matches('/') && path.starts_with(&format!("{other}/"))
-    });
-    plain && !nested
+        })
 }
 
 #[cfg(test)]
@@ -71,20 +105,18 @@ mod tests {
     use super::*;
 
     #[rstest::rstest]
-    #[case("/workspace/source", &[], true)]
-    #[case("/workspace/a/b/", &[], true)]
-    #[case("/usr/local/bin", &[], false)]
-    #[case("/workspace", &[], false)]
-    #[case("/workspace/../usr/local/bin", &[], false)]
-    #[case("/workspace/./x", &[], false)]
-    #[case("/workspacex/y", &[], false)]
-    #[case("/workspace/src/bin", &["/workspace/src"], false)]
-    #[case("/workspace/src", &["/workspace/src/bin", "/workspace/src"], true)]
-    fn what_a_template_may_be_given(
-        #[case] path: &str,
-        #[case] others: &[&str],
-        #[case] safe: bool,
-    ) {
-        assert_eq!(safe_for_template(path, others), safe);
+    #[case(&["/workspace/source"], &[true])]
+    #[case(&["/workspace/a/b/"], &[true])]
+    #[case(&["/usr/local/bin"], &[false])]
+    #[case(&["/workspace"], &[false])]
+    #[case(&["/workspace/../usr/local/bin"], &[false])]
+    #[case(&["/workspace/./x"], &[false])]
+    #[case(&["/workspacex/y"], &[false])]
+    #[case(&["/workspace/src/bin", "/workspace/src"], &[false, true])]
+    #[case(&["/workspace/src/", "/workspace/src"], &[true, true])]
+    #[case(&["/workspace/a-b/c", "/workspace/a/b", "/workspace/a", "/workspace/a-b"], &[false, false, true, true])]
+    #[case(&["/workspace/a/b/c", "/workspace/a", "/workspace/a/x"], &[false, true, false])]
+    fn what_a_template_may_be_given(#[case] paths: &[&str], #[case] safe: &[bool]) {
+        assert_eq!(safe_for_template(paths), safe);
     }
 }

@@ -110,9 +110,11 @@ pub fn check(sidecar: &Sidecar) -> Vec<FieldError> {
             "cannot be used with command: give the program either as a script or as a command",
         ));
     }
-    for (i, mount) in sidecar.list("volumeMounts").iter().enumerate() {
-        if let Some(problem) = internal_volume_problem(text(mount, "name")) {
-            errors.push(FieldError::new(format!("volumeMounts[{i}].name"), problem));
+    for list in ["volumeMounts", "volumeDevices"] {
+        for (i, mount) in sidecar.list(list).iter().enumerate() {
+            if let Some(problem) = internal_volume_problem(text(mount, "name")) {
+                errors.push(FieldError::new(format!("{list}[{i}].name"), problem));
+            }
         }
     }
     errors.extend(required_fields(sidecar));
@@ -367,6 +369,7 @@ mod tests {
     #[case::blank_before_shebang(json!({"name": "db", "image": "x", "script": "\n#!/bin/sh\necho"}), vec!["script: has blank characters before its #! line; Tekton writes a script as it is given, and a file runs only when #! are its first two characters: remove what comes before #!"])]
     #[case::script_and_command(json!({"name": "db", "image": "x", "script": "echo", "command": ["sh"]}), vec!["script: cannot be used with command: give the program either as a script or as a command"])]
     #[case::internal_volume(json!({"name": "db", "image": "x", "volumeMounts": [{"name": "tekton-internal-bin", "mountPath": "/tekton/bin"}]}), vec!["volumeMounts[0].name: volume \"tekton-internal-bin\" is internal to Tekton: volumes named tekton-internal-* are only mounted into steps"])]
+    #[case::internal_volume_device(json!({"name": "db", "image": "x", "volumeDevices": [{"name": "tekton-internal-home", "devicePath": "/dev/xvda"}]}), vec!["volumeDevices[0].name: volume \"tekton-internal-home\" is internal to Tekton: volumes named tekton-internal-* are only mounted into steps"])]
     #[case::restart_policy(json!({"name": "db", "image": "x", "restartPolicy": "OnFailure"}), vec!["restartPolicy: \"OnFailure\" is not allowed: a sidecar's restartPolicy can only be \"Always\""])]
     #[case::env_without_name(json!({"name": "db", "image": "x", "env": [{"value": "1"}]}), vec!["env[0].name: is required"])]
     #[case::port_zero(json!({"name": "db", "image": "x", "ports": [{"name": "pg"}]}), vec!["ports[0].containerPort: is 0; a port number is between 1 and 65535"])]

@@ -12,6 +12,7 @@
 //! The policy needs it to judge what will run rather than what was written: a declaration's
 //! `image: $(params.image)` in an inline Task becomes whatever the TaskRun's param says.
 
+use std::collections::BTreeSet;
 use std::convert::Infallible;
 
 use serde_json::Value;
@@ -132,21 +133,20 @@ impl Variables {
 
     /// `ApplyWorkspaces`: for each declared workspace (and each binding the Task does not declare), in
     /// the Task's order, a pass for its path; then one for `bound`, `volume` and `claim`.
-    fn workspaces(&mut self, spec: &Value, taskrun: &Value) {
+    fn workspaces<'a>(&mut self, spec: &'a Value, taskrun: &'a Value) {
         let bindings = array(taskrun, "/spec/workspaces");
         let volumes = create_volumes(bindings);
-        let bound = |name: &str| {
-            bindings
-                .iter()
-                .any(|b| b.get("name").and_then(Value::as_str) == Some(name))
+        let names = |list: &'a [Value]| -> BTreeSet<Option<&'a str>> {
+            list.iter()
+                .map(|item| item.get("name").and_then(Value::as_str))
+                .collect()
         };
+        let bound = names(bindings);
         let declarations = array(spec, "/workspaces");
-        let undeclared = bindings.iter().filter(|b| {
-            let name = b.get("name").and_then(Value::as_str);
-            !declarations
-                .iter()
-                .any(|d| d.get("name").and_then(Value::as_str) == name)
-        });
+        let declared = names(declarations);
+        let undeclared = bindings
+            .iter()
+            .filter(|b| !declared.contains(&b.get("name").and_then(Value::as_str)));
         let mut last = Replacements::default();
         for declaration in declarations.iter().chain(undeclared) {
             let Some(name) = declaration.get("name").and_then(Value::as_str) else {
@@ -154,7 +154,7 @@ impl Variables {
             };
             let optional = declaration.get("optional") == Some(&Value::Bool(true));
             let prefix = format!("workspaces.{name}");
-            if optional && !bound(name) {
+            if optional && !bound.contains(&Some(name)) {
                 last.insert(format!("{prefix}.bound"), "false".to_string());
                 last.insert(format!("{prefix}.path"), String::new());
             } else {

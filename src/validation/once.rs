@@ -14,6 +14,16 @@ use crate::support::yaml::Budget;
 /// problems.
 type Read = Result<Vec<(String, Vec<&'static str>)>, Vec<Problem>>;
 
+/// The annotation map a value is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Origin<'a> {
+    PipelineRun,
+    /// The task's `spec.taskRunSpecs[].metadata`.
+    TaskRunSpecs(&'a str),
+    /// The task's inline `taskSpec.metadata`.
+    TaskSpec(&'a str),
+}
+
 /// Reads each annotation value once for its text, wherever it appears: `all-tasks` reaches every task, and
 /// taskRunSpecs often repeat one declaration under each task's key. A place (the map and the key) is found
 /// by its name; its text, which may be a quarter of a megabyte, is looked up once, when the place is first
@@ -22,7 +32,7 @@ type Read = Result<Vec<(String, Vec<&'static str>)>, Vec<Problem>>;
 pub(super) struct Reader<'a> {
     settings: &'a Settings,
     budget: Budget,
-    by_place: BTreeMap<(Option<&'a str>, String), usize>,
+    by_place: BTreeMap<(Origin<'a>, String), usize>,
     /// Texts found by comparison, not hashing: a `HashMap` asks the host for random keys (a WASI call)
     /// on every request, each running in a fresh instance.
     by_text: BTreeMap<&'a str, usize>,
@@ -43,12 +53,7 @@ impl<'a> Reader<'a> {
 
     /// Where what `text`, the value of `key` in the map `origin` names, declares is kept; and whether
     /// this place is met for the first time.
-    pub(super) fn read(
-        &mut self,
-        origin: Option<&'a str>,
-        key: &str,
-        text: &'a str,
-    ) -> (usize, bool) {
+    pub(super) fn read(&mut self, origin: Origin<'a>, key: &str, text: &'a str) -> (usize, bool) {
         let place = (origin, key.to_string());
         if let Some(index) = self.by_place.get(&place) {
             return (*index, false);

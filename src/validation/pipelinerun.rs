@@ -18,25 +18,28 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::keys::{PipelineTasks, key_problem};
-use super::once::{Reader, Unique};
+use super::once::{Origin, Reader, Unique};
 use super::warnings;
 use crate::declaration::{self, ALL_TASKS};
 use crate::settings::Settings;
 use crate::support::error::{MAX_LISTED, Problem};
 use crate::support::json::array;
 
-/// The declarations a PipelineRun gives its tasks: its own annotations, and each task's
-/// `spec.taskRunSpecs[].metadata.annotations`.
+/// The declarations a PipelineRun gives its tasks: its own annotations, each task's
+/// `spec.taskRunSpecs[].metadata.annotations`, and the annotations of each inline task's
+/// `taskSpec.metadata`.
 pub struct Declarations<'a> {
     annotations: &'a BTreeMap<String, String>,
     /// Borrowed from the object: a PipelineRun may carry thousands of taskRunSpecs.
     per_task: BTreeMap<&'a str, BTreeMap<&'a str, &'a str>>,
+    per_task_spec: BTreeMap<&'a str, BTreeMap<&'a str, &'a str>>,
 }
 
 impl<'a> Declarations<'a> {
-    /// Reads the taskRunSpecs of `pipelinerun`, whose metadata annotations are `annotations`. Only the
-    /// annotations a declaration is made of are kept (those under `prefix`, and the AppArmor ones): a task
-    /// with none of them is one that `all-tasks` alone reaches, however many there are.
+    /// Reads the taskRunSpecs and inline tasks of `pipelinerun`, whose metadata annotations are
+    /// `annotations`. Only the annotations a declaration is made of are kept (those under `prefix`, and
+    /// the AppArmor ones): a task with none of them is one that `all-tasks` alone reaches, however many
+    /// there are.
     pub fn of(
         pipelinerun: &'a Value,
         annotations: &'a BTreeMap<String, String>,
@@ -47,62 +50,97 @@ impl<'a> Declarations<'a> {
                 .is_some_and(|rest| rest.starts_with('/'))
                 || key.starts_with(declaration::APPARMOR_ANNOTATION_PREFIX)
         };
-        let mut per_task: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
-        for spec in array(pipelinerun, "/spec/taskRunSpecs") {
-            let Some(task) = spec.get("pipelineTaskName").and_then(Value::as_str) else {
-                continue;
-            };
-            let own: BTreeMap<&str, &str> = spec
-                .pointer("/metadata/annotations")
+        let own = |metadata: Option<&'a Value>| -> BTreeMap<&'a str, &'a str> {
+            metadata
+                .and_then(|m| m.get("annotations"))
                 .and_then(Value::as_object)
                 .into_iter()
                 .flatten()
                 .filter(|(key, _)| ours(key))
                 .filter_map(|(key, value)| Some((key.as_str(), value.as_str()?)))
-                .collect();
+                .collect()
+        };
+        // Tekton takes the metadata of the last taskRunSpecs entry of a task whole (`GetTaskRunSpec`); the
+        // policy reads them all, the later ones over the earlier.
+        let mut per_task: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
+        for spec in array(pipelinerun, "/spec/taskRunSpecs") {
+            let Some(task) = spec.get("pipelineTaskName").and_then(Value::as_str) else {
+                continue;
+            };
+            let own = own(spec.get("metadata"));
             if !own.is_empty() {
                 per_task.entry(task).or_default().extend(own);
+            }
+        }
+        let mut per_task_spec: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
+        let tasks = ["/spec/pipelineSpec/tasks", "/spec/pipelineSpec/finally"]
+            .into_iter()
+            .flat_map(|list| array(pipelinerun, list));
+        for task in tasks {
+            let Some(name) = task.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            let own = own(task.pointer("/taskSpec/metadata"));
+            if !own.is_empty() {
+                per_task_spec.entry(name).or_default().extend(own);
             }
         }
         Declarations {
             annotations,
             per_task,
+            per_task_spec,
         }
     }
 
-    /// The value of `key` on the TaskRun of `task` (`""`: a task without taskRunSpecs), with the map it
-    /// comes from: the task's own taskRunSpecs (`Some(task)`) or the PipelineRun's annotations (`None`).
-    /// The origin names a value without comparing its text, which may be a quarter of a megabyte.
-    fn value<'s>(&'s self, task: &'s str, key: &str) -> Option<(Option<&'s str>, &'s str)> {
-        match self.per_task.get(task).and_then(|own| own.get(key)) {
-            Some(value) => Some((Some(task), *value)),
-            None => self
-                .annotations
-                .get(key)
-                .map(|value| (None, value.as_str())),
+    /// The value of `key` on the TaskRun of `task` (`""`: a task with no annotations of its own), with the
+    /// map it comes from, in Tekton's order (`combineTaskRunAndTaskSpecAnnotations`): the task's
+    /// taskRunSpecs, the PipelineRun's annotations, the task's inline `taskSpec.metadata`. The origin
+    /// names a value without comparing its text, which may be a quarter of a megabyte.
+    fn value<'s>(&'s self, task: &'s str, key: &str) -> Option<(Origin<'s>, &'s str)> {
+        if let Some(value) = self.per_task.get(task).and_then(|own| own.get(key)) {
+            return Some((Origin::TaskRunSpecs(task), *value));
         }
+        if let Some(value) = self.annotations.get(key) {
+            return Some((Origin::PipelineRun, value.as_str()));
+        }
+        let value = self.per_task_spec.get(task).and_then(|own| own.get(key))?;
+        Some((Origin::TaskSpec(task), *value))
     }
 
     /// The value of `key` in the annotation map `origin` names.
-    fn get(&self, origin: Option<&str>, key: &str) -> Option<&str> {
+    fn get(&self, origin: Origin<'_>, key: &str) -> Option<&str> {
         match origin {
-            Some(task) => self.per_task.get(task)?.get(key).copied(),
-            None => self.annotations.get(key).map(String::as_str),
+            Origin::PipelineRun => self.annotations.get(key).map(String::as_str),
+            Origin::TaskRunSpecs(task) => self.per_task.get(task)?.get(key).copied(),
+            Origin::TaskSpec(task) => self.per_task_spec.get(task)?.get(key).copied(),
         }
     }
 
-    /// Every annotation, the PipelineRun's first, with the task whose map it is in (`None`: all tasks).
-    fn entries(&self) -> impl Iterator<Item = (Option<&str>, &str, &str)> {
+    /// Every annotation, the PipelineRun's first, with the map it is in.
+    fn entries(&self) -> impl Iterator<Item = (Origin<'_>, &str, &str)> {
         let own = self
             .annotations
             .iter()
-            .map(|(key, value)| (None, key.as_str(), value.as_str()));
+            .map(|(key, value)| (Origin::PipelineRun, key.as_str(), value.as_str()));
         let per_task = self.per_task.iter().flat_map(|(task, annotations)| {
             annotations
                 .iter()
-                .map(|(key, value)| (Some(*task), *key, *value))
+                .map(|(key, value)| (Origin::TaskRunSpecs(task), *key, *value))
         });
-        own.chain(per_task)
+        let per_task_spec = self.per_task_spec.iter().flat_map(|(task, annotations)| {
+            annotations
+                .iter()
+                .map(|(key, value)| (Origin::TaskSpec(task), *key, *value))
+        });
+        own.chain(per_task).chain(per_task_spec)
+    }
+
+    /// The tasks with annotations of their own.
+    fn tasks_with_their_own(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.per_task
+            .keys()
+            .chain(self.per_task_spec.keys())
+            .copied()
     }
 }
 
@@ -154,16 +192,16 @@ pub fn check(
     }
     // Each task is checked with the annotations its TaskRun will carry; a task without a declaration of its
     // own still gets the all-tasks ones, which are checked once through the "" task.
-    named.extend(now.per_task.keys().copied());
+    named.extend(now.tasks_with_their_own());
     named.insert("");
-    let known = |origin: Option<&str>, key: &str, value: &str| {
+    let known = |origin: Origin<'_>, key: &str, value: &str| {
         before.is_some_and(|old| old.get(origin, key) == Some(value))
     };
     let mut reader = Reader::new(settings);
-    let mut same: BTreeMap<(Option<&str>, Option<&str>, String), bool> = BTreeMap::new();
+    let mut same: BTreeMap<(Origin<'_>, Origin<'_>, String), bool> = BTreeMap::new();
     for task in named {
         let wanted = (!task.is_empty()).then_some(task);
-        let values: Vec<(String, Option<&str>, &str)> = declaration::task_keys(prefix, wanted)
+        let values: Vec<(String, Origin<'_>, &str)> = declaration::task_keys(prefix, wanted)
             .into_iter()
             .filter_map(|key| {
                 let (origin, value) = now.value(task, &key)?;
@@ -338,6 +376,29 @@ mod tests {
 
     fn problems(pipelinerun: &Value) -> Vec<String> {
         problems_on_update(pipelinerun, None)
+    }
+
+    /// Tekton gives a TaskRun the annotations of its inline `taskSpec.metadata` too, under those of the
+    /// PipelineRun and its taskRunSpecs (`combineTaskRunAndTaskSpecAnnotations`).
+    #[test]
+    fn an_inline_task_s_own_metadata_is_checked_under_the_pipelinerun_s() {
+        let pipelinerun = |own: &str| {
+            json!({
+                "metadata": {"annotations": {"pipelinerun-sidecars.io/lint": "- {name: db, image: postgres}"}},
+                "spec": {"pipelineSpec": {"tasks": [
+                    {"name": "build", "taskSpec": {"metadata": {"annotations": {"pipelinerun-sidecars.io/build": own}},
+                                                   "steps": [{"image": "golang"}]}},
+                    {"name": "lint", "taskSpec": {"metadata": {"annotations": {"pipelinerun-sidecars.io/lint": own}},
+                                                  "steps": [{"image": "golang"}]}}]}}
+            })
+        };
+        assert_eq!(
+            problems(&pipelinerun("- {name: db, imgae: postgres}")),
+            vec![
+                "annotation \"pipelinerun-sidecars.io/build\", sidecar \"db\": imgae: unknown field; did you mean \"image\"?"
+            ]
+        );
+        assert!(problems(&pipelinerun("- {name: db, image: postgres}")).is_empty());
     }
 
     #[test]

@@ -3,6 +3,7 @@ module github.com/pipelinerun-sidecars/pipelinerun-sidecars/oracle
 go 1.26.4
 
 require (
+	github.com/distribution/reference v0.6.0
 	github.com/google/go-cmp v0.7.0
 	github.com/tektoncd/pipeline v1.15.0
 	github.com/tetratelabs/wazero v1.12.0

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/distribution/reference"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"github.com/tektoncd/pipeline/pkg/reconciler/taskrun"
 	"github.com/tektoncd/pipeline/pkg/reconciler/taskrun/resources"
@@ -64,6 +65,11 @@ func RunSubstitution(ctx context.Context, policy *Policy, c SubstitutionCase) (s
 	}
 	if err := mountsAllowed(container, pod.Spec.Volumes); err != nil {
 		return "", err
+	}
+	// An image containerd cannot read runs nothing: Tekton v0.58 leaves a default's
+	// $(params.x) in place, where v1.15 resolves it (replacementsFromDefaultParams).
+	if _, err := reference.ParseDockerRef(container.Image); err != nil {
+		return "Tekton's image cannot be pulled", nil
 	}
 	strict, err := policy.Validate(ctx, taskRunRequest(c.TaskRun), admitNoImage)
 	if err != nil {

@@ -212,6 +212,44 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
+    /// Where the policy reads a reference otherwise than containerd, on purpose.
+    fn deliberate(image: &str, ours: &Result<Reference, String>) -> Option<&'static str> {
+        match ours {
+            // ParseDockerRef drops the tag of a reference with both; the policy keeps it, so that a tag
+            // pattern never vouches for a digest it did not name (test_data/bad/92-...).
+            Ok(reference) if reference.tag.is_some() && reference.digest.is_some() => {
+                Some("a tag beside a digest is kept")
+            }
+            _ if image.is_empty() => Some("an empty image is refused before it is read"),
+            _ => None,
+        }
+    }
+
+    /// test_data/image-references.json: the test tables of distribution/reference, with what its
+    /// ParseDockerRef makes of each (the oracle holds the file to that module).
+    #[test]
+    fn references_read_as_distribution_reference_reads_them() {
+        let text = std::fs::read_to_string("test_data/image-references.json").expect("fixture");
+        let fixture: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let cases = fixture["cases"].as_array().expect("cases");
+        let mut differences = Vec::new();
+        for case in cases {
+            let image = case["image"].as_str().expect("image");
+            let ours = Reference::parse(image);
+            let expected = case["normalized"].as_str();
+            let same = match (&ours, expected) {
+                (Ok(reference), Some(normalized)) => reference.to_string() == normalized,
+                (Err(_), None) => true,
+                _ => false,
+            };
+            if !same && deliberate(image, &ours).is_none() {
+                differences.push(format!("{image:?}: {ours:?}, containerd: {expected:?}"));
+            }
+        }
+        assert!(cases.len() > 200, "{} cases", cases.len());
+        assert!(differences.is_empty(), "{}", differences.join("\n"));
+    }
+
     const SHA: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     #[rstest]

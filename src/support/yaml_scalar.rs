@@ -76,18 +76,17 @@ fn plain(text: Cow<'_, str>) -> Value {
         .unwrap_or_else(|| Value::String(text.into_owned()))
 }
 
-/// `[-+]?[0-9]+`, `0o[0-7]+` or `0x[0-9a-fA-F]+`.
+/// `[-+]?[0-9]+`, `0o[0-7]+` or `0x[0-9a-fA-F]+`: one sign at most, and none before a radix prefix.
 fn integer(text: &str) -> Option<Value> {
-    let (radix, digits) = match (text.strip_prefix("0o"), text.strip_prefix("0x")) {
-        (Some(octal), _) => (8, octal),
-        (_, Some(hex)) => (16, hex),
-        _ => (10, text.strip_prefix('+').unwrap_or(text)),
+    let (radix, digits, unsigned) = match (text.strip_prefix("0o"), text.strip_prefix("0x")) {
+        (Some(octal), _) => (8, octal, octal),
+        (_, Some(hex)) => (16, hex, hex),
+        _ => {
+            let digits = text.strip_prefix('+').unwrap_or(text);
+            (10, digits, text.strip_prefix(['-', '+']).unwrap_or(text))
+        }
     };
-    let unsigned = digits.strip_prefix('-').unwrap_or(digits);
-    if unsigned.is_empty()
-        || !unsigned.chars().all(|c| c.is_digit(radix))
-        || (radix != 10 && unsigned != digits)
-    {
+    if unsigned.is_empty() || !unsigned.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
     match i64::from_str_radix(digits, radix) {
@@ -120,4 +119,81 @@ fn float(text: &str) -> Option<Value> {
         .ok()
         .and_then(Number::from_f64)
         .map(Value::Number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_saphyr::options::NonFiniteFloatPolicy;
+
+    /// serde-saphyr set to the YAML 1.2 core schema as far as its options go.
+    fn reference(text: &str) -> Option<Value> {
+        let mut options = serde_saphyr::Options::default();
+        options.strict_booleans = true;
+        options.underscored_numbers_as_strings = true;
+        options.non_finite_float_policy = NonFiniteFloatPolicy::AsString;
+        serde_saphyr::from_str_with_options::<Value>(text, options).ok()
+    }
+
+    /// Where the policy reads a plain scalar otherwise than serde-saphyr, on purpose: each is the YAML 1.2
+    /// core schema (yaml.org/spec/1.2.2/#1032-tag-resolution), which serde-saphyr's options cannot ask for.
+    fn deliberate(text: &str, theirs: &Value) -> Option<&'static str> {
+        let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+        if unsigned.starts_with("0b") {
+            Some("0b is YAML 1.1's binary: a string in the core schema")
+        } else if unsigned != text && (unsigned.starts_with("0x") || unsigned.starts_with("0o")) {
+            Some("the core schema has no sign before 0x or 0o")
+        } else if unsigned.len() > 1
+            && unsigned.starts_with('0')
+            && unsigned.bytes().all(|b| b.is_ascii_digit())
+        {
+            Some("leading zeros: an integer in the core schema, a float in serde-saphyr")
+        } else if [".inf", "-.inf", ".nan"].contains(&theirs.as_str().unwrap_or_default()) {
+            Some(
+                "a non-finite float stays the string as written; serde-saphyr spells it its own way",
+            )
+        } else {
+            None
+        }
+    }
+
+    #[rstest::rstest]
+    #[case("+-1", json!("+-1"))]
+    #[case("-+1", json!("-+1"))]
+    #[case("+12", json!(12))]
+    #[case("-0x1F", json!("-0x1F"))]
+    #[case("0x1F", json!(31))]
+    #[case("0o17", json!(15))]
+    #[case("017", json!(17))]
+    #[case("1_000", json!("1_000"))]
+    #[case(".inf", json!(".inf"))]
+    #[case("1e400", json!("1e400"))]
+    #[case("yes", json!("yes"))]
+    #[case("tRUE", json!("tRUE"))]
+    #[case("~", json!(null))]
+    fn plain_scalars_follow_the_core_schema(#[case] text: &str, #[case] expected: Value) {
+        assert_eq!(plain(Cow::Borrowed(text)), expected);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+        /// Plain scalars made of what numbers, booleans and nulls are spelt with read as serde-saphyr reads
+        /// them, but for the listed deliberate differences.
+        #[test]
+        fn plain_scalars_read_as_serde_saphyr_reads_them(text in prop_oneof![
+            "[-+]{0,2}(0[xXoObB])?[0-9a-fA-F_]{0,4}([.][0-9]{0,3})?([eE][-+]{0,2}[0-9]{0,3})?",
+            "[.]?(nan|NaN|NAN|inf|Inf|INF|null|Null|NULL|nULL|true|True|TRUE|tRUE|false|FALSE|yes|no|on|off|~)",
+            "[0-9+.eExXoObB_a-fnultrsiNTF~-]{1,8}",
+        ]) {
+            let ours = plain(Cow::Borrowed(&text));
+            if let Some(theirs) = reference(&text).filter(|v| !v.is_array() && !v.is_object())
+                && deliberate(&text, &theirs).is_none()
+            {
+                prop_assert_eq!(ours, theirs, "{:?}", text);
+            }
+        }
+    }
+
+    use serde_json::json;
 }

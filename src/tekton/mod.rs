@@ -66,7 +66,10 @@ pub(crate) fn safe_for_template(paths: &[&str]) -> Vec<bool> {
         let start = sorted.partition_point(|p| *p < from.as_str());
         let end = sorted.partition_point(|p| *p < to.as_str());
         if start < end {
-            inside.get_mut(start).into_iter().for_each(|step| *step += 1);
+            inside
+                .get_mut(start)
+                .into_iter()
+                .for_each(|step| *step += 1);
             inside.get_mut(end).into_iter().for_each(|step| *step -= 1);
         }
     }

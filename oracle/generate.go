@@ -89,18 +89,28 @@ func (g generator) workspaces() []v1.WorkspaceDeclaration {
 }
 
 // steps lists a workspace in some, all or none of them: a workspace a step lists is isolated to the
-// steps that list it (TEP-0029, pkg/workspace/apply.go).
+// steps that list it (TEP-0029, pkg/workspace/apply.go); and may mount a shared one's volume at a
+// path of their own.
 func (g generator) steps(workspaces []v1.WorkspaceDeclaration) []v1.Step {
 	steps := make([]v1.Step, 1+g.r.Intn(4))
 	isolation := map[string]int{} // 0 shared, 1 isolated to some steps, 2 to all
 	for _, w := range workspaces {
 		isolation[w.Name] = g.r.Intn(3)
 	}
+	// A step may mount a shared workspace's volume at a path of its own too; here every step does.
+	extra := map[string]bool{}
+	for _, w := range workspaces {
+		extra[w.Name] = isolation[w.Name] == 0 && g.chance(4)
+	}
 	for i := range steps {
 		steps[i] = v1.Step{Name: fmt.Sprintf("s%d", i), Image: "step-image", Command: []string{"cmd"}}
 		for _, w := range workspaces {
 			if isolation[w.Name] == 2 || (isolation[w.Name] == 1 && g.chance(2)) {
 				steps[i].Workspaces = append(steps[i].Workspaces, v1.WorkspaceUsage{Name: w.Name})
+			}
+			if extra[w.Name] {
+				steps[i].VolumeMounts = append(steps[i].VolumeMounts, corev1.VolumeMount{
+					Name: "$(workspaces." + w.Name + ".volume)", MountPath: "/extra/" + w.Name})
 			}
 		}
 	}

@@ -218,11 +218,12 @@ fn joined(declared: &Sidecar, mounts: Vec<Value>, replaced: Option<&Value>) -> C
         .filter(|(_, path)| !path.is_empty())
         .collect();
     let mut all: Vec<Value> = declared.list("volumeMounts").to_vec();
+    let mut taken: BTreeSet<String> = all
+        .iter()
+        .map(|m| text(m, "mountPath").to_string())
+        .collect();
     for mount in mounts {
-        if !all
-            .iter()
-            .any(|m| text(m, "mountPath") == text(&mount, "mountPath"))
-        {
+        if taken.insert(text(&mount, "mountPath").to_string()) {
             all.push(mount);
         }
     }

@@ -18,7 +18,7 @@
 //! not make the workspace isolated, so the steps keep theirs.
 
 use std::cell::OnceCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
@@ -47,6 +47,10 @@ pub(super) struct PodView<'a> {
     task_sidecars: Vec<Vec<&'a Value>>,
     /// The mounts Tekton gives every sidecar, in the steps' order.
     shared: Vec<&'a Value>,
+    /// The steps' and the Task's sidecars' mounts, and the shared ones, by volume, in that order: a
+    /// sidecar may list thousands of workspaces.
+    mounts_by_volume: BTreeMap<&'a str, Vec<&'a Value>>,
+    shared_by_volume: BTreeMap<&'a str, Vec<&'a Value>>,
     context: Option<TaskRunContext>,
 }
 
@@ -116,10 +120,13 @@ impl<'a> PodView<'a> {
             }
         }
         let shared = shared(&steps, &task_sidecars);
+        let all = steps.iter().chain(&task_sidecars).flatten().copied();
         PodView {
             volumes,
             all_volumes,
             mountable: OnceCell::new(),
+            mounts_by_volume: by_volume(all),
+            shared_by_volume: by_volume(shared.iter().copied()),
             steps,
             task_sidecars,
             shared,
@@ -147,8 +154,7 @@ impl<'a> PodView<'a> {
                     )));
                 }
                 let sub_paths: BTreeSet<&str> = self
-                    .all_mounts()
-                    .filter(|m| text(m, "name") == volume)
+                    .mounts_of(&self.mounts_by_volume, &volume)
                     .map(|m| text(m, "subPath"))
                     .collect();
                 let sub_path = match sub_paths.into_iter().collect::<Vec<_>>().as_slice() {
@@ -171,8 +177,8 @@ impl<'a> PodView<'a> {
                 "workspace {name:?} is bound to volume {volume:?}, which this Pod does not have: Tekton names workspace volumes by a hash of the workspace since v0.59 (tektoncd/pipeline#7887), and earlier releases at random; a workspace reaches a Pod-level sidecar on v0.59 or later"
             ));
         }
-        let same = |m: &&&Value| text(m, "name") == volume && text(m, "subPath") == sub_path;
-        let read_only = match self.all_mounts().find(same) {
+        let same = |m: &&Value| text(m, "subPath") == sub_path;
+        let read_only = match self.mounts_of(&self.mounts_by_volume, &volume).find(same) {
             Some(mount) => mount.get("readOnly").and_then(Value::as_bool) == Some(true),
             None => true,
         };
@@ -180,7 +186,7 @@ impl<'a> PodView<'a> {
         let mount_path = if !own_path.is_empty() {
             own_path.to_string()
         } else {
-            match self.shared.iter().find(same) {
+            match self.mounts_of(&self.shared_by_volume, &volume).find(same) {
                 Some(mount) => text(mount, "mountPath").to_string(),
                 None => format!("{WORKSPACE_DIR}/{name}"),
             }
@@ -219,29 +225,80 @@ impl<'a> PodView<'a> {
         )
     }
 
+    /// The mounts of `volume` in `index`.
+    fn mounts_of<'s>(
+        &'s self,
+        index: &'s BTreeMap<&'a str, Vec<&'a Value>>,
+        volume: &str,
+    ) -> impl Iterator<Item = &'a Value> + 's {
+        index.get(volume).into_iter().flatten().copied()
+    }
+
     fn all_mounts(&self) -> impl Iterator<Item = &&'a Value> {
         self.steps.iter().chain(&self.task_sidecars).flatten()
     }
 }
 
+/// `mounts` by the volume each mounts, in their order.
+fn by_volume<'a>(mounts: impl Iterator<Item = &'a Value>) -> BTreeMap<&'a str, Vec<&'a Value>> {
+    let mut index: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for mount in mounts {
+        index.entry(text(mount, "name")).or_default().push(mount);
+    }
+    index
+}
+
 /// The mounts every step has alike, when that shows the workspace is shared: two steps or more, or a
-/// sidecar of the Task with it too; and no sidecar of the Task without it (or a mount at its path).
+/// sidecar of the Task with it too; and no sidecar of the Task without it (or a mount at its path). Of a
+/// volume mounted alike at several paths, the last one. Each container's mounts are indexed by volume
+/// and path: a Pod may have thousands.
 fn shared<'a>(steps: &[Vec<&'a Value>], task_sidecars: &[Vec<&'a Value>]) -> Vec<&'a Value> {
     let Some((first, rest)) = steps.split_first() else {
         return Vec::new();
     };
-    first
+    type Index<'a> = BTreeMap<(&'a str, &'a str), Vec<&'a Value>>;
+    let index = |mounts: &[&'a Value]| -> Index<'a> {
+        let mut index: Index<'a> = BTreeMap::new();
+        for mount in mounts {
+            let key = (text(mount, "name"), text(mount, "mountPath"));
+            index.entry(key).or_default().push(mount);
+        }
+        index
+    };
+    let has = |index: &Index<'a>, mount: &Value| {
+        let key = (text(mount, "name"), text(mount, "mountPath"));
+        index.get(&key).is_some_and(|same| same.contains(&mount))
+    };
+    let rest: Vec<Index<'a>> = rest.iter().map(|mounts| index(mounts)).collect();
+    let sidecars: Vec<Index<'a>> = task_sidecars.iter().map(|mounts| index(mounts)).collect();
+    let sidecar_paths: Vec<BTreeSet<&str>> = task_sidecars
         .iter()
-        .filter(|mount| rest.iter().all(|other| other.contains(mount)))
+        .map(|mounts| mounts.iter().map(|m| text(m, "mountPath")).collect())
+        .collect();
+    let alike: Vec<&'a Value> = first
+        .iter()
         .filter(|mount| {
-            let seen_in_sidecar = task_sidecars.iter().any(|s| s.contains(mount));
+            let every_step = rest.iter().all(|other| has(other, mount));
+            let seen_in_sidecar = sidecars.iter().any(|s| has(s, mount));
             let path = text(mount, "mountPath");
-            let every_sidecar = task_sidecars
-                .iter()
-                .all(|s| s.iter().any(|m| text(m, "mountPath") == path));
-            (steps.len() >= 2 || seen_in_sidecar) && every_sidecar
+            let every_sidecar = sidecar_paths.iter().all(|paths| paths.contains(path));
+            every_step && (steps.len() >= 2 || seen_in_sidecar) && every_sidecar
         })
         .copied()
+        .collect();
+    // Tekton mounts a workspace once into a Task's sidecar; the steps' own mounts of its volume (through
+    // `$(workspaces.<w>.volume)`) come before the one the step template gives them
+    // (`mountAsSharedWorkspace` in pkg/workspace/apply.go), and the sidecar never gets those.
+    let mut last: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (i, mount) in alike.iter().enumerate() {
+        last.insert((text(mount, "name"), text(mount, "subPath")), i);
+    }
+    let kept: BTreeSet<usize> = last.into_values().collect();
+    alike
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| kept.contains(i))
+        .map(|(_, mount)| mount)
         .collect()
 }
 
@@ -274,12 +331,16 @@ pub(super) fn mounts(
             ));
         }
     }
+    let mut taken: BTreeSet<String> = mounts
+        .iter()
+        .map(|m| text(m, "mountPath").to_string())
+        .collect();
     let mut listed = false;
     for (i, usage) in sidecar.list("workspaces").iter().enumerate() {
         match pod.listed(usage) {
             Ok(Listed::Mount(mount)) => {
                 listed = true;
-                add_mount(&mut mounts, mount);
+                add_mount(&mut mounts, &mut taken, mount);
             }
             Ok(Listed::Unbound(warning)) => warnings.push(warning),
             Err(problem) => errors.push(FieldError::new(format!("workspaces[{i}].name"), problem)),
@@ -290,13 +351,16 @@ pub(super) fn mounts(
     }
     // A template is the platform team's: a Task may not lay a volume over the files it runs.
     let paths: Vec<&str> = pod.shared.iter().map(|m| text(m, "mountPath")).collect();
-    let safe = safe_for_template(&paths);
+    let safe = match template {
+        Some(_) => safe_for_template(&paths),
+        None => vec![true; paths.len()],
+    };
     for ((mount, path), safe) in pod.shared.iter().zip(&paths).zip(safe) {
         match template {
             Some(_) if !safe => warnings.push(format!(
                 "no Task workspace at {path:?}: outside {WORKSPACE_DIR}/"
             )),
-            _ => add_mount(&mut mounts, (*mount).clone()),
+            _ => add_mount(&mut mounts, &mut taken, (*mount).clone()),
         }
     }
     if pod.all_mounts().next().is_some() {
@@ -310,9 +374,9 @@ pub(super) fn mounts(
 }
 
 /// Tekton's `AddSidecarVolumeMount`: a mount whose path the sidecar already uses is not added again.
-fn add_mount(mounts: &mut Vec<Value>, mount: Value) {
-    let path = text(&mount, "mountPath");
-    if !mounts.iter().any(|m| text(m, "mountPath") == path) {
+/// `paths` holds the paths of `mounts`.
+fn add_mount(mounts: &mut Vec<Value>, paths: &mut BTreeSet<String>, mount: Value) {
+    if paths.insert(text(&mount, "mountPath").to_string()) {
         mounts.push(mount);
     }
 }
@@ -354,6 +418,27 @@ mod tests {
         } else {
             json!({"name": name, "mountPath": path})
         }
+    }
+
+    /// As Tekton builds a step that mounts its workspace's volume at a path of its own too: that mount
+    /// first, the workspace's after it (see `TestPodBuild`-like cases in the oracle).
+    #[test]
+    fn a_step_s_own_mount_of_a_workspace_volume_is_not_shared() {
+        let steps = || {
+            json!([
+                mount("ws-1bcf2", "/extra"),
+                mount("ws-1bcf2", "/workspace/source"),
+                mount("ws-20573", "/workspace/cache")
+            ])
+        };
+        let shared = view(vec![steps(), steps()], vec![], None).shared;
+        assert_eq!(
+            shared.into_iter().cloned().collect::<Vec<_>>(),
+            vec![
+                mount("ws-1bcf2", "/workspace/source"),
+                mount("ws-20573", "/workspace/cache")
+            ]
+        );
     }
 
     #[test]

@@ -34,13 +34,22 @@ impl Replacements {
 
     /// `text` after this pass.
     pub(crate) fn apply(&self, text: &str) -> Result<String, Ambiguous> {
+        self.apply_with(text, |_| None)
+    }
+
+    /// `text` after this pass, where `over` gives another value for some of its keys.
+    pub(crate) fn apply_with<'v>(
+        &'v self,
+        text: &str,
+        over: impl Fn(&str) -> Option<&'v str>,
+    ) -> Result<String, Ambiguous> {
         replace_once(text, |key| {
             if let Some(longer) = self.longer_than(key) {
                 return Err(Ambiguous {
                     key: longer.to_string(),
                 });
             }
-            Ok(self.get(key))
+            Ok(self.get(key).map(|value| over(key).unwrap_or(value)))
         })
     }
 

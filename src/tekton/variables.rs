@@ -12,7 +12,7 @@
 //! The policy needs it to judge what will run rather than what was written: a declaration's
 //! `image: $(params.image)` in an inline Task becomes whatever the TaskRun's param says.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 
 use serde_json::Value;
@@ -147,6 +147,7 @@ impl Variables {
         let undeclared = bindings
             .iter()
             .filter(|b| !declared.contains(&b.get("name").and_then(Value::as_str)));
+        let mut paths = Replacements::default();
         let mut last = Replacements::default();
         for declaration in declarations.iter().chain(undeclared) {
             let Some(name) = declaration.get("name").and_then(Value::as_str) else {
@@ -160,12 +161,10 @@ impl Variables {
             } else {
                 let path = declared_mount_path(declaration, name);
                 last.insert(format!("{prefix}.bound"), "true".to_string());
-                self.passes.push(Pass {
-                    replacements: Replacements::from([(format!("{prefix}.path"), path)]),
-                    path_of: Some(name.to_string()),
-                });
+                paths.insert(format!("{prefix}.path"), path);
             }
         }
+        self.passes.push(Pass::Paths(paths));
         for (name, volume) in &volumes {
             last.insert(format!("workspaces.{name}.volume"), volume.name.clone());
         }
@@ -183,36 +182,42 @@ impl Variables {
     }
 
     /// These variables for a sidecar that lists workspaces with its own `mountPath`: `(workspace, path)`.
-    pub(crate) fn for_sidecar<'a>(&'a self, own: &'a [(&'a str, &'a str)]) -> ForSidecar<'a> {
+    pub(crate) fn for_sidecar<'a>(&'a self, own: &[(&'a str, &'a str)]) -> ForSidecar<'a> {
+        let mut first = BTreeMap::new();
+        for (workspace, path) in own {
+            first.entry(*workspace).or_insert(*path);
+        }
         ForSidecar {
             variables: self,
-            own,
+            own: first,
         }
     }
 }
 
 /// One of Tekton's passes.
 #[derive(Debug)]
-struct Pass {
-    replacements: Replacements,
-    /// The workspace whose path this pass sets (`applyWorkspaceMountPath`): a sidecar that lists it with
-    /// its own `mountPath` sees that path instead.
-    path_of: Option<String>,
+enum Pass {
+    Plain(Replacements),
+    /// The workspaces' paths. Tekton makes one pass per workspace (`applyWorkspaceMountPath`), in the
+    /// Task's order; they are one here, so that a text is scanned once however many workspaces there
+    /// are. The two differ only where a path holds a `$(` of another's, which one scan leaves in the
+    /// text: unresolved, and refused. A sidecar that lists a workspace with its own `mountPath` sees that
+    /// path instead.
+    Paths(Replacements),
 }
 
 impl From<Replacements> for Pass {
     fn from(replacements: Replacements) -> Self {
-        Pass {
-            replacements,
-            path_of: None,
-        }
+        Pass::Plain(replacements)
     }
 }
 
 /// [`Variables`] as one sidecar sees them.
 pub(crate) struct ForSidecar<'a> {
     variables: &'a Variables,
-    own: &'a [(&'a str, &'a str)],
+    /// Workspace to path; the first listing of a workspace is Tekton's (`applyWorkspaceMountPath` makes
+    /// its replacement before a later one could find the variable).
+    own: BTreeMap<&'a str, &'a str>,
 }
 
 impl ForSidecar<'_> {
@@ -223,19 +228,18 @@ impl ForSidecar<'_> {
             if !has_variable(&text) {
                 break;
             }
-            let own = pass
-                .path_of
-                .as_deref()
-                .and_then(|workspace| self.own.iter().find(|(w, _)| *w == workspace));
-            text = match own {
-                Some((workspace, path)) => {
-                    Replacements::from([(format!("workspaces.{workspace}.path"), path.to_string())])
-                        .apply(&text)?
-                }
-                None => pass.replacements.apply(&text)?,
+            text = match pass {
+                Pass::Plain(replacements) => replacements.apply(&text)?,
+                Pass::Paths(paths) => paths.apply_with(&text, |key| self.own_path(key))?,
             };
         }
         Ok(text)
+    }
+
+    /// The path the sidecar lists for the workspace whose path is `key`, if it lists one.
+    fn own_path(&self, key: &str) -> Option<&str> {
+        let workspace = key.strip_prefix("workspaces.")?.strip_suffix(".path")?;
+        self.own.get(workspace).copied()
     }
 
     /// `text` as Tekton will make it, or why it cannot be known.

@@ -168,10 +168,16 @@ fn main() -> Result<()> {
         return native::profile(request, rest);
     }
     let wasm: Vec<&String> = args.iter().filter(|a| a.ends_with(".wasm")).collect();
+    if args.first().is_some_and(|a| a == "--worst")
+        && let [policy, baseline, ..] = wasm.as_slice()
+    {
+        let read = |path: &String| std::fs::read(path).with_context(|| path.clone());
+        return worst_cases(&compile(&read(policy)?)?, &compile(&read(baseline)?)?);
+    }
     let (policy_path, baseline_path, floor_path) = match wasm.as_slice() {
         [p, b, f, ..] => ((*p).clone(), (*b).clone(), (*f).clone()),
         _ => bail!(
-            "usage: policy-bench POLICY.wasm BASELINE.wasm FLOOR.wasm [NAIVE.wasm] [ITERATIONS]"
+            "usage: policy-bench POLICY.wasm BASELINE.wasm FLOOR.wasm [NAIVE.wasm] [ITERATIONS]\n       policy-bench --worst POLICY.wasm BASELINE.wasm (the worst cases only)"
         ),
     };
     let naive_path = wasm.get(3).map(|p| (*p).clone());
@@ -417,9 +423,9 @@ fn native_cases(cases: &[Case], iterations: usize) {
 }
 
 /// The most a worst case may cost in the module beyond what the do-nothing baseline takes to read the
-/// same request: for the largest objects the API server lets through, reading the request alone takes the
-/// baseline more than 10 ms (BENCHMARKS.md).
-const WORST_BUDGET: Duration = Duration::from_millis(10);
+/// same request (for the largest objects the API server lets through, reading the request alone takes the
+/// baseline more than 10 ms): 50 ms, a fortieth of policy-server's 2 s timeout (BENCHMARKS.md).
+const WORST_BUDGET: Duration = Duration::from_millis(50);
 const WORST_ITERATIONS: usize = 20;
 
 /// Each worst case: its time, the decision (which must be the one expected, or the case measures the

@@ -339,10 +339,91 @@ fn star_patterns() -> (Value, Value) {
     (pod, json!({"allowedImages": patterns}))
 }
 
+/// An inline TaskRun whose Task's params are `defaults`, bound to `workspaces` workspaces, with one
+/// declared sidecar.
+fn inline_taskrun(defaults: Value, workspaces: usize, declaration: &str) -> Value {
+    let declared: Vec<Value> = (0..workspaces)
+        .map(|i| json!({"name": format!("w{i}"), "mountPath": format!("/workspace/w{i}")}))
+        .collect();
+    let bound: Vec<Value> = (0..workspaces)
+        .map(|i| json!({"name": format!("w{i}"), "emptyDir": {}}))
+        .collect();
+    json!({
+        "apiVersion": "tekton.dev/v1",
+        "kind": "TaskRun",
+        "metadata": {"name": "go-integration-x7k2p-test", "namespace": "ci",
+                     "labels": {"tekton.dev/pipelineTask": "test"},
+                     "annotations": {format!("{PREFIX}/test"): declaration}},
+        "spec": {"workspaces": bound, "taskSpec": {
+            "params": defaults, "workspaces": declared,
+            "steps": [{"name": "test", "image": "golang", "script": "go test"}]}},
+    })
+}
+
+/// A param default of as many references as the object holds, and one that names itself as often:
+/// Tekton's second pass over defaults replaces each reference in the whole text, and a reference to
+/// itself doubles the value each time.
+fn default_references() -> Value {
+    let many = "$(params.a)".repeat((OBJECT_LIMIT - 64 * 1024) / 2 / 11);
+    let doubling = format!("$(params.a){}", "$(params.s)".repeat(64));
+    let defaults = json!([{"name": "a", "default": "docker.io"}, {"name": "many", "default": many},
+                          {"name": "s", "default": doubling}]);
+    inline_taskrun(
+        defaults,
+        0,
+        "- {name: db, image: '$(params.many)/library/postgres:$(params.s)'}",
+    )
+}
+
+/// Two steps that mount the workspace volume at as many paths as the object holds, and a sidecar that
+/// lists the workspace: which mounts all steps share, and where the listed one goes.
+fn steps_mounting_everywhere() -> Value {
+    let mut pod = taskrun_pod(
+        2,
+        0,
+        json!({format!("{PREFIX}/test"): "- {name: db, image: postgres, workspaces: [{name: source}]}"}),
+    );
+    let mount = |i: usize| json!({"name": "ws-1bcf2", "mountPath": format!("/workspace/p{i}")});
+    let per_step = (OBJECT_LIMIT - 64 * 1024) / 2 / mount(99_999).to_string().len();
+    for step in 0..2 {
+        if let Some(mounts) = pod["spec"]["containers"][step]["volumeMounts"].as_array_mut() {
+            mounts.extend((0..per_step).map(mount));
+        }
+    }
+    pod
+}
+
+/// A template joining an inline Task of 8,000 shared workspaces, one inside another: which could cover
+/// the template's files.
+fn workspaces_beside_a_template() -> (Value, Value) {
+    let mut taskrun = inline_taskrun(json!([]), 8000, "- template: redis");
+    if let Some(declared) = taskrun["spec"]["taskSpec"]["workspaces"].as_array_mut() {
+        declared.push(json!({"name": "inner", "mountPath": "/workspace/w7/inner"}));
+    }
+    (
+        taskrun,
+        json!({"templates": {"redis": {"image": "docker.io/library/redis:7"}}}),
+    )
+}
+
+/// An image of 8,000 workspace paths and a variable Tekton cannot resolve, in a Task of 8,000
+/// workspaces: Tekton makes a pass per workspace.
+fn paths_of_many_workspaces() -> Value {
+    let image: String = (0..8000)
+        .map(|i| format!("$(workspaces.w{i}.path)"))
+        .collect();
+    inline_taskrun(
+        json!([]),
+        8000,
+        &format!("- {{name: db, image: 'docker.io/library/x{image}$(params.nope)'}}"),
+    )
+}
+
 /// Every worst case, with its request payload as policy-server sends it to `validate`.
 pub fn cases() -> Vec<Worst> {
     let none = json!({});
     let (stars, star_settings) = star_patterns();
+    let (template_task, template_settings) = workspaces_beside_a_template();
     let mut cases = vec![
         (
             "PipelineRun: 256 KiB of keys naming no task of a 1,000-task pipeline",
@@ -431,8 +512,32 @@ pub fn cases() -> Vec<Worst> {
         (
             "Pod: 8 script sidecars into a 64-step, 500-volume Pod",
             admission("Pod", "CREATE", largest_injection(), None),
-            none,
+            none.clone(),
             true,
+        ),
+        (
+            "inline TaskRun: a 700 KiB default of 65,000 references, one that doubles itself",
+            admission("TaskRun", "CREATE", default_references(), None),
+            none.clone(),
+            false,
+        ),
+        (
+            "Pod: two steps mounting the workspace at 23,000 paths each",
+            admission("Pod", "CREATE", steps_mounting_everywhere(), None),
+            none.clone(),
+            true,
+        ),
+        (
+            "inline TaskRun: a template beside 8,000 shared workspaces",
+            admission("TaskRun", "CREATE", template_task, None),
+            template_settings,
+            false,
+        ),
+        (
+            "inline TaskRun: an image of 8,000 workspace paths in a Task of 8,000",
+            admission("TaskRun", "CREATE", paths_of_many_workspaces(), None),
+            none,
+            false,
         ),
     ];
     cases

@@ -11,6 +11,8 @@
 //! The annotation is ordinary metadata that whoever creates a TaskRun could write, so the Pod side takes
 //! nothing from it on trust: a volume it names must be a workspace volume the Pod has.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -82,11 +84,6 @@ impl TaskRunContext {
         })
     }
 
-    /// The binding of workspace `name`.
-    pub(crate) fn binding(&self, name: &str) -> Option<&Binding> {
-        self.workspaces.iter().find(|b| b.name == name)
-    }
-
     /// The `sidecarSpecs` resources of sidecar `name`.
     pub(crate) fn resources(&self, name: &str) -> Option<&Resources> {
         self.sidecar_specs
@@ -120,10 +117,15 @@ pub(crate) fn carry(
     let is_declared = |name: &str| declared.iter().any(|d| d.sidecar.name() == name);
     let bindings = array(taskrun, "/spec/workspaces");
     let volumes = create_volumes(bindings);
+    // A name bound twice, which Tekton's validation refuses, is carried once.
+    let mut carried = BTreeSet::new();
     let workspaces: Vec<Binding> = bindings
         .iter()
         .filter_map(|binding| {
             let name = binding.get("name").and_then(Value::as_str)?;
+            if !carried.insert(name) {
+                return None;
+            }
             let volume = volumes.get(name)?.name.clone();
             let sub_path = binding
                 .get("subPath")
@@ -263,7 +265,11 @@ mod tests {
         let context =
             TaskRunContext::read(tr["metadata"]["annotations"][KEY].as_str()).expect("readable");
         assert_eq!(
-            context.binding("custom").map(|b| b.volume.as_str()),
+            context
+                .workspaces
+                .iter()
+                .find(|b| b.name == "custom")
+                .map(|b| b.volume.as_str()),
             Some("ws-20573")
         );
         assert!(context.resources("other").is_none());

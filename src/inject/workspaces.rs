@@ -52,6 +52,8 @@ pub(super) struct PodView<'a> {
     mounts_by_volume: BTreeMap<&'a str, Vec<&'a Value>>,
     shared_by_volume: BTreeMap<&'a str, Vec<&'a Value>>,
     context: Option<TaskRunContext>,
+    /// The context's bindings by workspace name: the first of a name, as a search finds it.
+    bindings: BTreeMap<String, usize>,
 }
 
 /// What a listed workspace comes to.
@@ -120,6 +122,10 @@ impl<'a> PodView<'a> {
             }
         }
         let shared = shared(&steps, &task_sidecars);
+        let mut bindings = BTreeMap::new();
+        for (i, binding) in context.iter().flat_map(|c| &c.workspaces).enumerate() {
+            bindings.entry(binding.name.clone()).or_insert(i);
+        }
         let all = steps.iter().chain(&task_sidecars).flatten().copied();
         PodView {
             volumes,
@@ -131,6 +137,7 @@ impl<'a> PodView<'a> {
             task_sidecars,
             shared,
             context,
+            bindings,
         }
     }
 
@@ -138,7 +145,11 @@ impl<'a> PodView<'a> {
     fn listed(&self, usage: &Value) -> Result<Listed, String> {
         let name = text(usage, "name");
         let (volume, sub_path) = match &self.context {
-            Some(context) => match context.binding(name) {
+            Some(context) => match self
+                .bindings
+                .get(name)
+                .and_then(|i| context.workspaces.get(*i))
+            {
                 Some(binding) => (binding.volume.clone(), binding.sub_path.clone()),
                 None => {
                     return Ok(Listed::Unbound(format!(

@@ -14,6 +14,10 @@ use super::replacements::Replacements;
 /// API server stores; a param past this stays unresolved, and the fields that use it are refused.
 const MAX_RESOLVED: usize = 256 * 1024;
 
+/// The most references of a default to its own param that the policy follows: each makes the whole text
+/// again; past them the param stays unresolved.
+const MAX_SELF_READS: usize = 16;
+
 /// A param's value as Tekton reads it (`ParamValue.UnmarshalJSON` in `pkg/apis/pipeline/v1/param_types.go`,
 /// with Go's decoder): a list of strings, a mapping of strings (where a `null` is `""`), or else a string,
 /// which for other JSON is its text; `null` or no value at all is the empty string.
@@ -101,11 +105,17 @@ fn resolve_default(pass: &Replacements, name: &str, text: &str) -> Option<String
     let own = format!("params.{name}");
     let mut current = Current::Known(pass.get(&own).map(str::to_string));
     let mut changed = false;
+    let mut self_reads = 0;
     for reference in dot_param_references(text) {
         let key = reference
             .get(2..reference.len().saturating_sub(1))
             .unwrap_or_default();
         let value = if key == own {
+            // Each read of itself makes the whole text again.
+            self_reads += 1;
+            if self_reads > MAX_SELF_READS {
+                return None;
+            }
             match std::mem::replace(&mut current, Current::Known(None)).made(text)? {
                 Some(value) => Cow::Owned(value),
                 None => continue,
@@ -300,6 +310,22 @@ mod tests {
         ];
         let pass = params(&defaults, &[]);
         assert_eq!(value_of(&pass, "params.s"), expected.map(str::to_string));
+    }
+
+    #[test]
+    fn a_default_that_reads_itself_often_stops_unresolved() {
+        let default = "$(params.e)$(params.s)".repeat(MAX_SELF_READS + 1);
+        let defaults = [
+            json!({"name": "e", "default": ""}),
+            json!({"name": "s", "default": default}),
+        ];
+        assert_eq!(value_of(&params(&defaults, &[]), "params.s"), None);
+        let default = "$(params.e)$(params.s)".repeat(MAX_SELF_READS);
+        let defaults = [
+            json!({"name": "e", "default": ""}),
+            json!({"name": "s", "default": default}),
+        ];
+        assert!(value_of(&params(&defaults, &[]), "params.s").is_some());
     }
 
     #[test]

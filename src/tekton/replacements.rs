@@ -85,10 +85,18 @@ pub(crate) fn replace_once<'v, E>(
 ) -> Result<String, E> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
+    // Where the next `)` is, from the start of `rest`: found once for all the `$(` before it, so that a
+    // text of many `$(` and no `)` is scanned once.
+    let mut close: Option<usize> = None;
     while let Some(start) = rest.find("$(") {
         let (before, from) = rest.split_at(start);
         out.push_str(before);
-        let found = match from.find(')') {
+        let end = match close {
+            Some(at) if at >= start => Some(at - start),
+            _ => from.find(')'),
+        };
+        close = end.map(|end| end + start);
+        let found = match end {
             Some(end) => lookup(from.get(2..end).unwrap_or_default())?.map(|value| (value, end)),
             None => None,
         };
@@ -96,10 +104,17 @@ pub(crate) fn replace_once<'v, E>(
             Some((value, end)) => {
                 out.push_str(value);
                 rest = from.get(end + 1..).unwrap_or_default();
+                close = None;
+            }
+            None if end.is_none() => {
+                // No `)` is left: no key can match any more.
+                out.push_str(from);
+                rest = "";
             }
             None => {
                 out.push_str("$(");
                 rest = from.get(2..).unwrap_or_default();
+                close = close.map(|at| at - (start + 2));
             }
         }
     }
@@ -134,6 +149,9 @@ mod tests {
     // take a scan of the keys for every reference.
     #[case(&[("params.o.a", "1"), ("params.o.a)b", "2")], "$(params.o.a)c)", Err("params.o.a)b"))]
     #[case(&[("params.o.a", "1"), ("params.o.ab)", "2")], "$(params.o.a)", Ok("1"))]
+    // Many `$(` before one `)`: each opening is tried up to that `)`, the leftmost match first.
+    #[case(&[("params.a", "x"), ("$(params.a", "y")], "$($($(params.a)$(", Ok("$(y$("))]
+    #[case(&[("params.a", "x")], "$($(params.a$(", Ok("$($(params.a$("))]
     fn one_pass_is_one_scan(
         #[case] pairs: &[(&str, &str)],
         #[case] text: &str,

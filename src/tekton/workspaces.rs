@@ -41,18 +41,36 @@ pub fn workspace_volume(name: &str) -> String {
     format!("ws-{digits:0<5}")
 }
 
+/// The hashes tried for a free volume name, on average per binding.
+const MAX_PROBES: usize = 4;
+
 /// `CreateVolumes`: each binding's volume, by binding name. A name already taken is hashed again with a
 /// `$` appended; a PersistentVolumeClaim bound twice is one volume, the first binding's.
+///
+/// Tekton's search for a free name never ends once a cycle of the hash is all taken (about 2,330 names
+/// for `a`): a TaskRun that binds one name that often, which Tekton's validation refuses after this
+/// admission, or crafted names that hash onto one cycle. A name bound before is skipped, and the search
+/// stops after [`MAX_PROBES`] per binding: the bindings left have no volume, so their variables are
+/// refused as unresolved.
 pub(crate) fn create_volumes(bindings: &[Value]) -> BTreeMap<String, WorkspaceVolume> {
     let mut volumes = BTreeMap::new();
     let mut used: BTreeSet<String> = BTreeSet::new();
     let mut claims: BTreeMap<&str, WorkspaceVolume> = BTreeMap::new();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut probes = bindings.len().saturating_mul(MAX_PROBES);
     for binding in bindings {
         let Some(binding_name) = binding.get("name").and_then(Value::as_str) else {
             continue;
         };
+        if !seen.insert(binding_name) {
+            continue;
+        }
         let mut name = workspace_volume(binding_name);
         while used.contains(&name) {
+            let Some(left) = probes.checked_sub(1) else {
+                return volumes;
+            };
+            probes = left;
             name = workspace_volume(&format!("{name}$"));
         }
         used.insert(name.clone());
@@ -152,5 +170,17 @@ mod tests {
             .map(|name| volumes[*name].name.as_str())
             .collect();
         assert_eq!(names, vec!["ws-f32ff", "ws-a0814", "ws-b2d09", "ws-60320"]);
+    }
+
+    /// Tekton's own loop never ends here: the 2,331st binding of `a` finds every name of the hash's cycle
+    /// taken. Tekton's validation refuses a name bound twice; the policy answers at once.
+    #[test]
+    fn a_name_bound_thousands_of_times_has_one_volume() {
+        let same: Vec<Value> = (0..5000)
+            .map(|_| json!({"name": "a", "emptyDir": {}}))
+            .collect();
+        let volumes = create_volumes(&same);
+        assert_eq!(volumes.len(), 1);
+        assert_eq!(volumes["a"].name, workspace_volume("a"));
     }
 }

@@ -419,6 +419,29 @@ fn paths_of_many_workspaces() -> Value {
     )
 }
 
+/// A TaskRun of a referenced Task that binds one workspace name as often as the object holds: Tekton's
+/// search for a free volume name never ends past 2,330 of them.
+fn one_name_bound_everywhere() -> Value {
+    let binding = json!({"name": "a", "emptyDir": {}});
+    let count = (OBJECT_LIMIT - 64 * 1024) / binding.to_string().len();
+    json!({
+        "apiVersion": "tekton.dev/v1",
+        "kind": "TaskRun",
+        "metadata": {"name": "go-integration-x7k2p-test", "namespace": "ci",
+                     "labels": {"tekton.dev/pipelineTask": "test"},
+                     "annotations": {format!("{PREFIX}/test"): "- {name: db, image: postgres}"}},
+        "spec": {"taskRef": {"name": "golang-test"}, "workspaces": vec![binding; count]},
+    })
+}
+
+/// A param whose value is `$(` as often as the object holds, in the image: no `)` follows any of them.
+fn openings_without_a_close() -> Value {
+    let mut taskrun = inline_taskrun(json!([]), 0, "- {name: db, image: '$(params.big)'}");
+    taskrun["spec"]["params"] =
+        json!([{"name": "big", "value": "$(".repeat((OBJECT_LIMIT - 64 * 1024) / 2)}]);
+    taskrun
+}
+
 /// Every worst case, with its request payload as policy-server sends it to `validate`.
 pub fn cases() -> Vec<Worst> {
     let none = json!({});
@@ -536,6 +559,18 @@ pub fn cases() -> Vec<Worst> {
         (
             "inline TaskRun: an image of 8,000 workspace paths in a Task of 8,000",
             admission("TaskRun", "CREATE", paths_of_many_workspaces(), None),
+            none.clone(),
+            false,
+        ),
+        (
+            "TaskRun: one workspace name bound 75,000 times",
+            admission("TaskRun", "CREATE", one_name_bound_everywhere(), None),
+            none.clone(),
+            true,
+        ),
+        (
+            "inline TaskRun: an image param of 700,000 openings without a close",
+            admission("TaskRun", "CREATE", openings_without_a_close(), None),
             none,
             false,
         ),

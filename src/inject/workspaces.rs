@@ -49,8 +49,9 @@ pub(super) struct PodView<'a> {
     shared: Vec<&'a Value>,
     /// The steps' and the Task's sidecars' mounts, and the shared ones, by volume, in that order: a
     /// sidecar may list thousands of workspaces.
-    mounts_by_volume: BTreeMap<&'a str, Vec<&'a Value>>,
-    shared_by_volume: BTreeMap<&'a str, Vec<&'a Value>>,
+    /// Made when a listed workspace first needs them.
+    mounts_by_volume: OnceCell<BTreeMap<&'a str, Vec<&'a Value>>>,
+    shared_by_volume: OnceCell<BTreeMap<&'a str, Vec<&'a Value>>>,
     context: Option<TaskRunContext>,
     /// The context's bindings by workspace name: the first of a name, as a search finds it.
     bindings: BTreeMap<String, usize>,
@@ -126,13 +127,12 @@ impl<'a> PodView<'a> {
         for (i, binding) in context.iter().flat_map(|c| &c.workspaces).enumerate() {
             bindings.entry(binding.name.clone()).or_insert(i);
         }
-        let all = steps.iter().chain(&task_sidecars).flatten().copied();
         PodView {
             volumes,
             all_volumes,
             mountable: OnceCell::new(),
-            mounts_by_volume: by_volume(all),
-            shared_by_volume: by_volume(shared.iter().copied()),
+            mounts_by_volume: OnceCell::new(),
+            shared_by_volume: OnceCell::new(),
             steps,
             task_sidecars,
             shared,
@@ -165,7 +165,7 @@ impl<'a> PodView<'a> {
                     )));
                 }
                 let sub_paths: BTreeSet<&str> = self
-                    .mounts_of(&self.mounts_by_volume, &volume)
+                    .mounts_of(self.all_by_volume(), &volume)
                     .map(|m| text(m, "subPath"))
                     .collect();
                 let sub_path = match sub_paths.into_iter().collect::<Vec<_>>().as_slice() {
@@ -189,7 +189,7 @@ impl<'a> PodView<'a> {
             ));
         }
         let same = |m: &&Value| text(m, "subPath") == sub_path;
-        let read_only = match self.mounts_of(&self.mounts_by_volume, &volume).find(same) {
+        let read_only = match self.mounts_of(self.all_by_volume(), &volume).find(same) {
             Some(mount) => mount.get("readOnly").and_then(Value::as_bool) == Some(true),
             None => true,
         };
@@ -197,7 +197,10 @@ impl<'a> PodView<'a> {
         let mount_path = if !own_path.is_empty() {
             own_path.to_string()
         } else {
-            match self.mounts_of(&self.shared_by_volume, &volume).find(same) {
+            let shared = self
+                .shared_by_volume
+                .get_or_init(|| by_volume(self.shared.iter().copied()));
+            match self.mounts_of(shared, &volume).find(same) {
                 Some(mount) => text(mount, "mountPath").to_string(),
                 None => format!("{WORKSPACE_DIR}/{name}"),
             }
@@ -234,6 +237,12 @@ impl<'a> PodView<'a> {
             "; the volumes a sidecar may mount are {}",
             listed(mountable.into_iter())
         )
+    }
+
+    /// The steps' and the Task's sidecars' mounts by volume.
+    fn all_by_volume(&self) -> &BTreeMap<&'a str, Vec<&'a Value>> {
+        self.mounts_by_volume
+            .get_or_init(|| by_volume(self.all_mounts().copied()))
     }
 
     /// The mounts of `volume` in `index`.

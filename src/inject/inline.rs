@@ -33,9 +33,10 @@ use crate::tekton::workspaces::declared_mount_path;
 pub(super) struct InlineTask<'a> {
     /// `spec.taskSpec.workspaces`.
     declarations: &'a [Value],
-    /// Those by name, and `spec.workspaces` by name: the first of a name, as a search finds it.
-    declared: BTreeMap<&'a str, &'a Value>,
-    bindings: BTreeMap<&'a str, &'a Value>,
+    /// Those by name, and `spec.workspaces` by name: the first of a name is the one a search finds (a
+    /// list rather than one, for a map type the module has already).
+    declared: BTreeMap<&'a str, Vec<&'a Value>>,
+    bindings: BTreeMap<&'a str, Vec<&'a Value>>,
     /// The workspaces a step or a sidecar of the Task lists: Tekton mounts the others into every sidecar.
     listed: BTreeSet<&'a str>,
     /// The TaskRun's `podTemplate` and the Task's volumes.
@@ -55,7 +56,7 @@ impl<'a> InlineTask<'a> {
             let mut named = BTreeMap::new();
             for item in list {
                 if let Some(name) = item.get("name").and_then(Value::as_str) {
-                    named.entry(name).or_insert(item);
+                    named.entry(name).or_insert_with(Vec::new).push(item);
                 }
             }
             named
@@ -150,11 +151,11 @@ impl<'a> InlineTask<'a> {
         let mut mounts = Vec::new();
         for (i, usage) in usages.iter().enumerate() {
             let name = text(usage, "name");
-            let Some(declaration) = self.declared.get(name) else {
+            let Some(declaration) = self.declared.get(name).and_then(|all| all.first()) else {
                 errors.push(self.undeclared(i, name));
                 continue;
             };
-            let Some(binding) = self.bindings.get(name) else {
+            let Some(binding) = self.bindings.get(name).and_then(|all| all.first()) else {
                 warnings.push(format!("workspace {name:?} is not bound: no mount for it"));
                 continue;
             };
@@ -218,10 +219,10 @@ fn joined(declared: &Sidecar, mounts: Vec<Value>, replaced: Option<&Value>) -> C
         .filter(|(_, path)| !path.is_empty())
         .collect();
     let mut all: Vec<Value> = declared.list("volumeMounts").to_vec();
-    let mut taken: BTreeSet<String> = all
-        .iter()
-        .map(|m| text(m, "mountPath").to_string())
-        .collect();
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    for mount in &all {
+        taken.insert(text(mount, "mountPath").to_string());
+    }
     for mount in mounts {
         if taken.insert(text(&mount, "mountPath").to_string()) {
             all.push(mount);

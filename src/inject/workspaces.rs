@@ -309,16 +309,20 @@ fn shared<'a>(steps: &[Vec<&'a Value>], task_sidecars: &[Vec<&'a Value>]) -> Vec
     // Tekton mounts a workspace once into a Task's sidecar; the steps' own mounts of its volume (through
     // `$(workspaces.<w>.volume)`) come before the one the step template gives them
     // (`mountAsSharedWorkspace` in pkg/workspace/apply.go), and the sidecar never gets those.
-    let mut last: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for (i, mount) in alike.iter().enumerate() {
-        last.insert((text(mount, "name"), text(mount, "subPath")), i);
+    let mut by_binding: Index<'a> = BTreeMap::new();
+    for mount in &alike {
+        let key = (text(mount, "name"), text(mount, "subPath"));
+        by_binding.entry(key).or_default().push(mount);
     }
-    let kept: BTreeSet<usize> = last.into_values().collect();
     alike
         .into_iter()
-        .enumerate()
-        .filter(|(i, _)| kept.contains(i))
-        .map(|(_, mount)| mount)
+        .filter(|mount| {
+            let key = (text(mount, "name"), text(mount, "subPath"));
+            by_binding
+                .get(&key)
+                .and_then(|same| same.last())
+                .is_some_and(|last| std::ptr::eq(*last, *mount))
+        })
         .collect()
 }
 
@@ -351,10 +355,10 @@ pub(super) fn mounts(
             ));
         }
     }
-    let mut taken: BTreeSet<String> = mounts
-        .iter()
-        .map(|m| text(m, "mountPath").to_string())
-        .collect();
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    for mount in &mounts {
+        taken.insert(text(mount, "mountPath").to_string());
+    }
     let mut listed = false;
     for (i, usage) in sidecar.list("workspaces").iter().enumerate() {
         match pod.listed(usage) {

@@ -136,17 +136,25 @@ impl Variables {
     fn workspaces<'a>(&mut self, spec: &'a Value, taskrun: &'a Value) {
         let bindings = array(taskrun, "/spec/workspaces");
         let volumes = create_volumes(bindings);
-        let names = |list: &'a [Value]| -> BTreeSet<Option<&'a str>> {
-            list.iter()
-                .map(|item| item.get("name").and_then(Value::as_str))
-                .collect()
+        // Inserted one by one: collecting would sort, and a sort is kilobytes of module per type.
+        let names = |list: &'a [Value]| -> BTreeSet<&'a str> {
+            let mut names = BTreeSet::new();
+            for name in list
+                .iter()
+                .filter_map(|item| item.get("name").and_then(Value::as_str))
+            {
+                names.insert(name);
+            }
+            names
         };
         let bound = names(bindings);
         let declarations = array(spec, "/workspaces");
         let declared = names(declarations);
-        let undeclared = bindings
-            .iter()
-            .filter(|b| !declared.contains(&b.get("name").and_then(Value::as_str)));
+        let undeclared = bindings.iter().filter(|b| {
+            b.get("name")
+                .and_then(Value::as_str)
+                .is_none_or(|n| !declared.contains(n))
+        });
         let mut paths = Replacements::default();
         let mut last = Replacements::default();
         for declaration in declarations.iter().chain(undeclared) {
@@ -155,7 +163,7 @@ impl Variables {
             };
             let optional = declaration.get("optional") == Some(&Value::Bool(true));
             let prefix = format!("workspaces.{name}");
-            if optional && !bound.contains(&Some(name)) {
+            if optional && !bound.contains(name) {
                 last.insert(format!("{prefix}.bound"), "false".to_string());
                 last.insert(format!("{prefix}.path"), String::new());
             } else {

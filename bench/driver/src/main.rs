@@ -435,19 +435,22 @@ fn worst_cases(policy: &Compiled, baseline: &Compiled) -> Result<()> {
         "\n## Worst cases ({WORST_ITERATIONS} iterations each; ms per request, instantiation included)\n"
     );
     println!(
-        "| case | request | mean | max | baseline mean | beyond the baseline | decision | message | patch | budget |"
+        "| case | request | mean | max | baseline mean | beyond the baseline | of which the host's diff | decision | message | patch | budget |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|");
     for case in worst::cases() {
         let request: Value = serde_json::from_slice(&case.payload)?;
         let object = &request["request"]["object"];
         let mut times = Vec::with_capacity(WORST_ITERATIONS);
         let mut floor = Vec::with_capacity(WORST_ITERATIONS);
+        let mut diffs = Vec::with_capacity(WORST_ITERATIONS);
         let (mut answer, mut patch) = (Vec::new(), 0);
         for _ in 0..WORST_ITERATIONS {
             let start = Instant::now();
             answer = call(policy, "validate", &case.payload)?;
+            let answered = Instant::now();
             patch = respond(object, &answer)?;
+            diffs.push(answered.elapsed());
             times.push(start.elapsed());
             let start = Instant::now();
             let floor_answer = call(baseline, "validate", &case.payload)?;
@@ -475,6 +478,7 @@ fn worst_cases(policy: &Compiled, baseline: &Compiled) -> Result<()> {
         let max = times.iter().max().copied().unwrap_or_default();
         let mean = times.iter().sum::<Duration>() / WORST_ITERATIONS as u32;
         let floor = floor.iter().sum::<Duration>() / WORST_ITERATIONS as u32;
+        let diff = diffs.iter().sum::<Duration>() / WORST_ITERATIONS as u32;
         let beyond = mean.saturating_sub(floor);
         let verdict = if beyond <= WORST_BUDGET {
             "within"
@@ -489,13 +493,14 @@ fn worst_cases(policy: &Compiled, baseline: &Compiled) -> Result<()> {
             }
         };
         println!(
-            "| {} | {} KiB | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {verdict} {} ms |",
+            "| {} | {} KiB | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {verdict} {} ms |",
             case.name,
             case.payload.len() / 1024,
             mean.as_secs_f64() * 1e3,
             max.as_secs_f64() * 1e3,
             floor.as_secs_f64() * 1e3,
             beyond.as_secs_f64() * 1e3,
+            diff.as_secs_f64() * 1e3,
             if accepted { "accepted" } else { "rejected" },
             bytes(message),
             bytes(patch),

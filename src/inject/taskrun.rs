@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use super::context::{self, Annotation};
 use super::inline::InlineTask;
-use super::{Injected, conflict, resources};
+use super::resources::{self, Resources};
+use super::{Container, Injected, conflict};
 use crate::declaration::Declared;
 use crate::settings::{OnConflict, Settings};
 use crate::support::error::{FieldError, Problem, SidecarRef, warning};
@@ -56,19 +57,7 @@ pub fn inject(
             ..Injected::default()
         });
     }
-    // Worked out only when a guarded field holds a variable: a TaskRun may carry a thousand params.
-    let needs_variables = declared.iter().any(|d| {
-        d.sidecar.text("image").is_some_and(has_variable)
-            || d.sidecar
-                .list("volumeMounts")
-                .iter()
-                .any(|m| has_variable(text(m, "name")))
-    });
-    let variables = if needs_variables {
-        Variables::for_inline_taskrun(taskrun, head.named)
-    } else {
-        Variables::default()
-    };
+    let variables = variables(taskrun, declared, head.named);
     let task = InlineTask::of(taskrun);
     let mut problems = Vec::new();
     let mut injected = Injected::default();
@@ -85,10 +74,6 @@ pub fn inject(
             problems.push(conflict(entry));
             continue;
         }
-        let replaced = existing
-            .and_then(|i| sidecars.get(i))
-            .and_then(|s| s.get("computeResources").or_else(|| s.get("resources")))
-            .and_then(resources::read);
         let report = |errors: Vec<FieldError>| {
             errors.into_iter().map(|error| Problem {
                 annotation: entry.annotation.clone(),
@@ -96,20 +81,8 @@ pub fn inject(
                 error,
             })
         };
-        let twin = sidecars.iter().enumerate().find(|(i, s)| {
-            Some(*i) != existing
-                && s.get("name").and_then(Value::as_str).is_some_and(|other| {
-                    sidecar_container_name(other) == sidecar_container_name(name)
-                })
-        });
-        if twin.is_some() {
-            problems.extend(report(vec![FieldError::new(
-                "name",
-                format!(
-                    "becomes the container {:?}, as another sidecar of this Task does: Tekton cuts container names to 63 characters; shorten the name",
-                    sidecar_container_name(name)
-                ),
-            )]));
+        if let Some(problem) = twin(&sidecars, existing, name) {
+            problems.extend(report(vec![problem]));
             continue;
         }
         let slot = existing.and_then(|i| sidecars.get(i));
@@ -120,23 +93,10 @@ pub fn inject(
                 continue;
             }
         };
-        let mut fields = sidecar;
-        let own = match fields.remove("computeResources") {
-            Some(Value::Object(own)) => Some(own),
-            _ => None,
-        };
-        let declared_resources = resources::merged(replaced, own.as_ref());
-        if let Some(resources) =
-            resources::with_defaults(declared_resources, &settings.default_resources)
-        {
-            let spelling = if v1beta1 {
-                "resources"
-            } else {
-                "computeResources"
-            };
-            fields.insert(spelling.to_string(), Value::Object(resources));
-        }
-        let json = Value::Object(fields);
+        let replaced = slot
+            .and_then(|s| s.get("computeResources").or_else(|| s.get("resources")))
+            .and_then(resources::read);
+        let json = Value::Object(with_resources(sidecar, replaced, v1beta1, settings));
         match existing.and_then(|i| sidecars.get_mut(i)) {
             Some(slot) => *slot = json,
             None => sidecars.push(json),
@@ -158,6 +118,67 @@ pub fn inject(
         ));
     }
     Ok(injected)
+}
+
+/// What Tekton will substitute in the inline Task, worked out only when a guarded field holds a variable:
+/// a TaskRun may carry a thousand params.
+fn variables(taskrun: &Value, declared: &[Declared], named: Named<'_>) -> Variables {
+    let needs_variables = declared.iter().any(|d| {
+        d.sidecar.text("image").is_some_and(has_variable)
+            || d.sidecar
+                .list("volumeMounts")
+                .iter()
+                .any(|m| has_variable(text(m, "name")))
+    });
+    if needs_variables {
+        Variables::for_inline_taskrun(taskrun, named)
+    } else {
+        Variables::default()
+    }
+}
+
+/// The refusal of sidecar `name` when another of the Task's sidecars than the one it replaces (at
+/// `existing`) becomes the same container.
+fn twin(sidecars: &[Value], existing: Option<usize>, name: &str) -> Option<FieldError> {
+    let container = sidecar_container_name(name);
+    let twin = sidecars.iter().enumerate().any(|(i, s)| {
+        Some(i) != existing
+            && s.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|other| sidecar_container_name(other) == container)
+    });
+    twin.then(|| {
+        FieldError::new(
+            "name",
+            format!(
+                "becomes the container {container:?}, as another sidecar of this Task does: Tekton cuts container names to 63 characters; shorten the name"
+            ),
+        )
+    })
+}
+
+/// `sidecar` with its resources: its own over those of the sidecar it replaces, then the settings'
+/// defaults, spelt as the TaskRun's API version spells them.
+fn with_resources(
+    mut sidecar: Container,
+    replaced: Option<Resources>,
+    v1beta1: bool,
+    settings: &Settings,
+) -> Container {
+    let own = match sidecar.remove("computeResources") {
+        Some(Value::Object(own)) => Some(own),
+        _ => None,
+    };
+    let declared = resources::merged(replaced, own.as_ref());
+    if let Some(resources) = resources::with_defaults(declared, &settings.default_resources) {
+        let spelling = if v1beta1 {
+            "resources"
+        } else {
+            "computeResources"
+        };
+        sidecar.insert(spelling.to_string(), Value::Object(resources));
+    }
+    sidecar
 }
 
 #[cfg(test)]

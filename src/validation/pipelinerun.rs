@@ -156,40 +156,13 @@ pub fn check(
     inherited: bool,
     warnings: &mut Vec<String>,
 ) -> Vec<Problem> {
-    // As many warnings as a rejection lists problems: a PipelineRun of thousands of tasks could otherwise
-    // return a warning for each.
-    let mut warned = BTreeSet::new();
-    let mut left_out = false;
-    let mut warn = |line: String| {
-        if warned.len() >= MAX_LISTED {
-            left_out |= !warned.contains(&line);
-        } else if warned.insert(line.clone()) {
-            warnings.push(line);
-        }
-    };
+    let mut warned = Warned::new(warnings);
+    let mut warn = |line: String| warned.push(line);
     let prefix = &settings.annotation_prefix;
     let tasks = PipelineTasks::of(pipelinerun);
     let mut problems = Unique::default();
-    let mut named: BTreeSet<&str> = BTreeSet::new();
-    for (task, key, value) in now.entries() {
-        let Some(suffix) = key
-            .strip_prefix(prefix.as_str())
-            .and_then(|rest| rest.strip_prefix('/'))
-        else {
-            continue;
-        };
-        let unchanged = before.is_some_and(|old| old.get(task, key) == Some(value));
-        if unchanged {
-            continue;
-        }
-        let show = problems.list.len() < MAX_LISTED;
-        let own_tasks = tasks.as_ref().filter(|_| !inherited);
-        if let Some(problem) = key_problem(key, suffix, own_tasks, show) {
-            problems.push(problem);
-        } else if suffix != ALL_TASKS {
-            named.insert(suffix);
-        }
-    }
+    let own_tasks = tasks.as_ref().filter(|_| !inherited);
+    let mut named = checked_keys(now, before, own_tasks, prefix, &mut problems);
     // Each task is checked with the annotations its TaskRun will carry; a task without a declaration of its
     // own still gets the all-tasks ones, which are checked once through the "" task.
     named.extend(now.tasks_with_their_own());
@@ -269,12 +242,72 @@ pub fn check(
             }
         }
     }
-    if left_out {
-        warnings.push(format!(
-            "more warnings are left out: only the first {MAX_LISTED} are shown"
-        ));
-    }
+    warned.finish();
     problems.list
+}
+
+/// The keys of the declarations that changed, checked: each problem into `problems`; the tasks they name.
+fn checked_keys<'d>(
+    now: &'d Declarations<'_>,
+    before: Option<&Declarations<'_>>,
+    tasks: Option<&PipelineTasks<'_>>,
+    prefix: &str,
+    problems: &mut Unique,
+) -> BTreeSet<&'d str> {
+    let mut named = BTreeSet::new();
+    for (task, key, value) in now.entries() {
+        let Some(suffix) = key
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('/'))
+        else {
+            continue;
+        };
+        if before.is_some_and(|old| old.get(task, key) == Some(value)) {
+            continue;
+        }
+        let show = problems.list.len() < MAX_LISTED;
+        if let Some(problem) = key_problem(key, suffix, tasks, show) {
+            problems.push(problem);
+        } else if suffix != ALL_TASKS {
+            named.insert(suffix);
+        }
+    }
+    named
+}
+
+/// The warnings of one check, as many as a rejection lists problems: a PipelineRun of thousands of tasks
+/// could otherwise return a warning for each.
+struct Warned<'w> {
+    warnings: &'w mut Vec<String>,
+    seen: BTreeSet<String>,
+    left_out: bool,
+}
+
+impl<'w> Warned<'w> {
+    fn new(warnings: &'w mut Vec<String>) -> Self {
+        Warned {
+            warnings,
+            seen: BTreeSet::new(),
+            left_out: false,
+        }
+    }
+
+    fn push(&mut self, line: String) {
+        if self.seen.len() >= MAX_LISTED {
+            self.left_out |= !self.seen.contains(&line);
+        } else if self.seen.insert(line.clone()) {
+            self.warnings.push(line);
+        }
+    }
+
+    /// Says so when some were left out.
+    fn finish(self) {
+        if self.left_out {
+            self.warnings.push(format!(
+                "more warnings are left out: only the first {MAX_LISTED} are shown"
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -141,6 +141,15 @@ const VOLUME_SOURCES: [&str; 30] = [
     "image",
 ];
 
+/// `errors` of the declared sidecar `entry`, as the problems a refusal lists.
+fn reported(entry: &Declared, errors: Vec<FieldError>) -> impl Iterator<Item = Problem> + '_ {
+    errors.into_iter().map(|error| Problem {
+        annotation: entry.annotation.clone(),
+        sidecar: Some(SidecarRef::Named(entry.sidecar.name().to_string())),
+        error,
+    })
+}
+
 /// A declared sidecar that has the name of one the Task defines, when the settings forbid overriding.
 fn conflict(entry: &Declared) -> Problem {
     Problem {

@@ -15,11 +15,11 @@ use super::context::TaskRunContext;
 use super::lists::{self, Edits, insertion_point, is_sidecar};
 use super::resources::{self, Resources};
 use super::workspaces::{self, PodView};
-use super::{Container, Injected, conflict, script, surroundings};
+use super::{Container, Injected, conflict, reported, script, surroundings};
 use crate::declaration::Declared;
 use crate::settings::pod_level::{self, Surroundings};
 use crate::settings::{InjectAs, OnConflict, Settings};
-use crate::support::error::{FieldError, Problem, SidecarRef, warning};
+use crate::support::error::{FieldError, Problem, warning};
 use crate::support::json::array;
 use crate::tekton::sidecar::{Sidecar, text};
 use crate::tekton::variables::{
@@ -55,51 +55,16 @@ pub fn inject(
     // New sidecars go together, in order, before the results sidecar: the same place for all of them.
     let insertion_points = lists.map(insertion_point);
     let mut made: Vec<String> = Vec::new();
-    // Those injected into an inline TaskRun are in the Pod as Tekton built them, names substituted and
-    // volumes added from the cluster's default pod template: what the Pod gives them is judged here, on
-    // the real thing.
-    for entry in declared
-        .iter()
-        .filter(|d| already.iter().any(|name| name == d.sidecar.name()))
-    {
-        let container_name = sidecar_container_name(entry.sidecar.name());
-        let Some(container) = lists
-            .into_iter()
-            .flatten()
-            .find(|c| c.get("name").and_then(Value::as_str) == Some(container_name.as_str()))
-        else {
-            continue;
-        };
-        let mounted: Vec<&str> = array(container, "/volumeMounts")
-            .iter()
-            .filter_map(|m| m.get("name").and_then(Value::as_str))
-            .collect();
-        let context = container.get("securityContext").filter(|c| c.is_object());
-        let found = pod_level::problems(settings.pod_security, &around, context, &mounted);
-        problems.extend(found.into_iter().map(|error| Problem {
-            annotation: entry.annotation.clone(),
-            sidecar: Some(SidecarRef::Named(entry.sidecar.name().to_string())),
-            error,
-        }));
-    }
+    problems.extend(judged_in_place(declared, already, lists, &around, settings));
     for entry in declared
         .iter()
         .filter(|d| !already.iter().any(|name| name == d.sidecar.name()))
     {
         let name = entry.sidecar.name();
-        let report = |errors: Vec<FieldError>| {
-            errors.into_iter().map(|error| Problem {
-                annotation: entry.annotation.clone(),
-                sidecar: Some(SidecarRef::Named(name.to_string())),
-                error,
-            })
-        };
+        let report = |errors: Vec<FieldError>| reported(entry, errors);
         let container_name = sidecar_container_name(name);
         if made.contains(&container_name) {
-            problems.extend(report(vec![FieldError::new(
-                "name",
-                format!("becomes the container {container_name:?}, as another declared sidecar does: Tekton cuts container names to 63 characters; shorten one of them"),
-            )]));
+            problems.extend(report(vec![cut_alike(&container_name)]));
             continue;
         }
         let named =
@@ -112,10 +77,8 @@ pub fn inject(
             problems.push(conflict(entry));
             continue;
         }
-        let list = existing.map_or(
-            usize::from(settings.inject_as == InjectAs::Native),
-            |(l, _)| l,
-        );
+        let native = usize::from(settings.inject_as == InjectAs::Native);
+        let list = existing.map_or(native, |(l, _)| l);
         let replaced: Option<Resources> = existing
             .and_then(|(l, i)| lists.get(l)?.get(i)?.get("resources"))
             .and_then(resources::read);
@@ -126,14 +89,8 @@ pub fn inject(
         ) else {
             continue;
         };
-        // Where the container goes, in the list as it will be; a replaced one stays where it is.
         let at = existing.map_or(insert_at, |(_, i)| i);
-        let inserted_before = if at >= insert_at {
-            edits.insert.len()
-        } else {
-            0
-        };
-        let index = target.iter().take(at).filter(|c| is_sidecar(c)).count() + inserted_before;
+        let index = sidecar_index(target, at, insert_at, edits.insert.len());
         let build = Build {
             container_name: &container_name,
             native: list == 1,
@@ -169,17 +126,73 @@ pub fn inject(
         return Ok(injected);
     }
     if !pod.get("spec").is_some_and(Value::is_object) {
-        return Err(vec![Problem {
-            annotation: declared
-                .first()
-                .map(|d| d.annotation.clone())
-                .unwrap_or_default(),
-            sidecar: None,
-            error: FieldError::new("", "the Pod has no spec to add sidecars to"),
-        }]);
+        return Err(vec![no_spec(declared)]);
     }
     injected.edits = lists::edits(edits, insertion_points);
     Ok(injected)
+}
+
+/// Where a sidecar goes among the sidecars of its list as it will be (for its script's name): at `at`
+/// (where it replaces one, or `insert_at`, after `inserted` new ones already there).
+fn sidecar_index(target: &[Value], at: usize, insert_at: usize, inserted: usize) -> usize {
+    let inserted_before = if at >= insert_at { inserted } else { 0 };
+    target.iter().take(at).filter(|c| is_sidecar(c)).count() + inserted_before
+}
+
+/// The refusal of a second declared sidecar that becomes the container `name`.
+fn cut_alike(name: &str) -> FieldError {
+    FieldError::new(
+        "name",
+        format!(
+            "becomes the container {name:?}, as another declared sidecar does: Tekton cuts container names to 63 characters; shorten one of them"
+        ),
+    )
+}
+
+/// The refusal of a Pod without a spec to add the sidecars to.
+fn no_spec(declared: &[Declared]) -> Problem {
+    Problem {
+        annotation: declared
+            .first()
+            .map(|d| d.annotation.clone())
+            .unwrap_or_default(),
+        sidecar: None,
+        error: FieldError::new("", "the Pod has no spec to add sidecars to"),
+    }
+}
+
+/// The sidecars injected into an inline TaskRun (`already`), which are in the Pod as Tekton built them,
+/// names substituted and volumes added from the cluster's default pod template: what the Pod gives them
+/// is judged here, on the real thing.
+fn judged_in_place(
+    declared: &[Declared],
+    already: &[String],
+    lists: [&[Value]; 2],
+    around: &Surroundings<'_>,
+    settings: &Settings,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for entry in declared
+        .iter()
+        .filter(|d| already.iter().any(|name| name == d.sidecar.name()))
+    {
+        let container_name = sidecar_container_name(entry.sidecar.name());
+        let Some(container) = lists
+            .into_iter()
+            .flatten()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(container_name.as_str()))
+        else {
+            continue;
+        };
+        let mounted: Vec<&str> = array(container, "/volumeMounts")
+            .iter()
+            .filter_map(|m| m.get("name").and_then(Value::as_str))
+            .collect();
+        let context = container.get("securityContext").filter(|c| c.is_object());
+        let found = pod_level::problems(settings.pod_security, around, context, &mounted);
+        problems.extend(reported(entry, found));
+    }
+    problems
 }
 
 /// What building one container needs besides the sidecar and the Pod.

@@ -13,10 +13,10 @@ use serde_json::Value;
 use super::context::{self, Annotation};
 use super::inline::InlineTask;
 use super::resources::{self, Resources};
-use super::{Container, Injected, conflict};
+use super::{Container, Injected, conflict, reported};
 use crate::declaration::Declared;
 use crate::settings::{OnConflict, Settings};
-use crate::support::error::{FieldError, Problem, SidecarRef, warning};
+use crate::support::error::{FieldError, Problem, warning};
 use crate::support::json::array;
 use crate::support::json_edit::{Edit, path};
 use crate::tekton::sidecar::text;
@@ -74,13 +74,7 @@ pub fn inject(
             problems.push(conflict(entry));
             continue;
         }
-        let report = |errors: Vec<FieldError>| {
-            errors.into_iter().map(|error| Problem {
-                annotation: entry.annotation.clone(),
-                sidecar: Some(SidecarRef::Named(name.to_string())),
-                error,
-            })
-        };
+        let report = |errors: Vec<FieldError>| reported(entry, errors);
         if let Some(problem) = twin(&sidecars, existing, name) {
             problems.extend(report(vec![problem]));
             continue;

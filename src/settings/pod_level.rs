@@ -69,25 +69,46 @@ pub(crate) fn problems(
     own: Option<&Value>,
     mounted: &[&str],
 ) -> Vec<FieldError> {
-    let mut errors = Vec::new();
     if level == Level::Privileged {
-        return errors;
+        return Vec::new();
     }
-    let mut forbid = |found: String, rule: &str| {
-        errors.push(FieldError::new(
-            "",
-            format!(
-                "{found}; the Pod Security Standards level {:?} (the policy setting podSecurity) {rule}",
-                level.name()
-            ),
-        ));
+    let mut forbidden = Forbidden {
+        level,
+        errors: Vec::new(),
     };
     for namespace in &around.host_namespaces {
-        forbid(
+        forbidden.forbid(
             format!("would join a Pod with {namespace}: true"),
             "forbids sharing the host's namespaces",
         );
     }
+    volumes(&mut forbidden, around, mounted);
+    if let Some(pod) = around.security_context {
+        inherited_context(&mut forbidden, pod, own);
+    }
+    forbidden.errors
+}
+
+/// What the level forbids, as it is found.
+struct Forbidden {
+    level: Level,
+    errors: Vec<FieldError>,
+}
+
+impl Forbidden {
+    fn forbid(&mut self, found: String, rule: &str) {
+        self.errors.push(FieldError::new(
+            "",
+            format!(
+                "{found}; the Pod Security Standards level {:?} (the policy setting podSecurity) {rule}",
+                self.level.name()
+            ),
+        ));
+    }
+}
+
+/// The volumes the sidecar mounts (`mounted`), by the kind of their source.
+fn volumes(forbidden: &mut Forbidden, around: &Surroundings<'_>, mounted: &[&str]) {
     let mounted: BTreeSet<&str> = mounted.iter().copied().collect();
     let kinds: BTreeMap<&str, &str> = around
         .volumes
@@ -97,20 +118,21 @@ pub(crate) fn problems(
         .collect();
     for (name, kind) in kinds {
         if kind == "hostPath" {
-            forbid(
+            forbidden.forbid(
                 format!("mounts the volume {name:?}, a hostPath volume"),
                 "forbids hostPath volumes",
             );
-        } else if level == Level::Restricted && !RESTRICTED_VOLUMES.contains(&kind) {
-            forbid(
+        } else if forbidden.level == Level::Restricted && !RESTRICTED_VOLUMES.contains(&kind) {
+            forbidden.forbid(
                 format!("mounts the volume {name:?}, a {kind} volume"),
                 &format!("allows only {} volumes", RESTRICTED_VOLUMES.join(", ")),
             );
         }
     }
-    let Some(pod) = around.security_context else {
-        return errors;
-    };
+}
+
+/// The Pod's securityContext `pod` where the sidecar's own (`own`) leaves it out, and its sysctls.
+fn inherited_context(forbidden: &mut Forbidden, pod: &Value, own: Option<&Value>) {
     let sysctls = given(pod, "sysctls").and_then(Value::as_array);
     for sysctl in sysctls.into_iter().flatten() {
         let name = sysctl
@@ -118,7 +140,7 @@ pub(crate) fn problems(
             .and_then(Value::as_str)
             .unwrap_or_default();
         if !SAFE_SYSCTLS.contains(&name) {
-            forbid(
+            forbidden.forbid(
                 format!("would run under the Pod's sysctl {name:?}"),
                 &format!("allows only {}", SAFE_SYSCTLS.join(", ")),
             );
@@ -136,7 +158,7 @@ pub(crate) fn problems(
         if let Some(kind) =
             profile_type(pod, profile).filter(|k| !own_has(&[profile]) && !allowed_profile(k))
         {
-            forbid(
+            forbidden.forbid(
                 inherited(&format!("{profile}.type"), format!("{kind:?}")),
                 "allows only RuntimeDefault and Localhost",
             );
@@ -150,12 +172,12 @@ pub(crate) fn problems(
                 continue;
             };
             if field != "type" {
-                forbid(
+                forbidden.forbid(
                     inherited(&format!("seLinuxOptions.{field}"), format!("{value:?}")),
                     "forbids setting it",
                 );
             } else if !SELINUX_TYPES.contains(&value) {
-                forbid(
+                forbidden.forbid(
                     inherited("seLinuxOptions.type", format!("{value:?}")),
                     &format!("allows only {}", SELINUX_TYPES.join(", ")),
                 );
@@ -165,14 +187,14 @@ pub(crate) fn problems(
     let host_process =
         |context: &Value| given(context, "windowsOptions").and_then(|w| flag(w, "hostProcess"));
     if own.and_then(host_process).is_none() && host_process(pod) == Some(true) {
-        forbid(
+        forbidden.forbid(
             inherited("windowsOptions.hostProcess", "true".to_string()),
             "forbids Windows host processes",
         );
     }
-    if level == Level::Restricted {
+    if forbidden.level == Level::Restricted {
         if !own_has(&["runAsUser"]) && given(pod, "runAsUser").and_then(Value::as_i64) == Some(0) {
-            forbid(
+            forbidden.forbid(
                 inherited("runAsUser", "0".to_string()),
                 "forbids running as root",
             );
@@ -180,13 +202,12 @@ pub(crate) fn problems(
         if own.and_then(|c| flag(c, "runAsNonRoot")).is_none()
             && flag(pod, "runAsNonRoot") == Some(false)
         {
-            forbid(
+            forbidden.forbid(
                 inherited("runAsNonRoot", "false".to_string()),
                 "requires true",
             );
         }
     }
-    errors
 }
 
 #[cfg(test)]

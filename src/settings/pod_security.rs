@@ -137,77 +137,95 @@ fn check_context(
     forbid: &mut impl FnMut(&str, String, String),
 ) {
     let restricted = level == Level::Restricted;
-    let set = |value: Option<bool>| match value {
-        Some(value) => format!("is {value}"),
-        None => "is not set".to_string(),
-    };
     if let Some(context) = context {
-        if flag(context, "privileged") == Some(true) {
+        check_fields(context, restricted, forbid);
+    }
+    check_added_capabilities(context, restricted, forbid);
+    if restricted {
+        check_restricted(context, whole, forbid);
+    }
+}
+
+/// The fields every level but privileged judges as they are set.
+fn check_fields(context: &Value, restricted: bool, forbid: &mut impl FnMut(&str, String, String)) {
+    if flag(context, "privileged") == Some(true) {
+        forbid(
+            "securityContext.privileged",
+            "is true".to_string(),
+            "forbids privileged containers".to_string(),
+        );
+    }
+    if let Some(mount) = text(context, "procMount").filter(|m| *m != "Default") {
+        forbid(
+            "securityContext.procMount",
+            format!("is {mount:?}"),
+            "allows only \"Default\"".to_string(),
+        );
+    }
+    if let Some(selinux) = given(context, "seLinuxOptions") {
+        if let Some(kind) =
+            text(selinux, "type").filter(|t| !t.is_empty() && !SELINUX_TYPES.contains(t))
+        {
             forbid(
-                "securityContext.privileged",
-                "is true".to_string(),
-                "forbids privileged containers".to_string(),
+                "securityContext.seLinuxOptions.type",
+                format!("is {kind:?}"),
+                format!("allows only {}", SELINUX_TYPES.join(", ")),
             );
         }
-        if let Some(mount) = text(context, "procMount").filter(|m| *m != "Default") {
-            forbid(
-                "securityContext.procMount",
-                format!("is {mount:?}"),
-                "allows only \"Default\"".to_string(),
-            );
-        }
-        if let Some(selinux) = given(context, "seLinuxOptions") {
-            if let Some(kind) =
-                text(selinux, "type").filter(|t| !t.is_empty() && !SELINUX_TYPES.contains(t))
-            {
+        for field in ["user", "role"] {
+            if text(selinux, field).is_some_and(|v| !v.is_empty()) {
                 forbid(
-                    "securityContext.seLinuxOptions.type",
-                    format!("is {kind:?}"),
-                    format!("allows only {}", SELINUX_TYPES.join(", ")),
+                    &format!("securityContext.seLinuxOptions.{field}"),
+                    "is set".to_string(),
+                    "forbids setting it".to_string(),
                 );
             }
-            for field in ["user", "role"] {
-                if text(selinux, field).is_some_and(|v| !v.is_empty()) {
-                    forbid(
-                        &format!("securityContext.seLinuxOptions.{field}"),
-                        "is set".to_string(),
-                        "forbids setting it".to_string(),
-                    );
-                }
-            }
         }
-        for profile in ["seccompProfile", "appArmorProfile"] {
-            if let Some(kind) = profile_type(context, profile).filter(|k| !allowed_profile(k)) {
-                forbid(
-                    &format!("securityContext.{profile}.type"),
-                    format!("is {kind:?}"),
-                    "allows only RuntimeDefault and Localhost".to_string(),
-                );
-            }
-        }
-        if given(context, "windowsOptions").and_then(|w| flag(w, "hostProcess")) == Some(true) {
+    }
+    for profile in ["seccompProfile", "appArmorProfile"] {
+        if let Some(kind) = profile_type(context, profile).filter(|k| !allowed_profile(k)) {
             forbid(
-                "securityContext.windowsOptions.hostProcess",
-                "is true".to_string(),
-                "forbids Windows host processes".to_string(),
-            );
-        }
-        if context.get("runAsUser").and_then(Value::as_i64) == Some(0) && restricted {
-            forbid(
-                "securityContext.runAsUser",
-                "is 0".to_string(),
-                "forbids running as root".to_string(),
+                &format!("securityContext.{profile}.type"),
+                format!("is {kind:?}"),
+                "allows only RuntimeDefault and Localhost".to_string(),
             );
         }
     }
-    let capabilities = context.and_then(|c| given(c, "capabilities"));
-    let names = |list: &str| {
-        capabilities
-            .and_then(|c| given(c, list))
-            .and_then(Value::as_array)
-            .map(|names| names.iter().filter_map(Value::as_str))
-    };
-    let added: Vec<&str> = names("add")
+    if given(context, "windowsOptions").and_then(|w| flag(w, "hostProcess")) == Some(true) {
+        forbid(
+            "securityContext.windowsOptions.hostProcess",
+            "is true".to_string(),
+            "forbids Windows host processes".to_string(),
+        );
+    }
+    if context.get("runAsUser").and_then(Value::as_i64) == Some(0) && restricted {
+        forbid(
+            "securityContext.runAsUser",
+            "is 0".to_string(),
+            "forbids running as root".to_string(),
+        );
+    }
+}
+
+/// The capabilities the container's securityContext lists under `list` (`add` or `drop`).
+fn capabilities<'c>(
+    context: Option<&'c Value>,
+    list: &str,
+) -> Option<impl Iterator<Item = &'c str>> {
+    context
+        .and_then(|c| given(c, "capabilities"))
+        .and_then(|c| given(c, list))
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str))
+}
+
+/// The capabilities added beyond what the level allows.
+fn check_added_capabilities(
+    context: Option<&Value>,
+    restricted: bool,
+    forbid: &mut impl FnMut(&str, String, String),
+) {
+    let added: Vec<&str> = capabilities(context, "add")
         .into_iter()
         .flatten()
         .filter(|c| {
@@ -230,10 +248,18 @@ fn check_context(
             format!("allows adding only {allowed}"),
         );
     }
-    if !restricted {
-        return;
-    }
-    // A field left out of an override is the template's.
+}
+
+/// What only the restricted level requires. A field left out of an override is the template's.
+fn check_restricted(
+    context: Option<&Value>,
+    whole: bool,
+    forbid: &mut impl FnMut(&str, String, String),
+) {
+    let set = |value: Option<bool>| match value {
+        Some(value) => format!("is {value}"),
+        None => "is not set".to_string(),
+    };
     let wrong = |found: bool, set: bool| found && (whole || set);
     let escalation = context.and_then(|c| flag(c, "allowPrivilegeEscalation"));
     if wrong(escalation != Some(false), escalation.is_some()) {
@@ -243,7 +269,7 @@ fn check_context(
             "requires false".to_string(),
         );
     }
-    let drop = names("drop");
+    let drop = capabilities(context, "drop");
     let dropped = drop.is_some();
     let drops_all = drop.is_some_and(|mut drop| drop.any(|c| c == "ALL"));
     if wrong(!drops_all, dropped) {

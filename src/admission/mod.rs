@@ -116,104 +116,144 @@ fn decide(
     {
         return Ok(Outcome::Accept);
     }
-    let settings_value: Value = match envelope.settings {
+    let settings = read_settings(envelope.settings)?;
+    let read = Read {
+        text,
+        object: &object,
+        metadata: &metadata,
+        settings: &settings,
+    };
+    match target {
+        Target::PipelineRun => check_pipelinerun(&request, read, warnings),
+        Target::TaskRun | Target::Pod => inject_into(target, &request, read, warnings, audit),
+    }
+}
+
+/// What `decide` read of the request, for the step that decides.
+#[derive(Clone, Copy)]
+struct Read<'r> {
+    /// The object's text, as the request carries it.
+    text: &'r str,
+    object: &'r Value,
+    metadata: &'r Metadata,
+    settings: &'r Settings,
+}
+
+/// The settings, schema defaults filled in.
+fn read_settings(raw: Option<&RawValue>) -> Result<Settings, PolicyError> {
+    let value: Value = match raw {
         Some(raw) => {
             serde_json::from_str(raw.get()).map_err(|err| PolicyError::Settings(err.to_string()))?
         }
         None => Value::Null,
     };
-    let settings = Settings::from_value(settings_value)
-        .map_err(|errors| PolicyError::Settings(render_settings_errors(&errors)))?;
-    match target {
-        Target::PipelineRun => {
-            let prefix = &settings.annotation_prefix;
-            let now = pipelinerun::Declarations::of(&object, &metadata.annotations, prefix);
-            let old = match request.old_object.filter(|_| request.operation == "UPDATE") {
-                Some(raw) => Some(read_old(raw)?),
-                None => None,
-            };
-            let before = old
-                .as_ref()
-                .map(|(old, annotations)| pipelinerun::Declarations::of(old, annotations, prefix));
-            // A child's keys name its parent's tasks, checked when the parent was created.
-            let inherited = metadata.controlled_by_a_pipelinerun();
-            let problems = pipelinerun::check(
-                &object,
-                &now,
-                before.as_ref(),
-                &settings,
-                inherited,
-                warnings,
-            );
-            if problems.is_empty() {
-                Ok(Outcome::Accept)
-            } else {
-                Err(PolicyError::Declarations(problems))
-            }
-        }
-        Target::TaskRun | Target::Pod => {
-            let task = metadata.labels.get(PIPELINE_TASK_LABEL).map(String::as_str);
-            let marker_key = marker::key(&settings.annotation_prefix);
-            let mut names =
-                marker::names(metadata.annotations.get(&marker_key).map(String::as_str));
-            let declared = declaration::for_task(&metadata.annotations, task, &names, &settings)
-                .map_err(PolicyError::Declarations)?;
-            if declared.is_empty() {
-                return Ok(Outcome::Accept);
-            }
-            let context_key = declaration::key(&settings.annotation_prefix, context::SUFFIX);
-            let injected = if target == Target::TaskRun {
-                let v1beta1 = request.kind.version == "v1beta1";
-                let head = taskrun::Head {
-                    named: Named {
-                        name: metadata.name.as_deref(),
-                        namespace: metadata.namespace.as_deref(),
-                    },
-                    carrier: context::Annotation {
-                        key: &context_key,
-                        present: metadata.annotations.get(&context_key).map(String::as_str),
-                    },
-                };
-                taskrun::inject(&object, &declared, &names, v1beta1, head, &settings)
-            } else {
-                let context = TaskRunContext::read(
-                    metadata.annotations.get(&context_key).map(String::as_str),
-                );
-                pod::inject(&object, &declared, &names, context, &settings)
-            }
-            .map_err(PolicyError::Declarations)?;
-            warnings.extend(injected.warnings);
-            let mut edits = injected.edits;
-            if !injected.names.is_empty() {
-                let from = |name: &str| {
-                    declared
-                        .iter()
-                        .find(|d| d.sidecar.name() == name)
-                        .map_or("", |d| d.annotation.as_str())
-                };
-                if target == Target::Pod && metadata.built_ready() {
-                    let ready = injected.names.iter();
-                    warnings.extend(ready.map(|n| warning(from(n), n, pod::READY_AT_ONCE)));
-                }
-                let sources: Vec<String> = injected
-                    .names
-                    .iter()
-                    .map(|name| format!("{name} from {}", from(name)))
-                    .collect();
-                audit.insert(AUDIT_INJECTED.to_string(), sources.join(", "));
-                names.extend(injected.names);
-                edits.push(marker::write(&marker_key, &names));
-            }
-            if edits.is_empty() {
-                return Ok(Outcome::Accept);
-            }
-            // The changes are made to the request's text: the rest of the object is neither rebuilt nor
-            // written out again.
-            json_edit::apply(text, &edits)
-                .map(|text| Outcome::Mutate(Mutated::new(text)))
-                .ok_or_else(|| PolicyError::Request("the object is not valid JSON".to_string()))
-        }
+    Settings::from_value(value)
+        .map_err(|errors| PolicyError::Settings(render_settings_errors(&errors)))
+}
+
+/// A PipelineRun CREATE or UPDATE: every declaration that changed is checked; nothing is mutated.
+fn check_pipelinerun(
+    request: &envelope::Request<'_>,
+    read: Read<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Outcome, PolicyError> {
+    let Read {
+        object,
+        metadata,
+        settings,
+        ..
+    } = read;
+    let prefix = &settings.annotation_prefix;
+    let now = pipelinerun::Declarations::of(object, &metadata.annotations, prefix);
+    let old = match request.old_object.filter(|_| request.operation == "UPDATE") {
+        Some(raw) => Some(read_old(raw)?),
+        None => None,
+    };
+    let before = old
+        .as_ref()
+        .map(|(old, annotations)| pipelinerun::Declarations::of(old, annotations, prefix));
+    // A child's keys name its parent's tasks, checked when the parent was created.
+    let inherited = metadata.controlled_by_a_pipelinerun();
+    let problems = pipelinerun::check(object, &now, before.as_ref(), settings, inherited, warnings);
+    if problems.is_empty() {
+        Ok(Outcome::Accept)
+    } else {
+        Err(PolicyError::Declarations(problems))
     }
+}
+
+/// A TaskRun or Pod CREATE: the declared sidecars injected, the marker and the audit annotation written.
+fn inject_into(
+    target: Target,
+    request: &envelope::Request<'_>,
+    read: Read<'_>,
+    warnings: &mut Vec<String>,
+    audit: &mut BTreeMap<String, String>,
+) -> Result<Outcome, PolicyError> {
+    let Read {
+        text,
+        object,
+        metadata,
+        settings,
+    } = read;
+    let task = metadata.labels.get(PIPELINE_TASK_LABEL).map(String::as_str);
+    let marker_key = marker::key(&settings.annotation_prefix);
+    let mut names = marker::names(metadata.annotations.get(&marker_key).map(String::as_str));
+    let declared = declaration::for_task(&metadata.annotations, task, &names, settings)
+        .map_err(PolicyError::Declarations)?;
+    if declared.is_empty() {
+        return Ok(Outcome::Accept);
+    }
+    let context_key = declaration::key(&settings.annotation_prefix, context::SUFFIX);
+    let present = metadata.annotations.get(&context_key).map(String::as_str);
+    let injected = if target == Target::TaskRun {
+        let v1beta1 = request.kind.version == "v1beta1";
+        let head = taskrun::Head {
+            named: Named {
+                name: metadata.name.as_deref(),
+                namespace: metadata.namespace.as_deref(),
+            },
+            carrier: context::Annotation {
+                key: &context_key,
+                present,
+            },
+        };
+        taskrun::inject(object, &declared, &names, v1beta1, head, settings)
+    } else {
+        let context = TaskRunContext::read(present);
+        pod::inject(object, &declared, &names, context, settings)
+    }
+    .map_err(PolicyError::Declarations)?;
+    warnings.extend(injected.warnings);
+    let mut edits = injected.edits;
+    if !injected.names.is_empty() {
+        let from = |name: &str| {
+            declared
+                .iter()
+                .find(|d| d.sidecar.name() == name)
+                .map_or("", |d| d.annotation.as_str())
+        };
+        if target == Target::Pod && metadata.built_ready() {
+            let ready = injected.names.iter();
+            warnings.extend(ready.map(|n| warning(from(n), n, pod::READY_AT_ONCE)));
+        }
+        let sources: Vec<String> = injected
+            .names
+            .iter()
+            .map(|name| format!("{name} from {}", from(name)))
+            .collect();
+        audit.insert(AUDIT_INJECTED.to_string(), sources.join(", "));
+        names.extend(injected.names);
+        edits.push(marker::write(&marker_key, &names));
+    }
+    if edits.is_empty() {
+        return Ok(Outcome::Accept);
+    }
+    // The changes are made to the request's text: the rest of the object is neither rebuilt nor written
+    // out again.
+    json_edit::apply(text, &edits)
+        .map(|text| Outcome::Mutate(Mutated::new(text)))
+        .ok_or_else(|| PolicyError::Request("the object is not valid JSON".to_string()))
 }
 
 /// What of the object a target's path reads. A Pod's steps, most of its text, are left out of the tree.

@@ -375,6 +375,9 @@ fn unresolved(path: &str, value: &str, why: &Unresolved) -> FieldError {
         Unresolved::Ambiguous(Ambiguous { key }) => format!(
             "{value:?}: the variable $({key}) holds a \")\", so which variable Tekton replaces here depends on the order of a Go map; rename the key"
         ),
+        Unresolved::OddWorkspace(name) => format!(
+            "{value:?}: this TaskRun has a workspace named {name:?}, and a name holding \"$(\" or \")\" lets Tekton's passes over workspace paths read a variable otherwise than it is written; rename the workspace"
+        ),
         Unresolved::TooManyParams => format!(
             "{value:?}: this TaskRun and its Task have more than {MAX_PARAMS} params, more than the policy works out variables for; write the value"
         ),

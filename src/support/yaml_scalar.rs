@@ -127,13 +127,17 @@ mod tests {
     use proptest::prelude::*;
     use serde_saphyr::options::NonFiniteFloatPolicy;
 
-    /// serde-saphyr set to the YAML 1.2 core schema as far as its options go.
+    /// serde-saphyr set to the YAML 1.2 core schema as far as its options go, on `text` as a plain scalar.
     fn reference(text: &str) -> Option<Value> {
         let mut options = serde_saphyr::Options::default();
         options.strict_booleans = true;
         options.underscored_numbers_as_strings = true;
         options.non_finite_float_policy = NonFiniteFloatPolicy::AsString;
-        serde_saphyr::from_str_with_options::<Value>(text, options).ok()
+        // As a mapping's value, where a declaration's scalars are: alone, `...` or `---` would be a
+        // document marker, and `- ` a sequence.
+        let document = format!("v: {text}");
+        let mut parsed = serde_saphyr::from_str_with_options::<Value>(&document, options).ok()?;
+        parsed.get_mut("v").map(Value::take)
     }
 
     /// Where the policy reads a plain scalar otherwise than serde-saphyr, on purpose: each is the YAML 1.2

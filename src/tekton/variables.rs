@@ -76,6 +76,8 @@ pub(crate) struct Variables {
     passes: Vec<Pass>,
     /// More params than [`MAX_PARAMS`]: nothing is worked out.
     too_many_params: bool,
+    /// A workspace name holding `$(` or `)`: nothing is worked out.
+    odd_workspace: Option<String>,
 }
 
 impl Variables {
@@ -150,6 +152,13 @@ impl Variables {
         let bound = names(bindings);
         let declarations = array(spec, "/workspaces");
         let declared = names(declarations);
+        // Tekton checks no workspace name: one holding `$(` or `)` makes keys that nest or extend one
+        // another, which Tekton's pass per workspace reads otherwise than one scan.
+        self.odd_workspace = bound
+            .iter()
+            .chain(&declared)
+            .find(|name| name.contains("$(") || name.contains(')'))
+            .map(ToString::to_string);
         let undeclared = bindings.iter().filter(|b| {
             b.get("name")
                 .and_then(Value::as_str)
@@ -167,9 +176,13 @@ impl Variables {
                 last.insert(format!("{prefix}.bound"), "false".to_string());
                 last.insert(format!("{prefix}.path"), String::new());
             } else {
-                let path = declared_mount_path(declaration, name);
                 last.insert(format!("{prefix}.bound"), "true".to_string());
-                paths.insert(format!("{prefix}.path"), path);
+                // The passes before rewrite a declared mountPath too (`ApplyReplacements` over
+                // `spec.workspaces`); a path still holding a variable is left unknown.
+                let path = self.substitute(&declared_mount_path(declaration, name));
+                if let Some(path) = path.filter(|path| !has_variable(path)) {
+                    paths.insert(format!("{prefix}.path"), path);
+                }
             }
         }
         self.passes.push(Pass::Paths(paths));
@@ -180,6 +193,13 @@ impl Variables {
             let Some(name) = binding.get("name").and_then(Value::as_str) else {
                 continue;
             };
+            // A volumeClaimTemplate's claim is named from the TaskRun's uid, after admission.
+            if binding
+                .get("volumeClaimTemplate")
+                .is_some_and(|t| !t.is_null())
+            {
+                continue;
+            }
             let claim = binding
                 .pointer("/persistentVolumeClaim/claimName")
                 .and_then(Value::as_str)
@@ -187,6 +207,11 @@ impl Variables {
             last.insert(format!("workspaces.{name}.claim"), claim.to_string());
         }
         self.passes.push(last.into());
+    }
+
+    /// `text` after the passes made so far, or `None` where one is ambiguous.
+    fn substitute(&self, text: &str) -> Option<String> {
+        self.for_sidecar(&[]).substitute(text).ok()
     }
 
     /// These variables for a sidecar that lists workspaces with its own `mountPath`: `(workspace, path)`.
@@ -255,6 +280,9 @@ impl ForSidecar<'_> {
         if self.variables.too_many_params {
             return Err(Unresolved::TooManyParams);
         }
+        if let Some(name) = &self.variables.odd_workspace {
+            return Err(Unresolved::OddWorkspace(name.clone()));
+        }
         let resolved = self.substitute(text).map_err(Unresolved::Ambiguous)?;
         match first_variable(&resolved) {
             Some(reference) => Err(Unresolved::Left(reference)),
@@ -273,6 +301,8 @@ pub(crate) enum Unresolved {
     TooManyParams,
     /// A key Tekton may or may not replace there, as its map's order falls.
     Ambiguous(Ambiguous),
+    /// A workspace of this name, which holds `$(` or `)`.
+    OddWorkspace(String),
 }
 
 /// A TaskRun's name and namespace, as its metadata gives them.
@@ -469,6 +499,37 @@ mod tests {
         assert_eq!(
             with_own_paths("$(workspaces.source.path):$(workspaces.cache.path)", &own),
             "/mine:$(workspaces.cache.path)"
+        );
+    }
+
+    /// Tekton's earlier passes rewrite a declared mountPath (`ApplyReplacements` over `spec.workspaces`)
+    /// before the workspace paths are made of them; what still holds a variable is not known.
+    #[test]
+    fn a_declared_mount_path_is_substituted_before_it_is_a_path() {
+        let mut taskrun = taskrun();
+        taskrun["spec"]["taskSpec"]["workspaces"] = json!([
+            {"name": "source", "mountPath": "/w/$(params.registry)"},
+            {"name": "cache", "mountPath": "/w/$(params.nope)"}]);
+        let variables = Variables::for_inline_taskrun(&taskrun, named());
+        let resolve = |text: &str| variables.for_sidecar(&[]).resolve(text);
+        assert_eq!(
+            resolve("$(workspaces.source.path)"),
+            Ok("/w/docker.io".to_string())
+        );
+        assert_eq!(
+            resolve("$(workspaces.cache.path)"),
+            left("$(workspaces.cache.path)").map(str::to_string)
+        );
+    }
+
+    #[test]
+    fn a_workspace_name_holding_a_variable_leaves_nothing_known() {
+        let mut taskrun = taskrun();
+        taskrun["spec"]["workspaces"][1]["name"] = json!("c$(params.image");
+        let variables = Variables::for_inline_taskrun(&taskrun, named());
+        assert_eq!(
+            variables.for_sidecar(&[]).resolve("$(params.image)"),
+            Err(Unresolved::OddWorkspace("c$(params.image".to_string()))
         );
     }
 

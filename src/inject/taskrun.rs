@@ -8,6 +8,8 @@
 //! ([`super::inline`]); an override of a Task's sidecar keeps that sidecar's resources where it declares
 //! none.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 use super::context::{self, Annotation};
@@ -43,6 +45,9 @@ pub fn inject(
     head: Head<'_>,
     settings: &Settings,
 ) -> Result<Injected, Vec<Problem>> {
+    if let Some(problem) = bound_twice(taskrun, declared) {
+        return Err(vec![problem]);
+    }
     let inline = taskrun
         .pointer("/spec/taskSpec")
         .is_some_and(Value::is_object);
@@ -112,6 +117,30 @@ pub fn inject(
         ));
     }
     Ok(injected)
+}
+
+/// The refusal of a TaskRun that binds a workspace name twice, which Tekton's validation refuses after
+/// this admission (`ValidateWorkspaceBindings`): its volumes could not be named as Tekton names them,
+/// and injecting would only make a large object larger.
+fn bound_twice(taskrun: &Value, declared: &[Declared]) -> Option<Problem> {
+    let mut seen = BTreeSet::new();
+    let name = array(taskrun, "/spec/workspaces")
+        .iter()
+        .filter_map(|binding| binding.get("name").and_then(Value::as_str))
+        .find(|name| !seen.insert(*name))?;
+    Some(Problem {
+        annotation: declared
+            .first()
+            .map(|d| d.annotation.clone())
+            .unwrap_or_default(),
+        sidecar: None,
+        error: FieldError::new(
+            "",
+            format!(
+                "the TaskRun binds the workspace {name:?} twice, which Tekton refuses; bind it once"
+            ),
+        ),
+    })
 }
 
 /// What Tekton will substitute in the inline Task, worked out only when a guarded field holds a variable:
@@ -342,6 +371,19 @@ mod tests {
                 .expect_err("refused"),
             vec![
                 "annotation \"p.io/test\", sidecar \"db\": workspaces[0].name: the inline Task declares no workspace \"output\", and Tekton refuses a sidecar that uses one it does not declare; it declares source, maybe"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_workspace_bound_twice_is_refused_as_tekton_refuses_it() {
+        let mut by_ref = json!({"spec": {"taskRef": {"name": "golang-test"},
+            "workspaces": [{"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {}}, {"name": "a", "emptyDir": {}}]}});
+        let decl = [declared(json!({"name": "db", "image": "p"}))];
+        assert_eq!(
+            inject_into(&mut by_ref, &decl, &Settings::default()).expect_err("refused"),
+            vec![
+                "annotation \"p.io/test\": the TaskRun binds the workspace \"a\" twice, which Tekton refuses; bind it once"
             ]
         );
     }

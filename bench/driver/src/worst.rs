@@ -566,7 +566,7 @@ pub fn cases() -> Vec<Worst> {
             "TaskRun: one workspace name bound 75,000 times",
             admission("TaskRun", "CREATE", one_name_bound_everywhere(), None),
             none.clone(),
-            true,
+            false,
         ),
         (
             "inline TaskRun: an image param of 700,000 openings without a close",

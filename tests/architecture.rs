@@ -326,3 +326,54 @@ fn every_file_fits_on_a_readers_screen_or_says_why() {
         long.join("\n")
     );
 }
+
+/// The longest function of the module's code a reader takes in at once.
+const MAX_FUNCTION_LINES: usize = 100;
+
+/// The functions of `text`'s code (before its tests), each with its length in lines: from a line that
+/// opens one (`fn`, after any `pub`) to the first line after it that is its indentation and `}`.
+fn functions(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().take(code_lines(text)).collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let signature = ["pub(crate) fn ", "pub(super) fn ", "pub fn ", "fn "]
+            .iter()
+            .find_map(|start| trimmed.strip_prefix(start));
+        let Some(signature) = signature else {
+            continue;
+        };
+        let name: String = signature
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let close = format!("{indent}}}");
+        if let Some(end) = lines[i + 1..].iter().position(|l| *l == close) {
+            found.push((name, end + 2));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_function_fits_on_a_readers_screen() {
+    let mut long = Vec::new();
+    for (file, text) in sources() {
+        for (name, lines) in functions(&text) {
+            if lines > MAX_FUNCTION_LINES {
+                long.push(format!("{file}: {name}, {lines} lines"));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FUNCTION_LINES} lines (split them into named steps):\n{}",
+        long.join("\n")
+    );
+    let sample = "fn short() {\n    body();\n}\n\nimpl X {\n    pub(crate) fn method(&self) {\n        a();\n        b();\n    }\n}\n";
+    assert_eq!(
+        functions(sample),
+        vec![("short".to_string(), 3), ("method".to_string(), 4)]
+    );
+}

@@ -24,6 +24,23 @@ pub struct Declared {
     pub template: Option<String>,
 }
 
+/// The annotation's value read as YAML within `budget`: the list of its entries, or why it is not one.
+fn list_of_sidecars(value: &str, budget: &Budget) -> Result<Vec<Value>, FieldError> {
+    match read_document_within(value, budget) {
+        Ok(Value::Array(items)) => Ok(items),
+        Ok(Value::Null) => Err(FieldError::new("", "is empty; declare a list of sidecars")),
+        Ok(Value::Object(_)) => Err(FieldError::new(
+            "",
+            "must be a list of sidecars, not a mapping: start each sidecar with \"- \" (YAML) or wrap it in [ ] (JSON)",
+        )),
+        Ok(other) => Err(FieldError::new(
+            "",
+            format!("must be a list of sidecars, not {}", kind_of(&other)),
+        )),
+        Err(message) => Err(FieldError::new("", message)),
+    }
+}
+
 /// Reads one annotation value: a YAML or JSON list of sidecars or `template:` entries, drawing on the
 /// `budget` of the object it is on.
 pub fn parse_annotation(
@@ -39,28 +56,7 @@ pub fn parse_annotation(
             error,
         }]
     };
-    let items = match read_document_within(value, budget) {
-        Ok(Value::Array(items)) => items,
-        Ok(Value::Null) => {
-            return Err(whole(FieldError::new(
-                "",
-                "is empty; declare a list of sidecars",
-            )));
-        }
-        Ok(Value::Object(_)) => {
-            return Err(whole(FieldError::new(
-                "",
-                "must be a list of sidecars, not a mapping: start each sidecar with \"- \" (YAML) or wrap it in [ ] (JSON)",
-            )));
-        }
-        Ok(other) => {
-            return Err(whole(FieldError::new(
-                "",
-                format!("must be a list of sidecars, not {}", kind_of(&other)),
-            )));
-        }
-        Err(message) => return Err(whole(FieldError::new("", message))),
-    };
+    let items = list_of_sidecars(value, budget).map_err(whole)?;
     if items.len() > settings.max_sidecars_per_task {
         return Err(whole(FieldError::new(
             "",

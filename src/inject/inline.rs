@@ -20,7 +20,7 @@ use crate::settings::Settings;
 use crate::settings::images::image_problem;
 use crate::settings::pod_level::{self, Surroundings};
 use crate::support::error::{FieldError, listed};
-use crate::support::json::array;
+use crate::support::json::{array, by_name};
 use crate::tekton::WORKSPACE_DIR;
 use crate::tekton::safe_for_template;
 use crate::tekton::sidecar::{Sidecar, internal_volume_problem, text};
@@ -52,15 +52,6 @@ impl<'a> InlineTask<'a> {
             .flat_map(|container| array(container, "/workspaces"))
             .filter_map(|usage| usage.get("name").and_then(Value::as_str))
             .collect();
-        let by_name = |list: &'a [Value]| {
-            let mut named = BTreeMap::new();
-            for item in list {
-                if let Some(name) = item.get("name").and_then(Value::as_str) {
-                    named.entry(name).or_insert_with(Vec::new).push(item);
-                }
-            }
-            named
-        };
         InlineTask {
             declarations: array(spec, "/workspaces"),
             declared: by_name(array(spec, "/workspaces")),

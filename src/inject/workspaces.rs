@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use super::context::TaskRunContext;
 use crate::declaration::Declared;
 use crate::support::error::{FieldError, listed};
-use crate::support::json::array;
+use crate::support::json::{array, by_name};
 use crate::tekton::safe_for_template;
 use crate::tekton::sidecar::{Sidecar, internal_volume_problem, text};
 use crate::tekton::variables::{has_variable, pod_level_variable};
@@ -199,7 +199,7 @@ impl<'a> PodView<'a> {
         } else {
             let shared = self
                 .shared_by_volume
-                .get_or_init(|| by_volume(self.shared.iter().copied()));
+                .get_or_init(|| by_name(self.shared.iter().copied()));
             match self.mounts_of(shared, &volume).find(same) {
                 Some(mount) => text(mount, "mountPath").to_string(),
                 None => format!("{WORKSPACE_DIR}/{name}"),
@@ -242,7 +242,7 @@ impl<'a> PodView<'a> {
     /// The steps' and the Task's sidecars' mounts by volume.
     fn all_by_volume(&self) -> &BTreeMap<&'a str, Vec<&'a Value>> {
         self.mounts_by_volume
-            .get_or_init(|| by_volume(self.all_mounts().copied()))
+            .get_or_init(|| by_name(self.all_mounts().copied()))
     }
 
     /// The mounts of `volume` in `index`.
@@ -257,15 +257,6 @@ impl<'a> PodView<'a> {
     fn all_mounts(&self) -> impl Iterator<Item = &&'a Value> {
         self.steps.iter().chain(&self.task_sidecars).flatten()
     }
-}
-
-/// `mounts` by the volume each mounts, in their order.
-fn by_volume<'a>(mounts: impl Iterator<Item = &'a Value>) -> BTreeMap<&'a str, Vec<&'a Value>> {
-    let mut index: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
-    for mount in mounts {
-        index.entry(text(mount, "name")).or_default().push(mount);
-    }
-    index
 }
 
 /// The mounts every step has alike, when that shows the workspace is shared: two steps or more, or a

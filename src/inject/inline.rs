@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
+use super::workspaces::Mounts;
 use super::{Container, surroundings};
 use crate::declaration::Declared;
 use crate::settings::Settings;
@@ -209,16 +210,11 @@ fn joined(declared: &Sidecar, mounts: Vec<Value>, replaced: Option<&Value>) -> C
         .map(|w| (text(w, "name"), text(w, "mountPath")))
         .filter(|(_, path)| !path.is_empty())
         .collect();
-    let mut all: Vec<Value> = declared.list("volumeMounts").to_vec();
-    let mut taken: BTreeSet<String> = BTreeSet::new();
-    for mount in &all {
-        taken.insert(text(mount, "mountPath").to_string());
-    }
+    let mut all = Mounts::new(declared.list("volumeMounts").to_vec());
     for mount in mounts {
-        if taken.insert(text(&mount, "mountPath").to_string()) {
-            all.push(mount);
-        }
+        all.add(mount);
     }
+    let all = all.list;
     let mut sidecar = declared.fields().clone();
     sidecar.remove("workspaces");
     sidecar.remove("volumeMounts");

@@ -331,7 +331,7 @@ pub(super) fn mounts(
 ) -> Result<(Vec<Value>, Vec<String>), Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let mut mounts: Vec<Value> = sidecar.list("volumeMounts").to_vec();
+    let mounts: Vec<Value> = sidecar.list("volumeMounts").to_vec();
     for (i, mount) in mounts.iter().enumerate() {
         let name = text(mount, "name");
         if has_variable(name) {
@@ -346,16 +346,13 @@ pub(super) fn mounts(
             ));
         }
     }
-    let mut taken: BTreeSet<String> = BTreeSet::new();
-    for mount in &mounts {
-        taken.insert(text(mount, "mountPath").to_string());
-    }
+    let mut mounts = Mounts::new(mounts);
     let mut listed = false;
     for (i, usage) in sidecar.list("workspaces").iter().enumerate() {
         match pod.listed(usage) {
             Ok(Listed::Mount(mount)) => {
                 listed = true;
-                add_mount(&mut mounts, &mut taken, mount);
+                mounts.add(mount);
             }
             Ok(Listed::Unbound(warning)) => warnings.push(warning),
             Err(problem) => errors.push(FieldError::new(format!("workspaces[{i}].name"), problem)),
@@ -375,24 +372,40 @@ pub(super) fn mounts(
             Some(_) if !safe => warnings.push(format!(
                 "no Task workspace at {path:?}: outside {WORKSPACE_DIR}/"
             )),
-            _ => add_mount(&mut mounts, &mut taken, (*mount).clone()),
+            _ => mounts.add((*mount).clone()),
         }
     }
     if pod.all_mounts().next().is_some() {
         warnings.push(AS_THE_POD_SHOWS.to_string());
     }
     if errors.is_empty() {
-        Ok((mounts, warnings))
+        Ok((mounts.list, warnings))
     } else {
         Err(errors)
     }
 }
 
-/// Tekton's `AddSidecarVolumeMount`: a mount whose path the sidecar already uses is not added again.
-/// `paths` holds the paths of `mounts`.
-fn add_mount(mounts: &mut Vec<Value>, paths: &mut BTreeSet<String>, mount: Value) {
-    if paths.insert(text(&mount, "mountPath").to_string()) {
-        mounts.push(mount);
+/// A sidecar's volume mounts as Tekton's `AddSidecarVolumeMount` adds to them: a mount whose path the
+/// sidecar already uses is not added again.
+pub(super) struct Mounts {
+    pub(super) list: Vec<Value>,
+    /// The paths of `list`: a sidecar may get thousands of mounts.
+    paths: BTreeSet<String>,
+}
+
+impl Mounts {
+    pub(super) fn new(list: Vec<Value>) -> Self {
+        let mut paths = BTreeSet::new();
+        for mount in &list {
+            paths.insert(text(mount, "mountPath").to_string());
+        }
+        Mounts { list, paths }
+    }
+
+    pub(super) fn add(&mut self, mount: Value) {
+        if self.paths.insert(text(&mount, "mountPath").to_string()) {
+            self.list.push(mount);
+        }
     }
 }
 

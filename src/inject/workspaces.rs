@@ -18,7 +18,7 @@
 //! not make the workspace isolated, so the steps keep theirs.
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -164,13 +164,14 @@ impl<'a> PodView<'a> {
                         "workspace {name:?} has no volume in this Pod: no mount for it"
                     )));
                 }
-                let sub_paths: BTreeSet<&str> = self
+                let mut sub_paths = self
                     .mounts_of(self.all_by_volume(), &volume)
-                    .map(|m| text(m, "subPath"))
-                    .collect();
-                let sub_path = match sub_paths.into_iter().collect::<Vec<_>>().as_slice() {
-                    [only] => (*only).to_string(),
-                    _ => String::new(),
+                    .map(|m| text(m, "subPath"));
+                let first = sub_paths.next().unwrap_or_default();
+                // One subPath for every mount of the volume is the binding's; with several, none is.
+                let sub_path = match sub_paths.all(|other| other == first) {
+                    true => first.to_string(),
+                    false => String::new(),
                 };
                 (volume, sub_path)
             }
@@ -261,60 +262,43 @@ impl<'a> PodView<'a> {
 
 /// The mounts every step has alike, when that shows the workspace is shared: two steps or more, or a
 /// sidecar of the Task with it too; and no sidecar of the Task without it (or a mount at its path). Of a
-/// volume mounted alike at several paths, the last one. Each container's mounts are indexed by volume
-/// and path: a Pod may have thousands.
+/// volume mounted alike at several paths, the last one.
+///
+/// A Pod may have thousands of mounts, at paths that share long prefixes, or alike but for a field:
+/// each container's are hashed whole, and the first step's are read from the last, so that a volume
+/// whose last mount is alike costs one lookup.
 fn shared<'a>(steps: &[Vec<&'a Value>], task_sidecars: &[Vec<&'a Value>]) -> Vec<&'a Value> {
     let Some((first, rest)) = steps.split_first() else {
         return Vec::new();
     };
-    type Index<'a> = BTreeMap<(&'a str, &'a str), Vec<&'a Value>>;
-    let index = |mounts: &[&'a Value]| -> Index<'a> {
-        let mut index: Index<'a> = BTreeMap::new();
-        for mount in mounts {
-            let key = (text(mount, "name"), text(mount, "mountPath"));
-            index.entry(key).or_default().push(mount);
-        }
-        index
-    };
-    let has = |index: &Index<'a>, mount: &Value| {
-        let key = (text(mount, "name"), text(mount, "mountPath"));
-        index.get(&key).is_some_and(|same| same.contains(&mount))
-    };
-    let rest: Vec<Index<'a>> = rest.iter().map(|mounts| index(mounts)).collect();
-    let sidecars: Vec<Index<'a>> = task_sidecars.iter().map(|mounts| index(mounts)).collect();
-    let sidecar_paths: Vec<BTreeSet<&str>> = task_sidecars
+    let set = |mounts: &Vec<&'a Value>| mounts.iter().copied().collect::<HashSet<&Value>>();
+    let rest: Vec<_> = rest.iter().map(set).collect();
+    let sidecars: Vec<_> = task_sidecars.iter().map(set).collect();
+    let sidecar_paths: Vec<HashSet<&str>> = task_sidecars
         .iter()
         .map(|mounts| mounts.iter().map(|m| text(m, "mountPath")).collect())
         .collect();
-    let alike: Vec<&'a Value> = first
-        .iter()
-        .filter(|mount| {
-            let every_step = rest.iter().all(|other| has(other, mount));
-            let seen_in_sidecar = sidecars.iter().any(|s| has(s, mount));
-            let path = text(mount, "mountPath");
-            let every_sidecar = sidecar_paths.iter().all(|paths| paths.contains(path));
-            every_step && (steps.len() >= 2 || seen_in_sidecar) && every_sidecar
-        })
-        .copied()
-        .collect();
+    let alike = |mount: &Value| {
+        let every_step = rest.iter().all(|other| other.contains(mount));
+        let seen_in_sidecar = sidecars.iter().any(|other| other.contains(mount));
+        let path = text(mount, "mountPath");
+        let every_sidecar = sidecar_paths.iter().all(|paths| paths.contains(path));
+        every_step && (steps.len() >= 2 || seen_in_sidecar) && every_sidecar
+    };
     // Tekton mounts a workspace once into a Task's sidecar; the steps' own mounts of its volume (through
     // `$(workspaces.<w>.volume)`) come before the one the step template gives them
     // (`mountAsSharedWorkspace` in pkg/workspace/apply.go), and the sidecar never gets those.
-    let mut by_binding: Index<'a> = BTreeMap::new();
-    for mount in &alike {
-        let key = (text(mount, "name"), text(mount, "subPath"));
-        by_binding.entry(key).or_default().push(mount);
+    let mut bound: HashSet<(&str, &str)> = HashSet::new();
+    let mut last_alike: Vec<&'a Value> = Vec::new();
+    for mount in first.iter().rev() {
+        let binding = (text(mount, "name"), text(mount, "subPath"));
+        if !bound.contains(&binding) && alike(mount) {
+            bound.insert(binding);
+            last_alike.push(mount);
+        }
     }
-    alike
-        .into_iter()
-        .filter(|mount| {
-            let key = (text(mount, "name"), text(mount, "subPath"));
-            by_binding
-                .get(&key)
-                .and_then(|same| same.last())
-                .is_some_and(|last| std::ptr::eq(*last, *mount))
-        })
-        .collect()
+    last_alike.reverse();
+    last_alike
 }
 
 /// The warning for a sidecar of a Pod whose containers mount workspaces: which of them reach a Task's own
@@ -466,6 +450,34 @@ mod tests {
                 mount("ws-1bcf2", "/workspace/source"),
                 mount("ws-20573", "/workspace/cache")
             ]
+        );
+    }
+
+    /// What the steps share is decided on whole mounts: a field that differs (`readOnly`, `subPath`)
+    /// makes two mounts of one volume and path different ones.
+    #[rstest::rstest]
+    #[case::alike(json!([mount("ws-1bcf2", "/w")]), json!([mount("ws-1bcf2", "/w")]), json!([mount("ws-1bcf2", "/w")]))]
+    #[case::read_only_in_one_step(
+        json!([mount("ws-1bcf2", "/w")]),
+        json!([{"name": "ws-1bcf2", "mountPath": "/w", "readOnly": true}]),
+        json!([]))]
+    #[case::one_path_other_sub_paths(
+        json!([{"name": "ws-1bcf2", "mountPath": "/w", "subPath": "a"}, {"name": "ws-1bcf2", "mountPath": "/w", "subPath": "b"}]),
+        json!([{"name": "ws-1bcf2", "mountPath": "/w", "subPath": "c"}, {"name": "ws-1bcf2", "mountPath": "/w", "subPath": "a"}]),
+        json!([{"name": "ws-1bcf2", "mountPath": "/w", "subPath": "a"}]))]
+    #[case::last_alike_of_a_binding(
+        json!([mount("ws-1bcf2", "/a"), mount("ws-1bcf2", "/b"), mount("ws-1bcf2", "/c")]),
+        json!([mount("ws-1bcf2", "/b"), mount("ws-1bcf2", "/a")]),
+        json!([mount("ws-1bcf2", "/b")]))]
+    #[case::two_volumes_in_the_steps_order(
+        json!([mount("ws-20573", "/c"), mount("ws-1bcf2", "/w")]),
+        json!([mount("ws-1bcf2", "/w"), mount("ws-20573", "/c")]),
+        json!([mount("ws-20573", "/c"), mount("ws-1bcf2", "/w")]))]
+    fn steps_share_whole_mounts(#[case] one: Value, #[case] two: Value, #[case] shared: Value) {
+        let found = view(vec![one, two], vec![], None).shared;
+        assert_eq!(
+            Value::from(found.into_iter().cloned().collect::<Vec<_>>()),
+            shared
         );
     }
 

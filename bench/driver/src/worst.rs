@@ -378,16 +378,29 @@ fn default_references() -> Value {
 /// Two steps that mount the workspace volume at as many paths as the object holds, and a sidecar that
 /// lists the workspace: which mounts all steps share, and where the listed one goes.
 fn steps_mounting_everywhere() -> Value {
+    steps_mounting(|_, i| json!({"name": "ws-1bcf2", "mountPath": format!("/workspace/p{i}")}))
+}
+
+/// Two steps that mount the workspace volume as often as the object holds, all at one path but each
+/// at a subPath of its own: every mount of one step has its volume and path in the other.
+fn steps_mounting_one_path() -> Value {
+    steps_mounting(
+        |step, i| json!({"name": "ws-1bcf2", "mountPath": "/workspace/p", "subPath": format!("s{step}-{i}")}),
+    )
+}
+
+/// A Pod of two steps with as many workspace mounts (`mount(step, i)`) as the object holds, and a
+/// sidecar that lists the workspace.
+fn steps_mounting(mount: impl Fn(usize, usize) -> Value) -> Value {
     let mut pod = taskrun_pod(
         2,
         0,
         json!({format!("{PREFIX}/test"): "- {name: db, image: postgres, workspaces: [{name: source}]}"}),
     );
-    let mount = |i: usize| json!({"name": "ws-1bcf2", "mountPath": format!("/workspace/p{i}")});
-    let per_step = (OBJECT_LIMIT - 64 * 1024) / 2 / mount(99_999).to_string().len();
+    let per_step = (OBJECT_LIMIT - 64 * 1024) / 2 / mount(1, 99_999).to_string().len();
     for step in 0..2 {
         if let Some(mounts) = pod["spec"]["containers"][step]["volumeMounts"].as_array_mut() {
-            mounts.extend((0..per_step).map(mount));
+            mounts.extend((0..per_step).map(|i| mount(step, i)));
         }
     }
     pod
@@ -545,8 +558,14 @@ pub fn cases() -> Vec<Worst> {
             false,
         ),
         (
-            "Pod: two steps mounting the workspace at 23,000 paths each",
+            "Pod: two steps mounting the workspace at 14,700 paths each",
             admission("Pod", "CREATE", steps_mounting_everywhere(), None),
+            none.clone(),
+            true,
+        ),
+        (
+            "Pod: two steps mounting the workspace 11,200 times each at one path",
+            admission("Pod", "CREATE", steps_mounting_one_path(), None),
             none.clone(),
             true,
         ),

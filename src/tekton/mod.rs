@@ -14,6 +14,8 @@ pub(crate) mod sidecar;
 #[cfg(test)]
 mod sidecar_oracle;
 mod sidecar_type;
+#[cfg(test)]
+mod strict;
 pub(crate) mod variables;
 pub mod workspaces;
 

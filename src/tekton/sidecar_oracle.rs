@@ -22,7 +22,8 @@ use super::sidecar::{FIELDS, parse};
 use super::sidecar_type::SIDECAR;
 use crate::support::error::FieldError;
 use crate::support::shape::{Presence, Shape, Struct};
-use crate::support::strict;
+
+use super::strict;
 
 /// The Sidecar as the policy typed it before: k8s-openapi's types for the Kubernetes parts.
 #[derive(Debug, Serialize, Deserialize)]

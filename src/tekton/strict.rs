@@ -1,6 +1,6 @@
 //! A serde `Deserializer` over a JSON value that records every mapping key the target type does not know:
 //! how the policy read a declared sidecar before `shape.rs`, kept as the oracle that reading is held to
-//! (`tekton/sidecar_oracle.rs`), with k8s-openapi's types.
+//! (`sidecar_oracle.rs`, its only user: this is test code), with k8s-openapi's types.
 //!
 //! k8s-openapi's types skip unknown keys silently, so `env: [{name: A, valeu: "1"}]` would lose its value
 //! without a word. Every derived or generated struct names its fields when it calls `deserialize_struct`;

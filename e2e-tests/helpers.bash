@@ -69,7 +69,9 @@ assert_settings_invalid() {
 # without the sidecar, carrying the declaration (and what the policy carries from the TaskRun).
 conformance_request() {
   local case="test_data/conformance/$1.json"
-  jq --argjson c "$(cat "$case")" '{uid: "conformance", kind: {group: "", version: "v1", kind: "Pod"}, operation: "CREATE",
+  jq --argjson c "$(cat "$case")" '{uid: "conformance", kind: {group: "", version: "v1", kind: "Pod"},
+    resource: {group: "", version: "v1", resource: "pods"}, operation: "CREATE",
+    userInfo: {username: "system:serviceaccount:tekton-pipelines:tekton-pipelines-controller"},
     object: (.without | .metadata.annotations["pipelinerun-sidecars.io/all-tasks"] = $c.declaration
       | if $c.context then .metadata.annotations["pipelinerun-sidecars.io/taskrun.json"] = ($c.context | tojson) else . end)}' "$case"
 }

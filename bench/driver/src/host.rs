@@ -1,46 +1,16 @@
-//! Hosting a Kubewarden waPC policy the way policy-server does: `wasmtime-provider`, the engine of
-//! Kubewarden's policy-evaluator, with WASI, the module compiled once and every evaluation in a fresh
-//! instance (`WasmtimeEngineProviderPre::rehydrate`). The e2e runner has a host of its own, lighter to
-//! build (`e2e-tests/runner/src/lib.rs`); the figures here are measured on the one policy-server uses.
+//! What the benchmarks add to the policy host they share with the e2e runner (`kwctl_runner`, in
+//! `e2e-tests/runner`: wasmtime with Cranelift, the module compiled once and every evaluation in a fresh
+//! instance, as policy-server evaluates): the host's work on the answer, and the page faults.
 
-use std::error::Error;
-
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use base64::Engine;
 use serde_json::Value;
-use wapc::{WapcHost, WasiParams};
-use wasmtime_provider::WasmtimeEngineProviderBuilder;
 
-/// A compiled policy, ready to be instantiated for each call.
-pub use wasmtime_provider::WasmtimeEngineProviderPre as Compiled;
+pub use kwctl_runner::{Compiled, call, call_on, instance};
 
 /// Compiles `module` for repeated evaluation, without a cache: the compile time is measured too.
 pub fn compile(module: &[u8]) -> Result<Compiled> {
-    WasmtimeEngineProviderBuilder::new()
-        .module_bytes(module)
-        .wasi_params(WasiParams::default())
-        .build_pre()
-        .map_err(|err| anyhow!("cannot compile the policy: {err}"))
-}
-
-/// A running instance of a policy, kept for many calls: what a host that reuses instances pays.
-pub fn instance(policy: &Compiled) -> Result<WapcHost> {
-    let engine = policy
-        .rehydrate(None)
-        .map_err(|err| anyhow!("cannot instantiate the policy: {err}"))?;
-    WapcHost::new(Box::new(engine), Some(Box::new(host_callback)))
-        .map_err(|err| anyhow!("cannot start the policy: {err}"))
-}
-
-/// One waPC call on a fresh instance, as policy-server makes every evaluation.
-pub fn call(policy: &Compiled, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
-    call_on(&instance(policy)?, operation, payload)
-}
-
-/// One waPC call on an instance that already exists.
-pub fn call_on(host: &WapcHost, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
-    host.call(operation, payload)
-        .map_err(|err| anyhow!("{err}"))
+    kwctl_runner::compile(module, None)
 }
 
 /// What policy-evaluator does with a `validate` answer before policy-server sends it
@@ -70,20 +40,4 @@ pub fn minor_faults() -> u64 {
         .and_then(|(_, rest)| rest.split_whitespace().nth(7))
         .and_then(|field| field.parse().ok())
         .unwrap_or(0)
-}
-
-/// The host capabilities a policy may call: logging is dropped; nothing else exists offline.
-fn host_callback(
-    _id: u64,
-    binding: &str,
-    namespace: &str,
-    operation: &str,
-    _payload: &[u8],
-) -> Result<Vec<u8>, Box<dyn Error + Send + Sync>> {
-    match (binding, namespace, operation) {
-        ("kubewarden", "tracing", "log") => Ok(Vec::new()),
-        _ => Err(
-            format!("host capability {binding}/{namespace}/{operation} is not available").into(),
-        ),
-    }
 }

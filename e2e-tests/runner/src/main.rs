@@ -5,8 +5,9 @@
 //! call gets a fresh instance, as policy-server does (`src/lib.rs`); settings are
 //! validated first, and invalid ones print nothing on stdout, `Error: Provided settings are not valid: M`
 //! on stderr (M as the policy wrote it: kwctl's `anyhow!` error, printed by its `main` with `{err:?}`, has
-//! no cause chain), and exit 1; `validate` receives
-//! `{"request": ..., "settings": ...}`; a mutated object becomes a JSONPatch against the request's object
+//! no cause chain), and exit 1; the request file is read into policy-evaluator's `AdmissionRequest`, with
+//! kwctl's errors, and `validate` receives it written out again, as `{"request": ..., "settings": ...}`;
+//! a mutated object becomes a JSONPatch against the request's object
 //! (`json_patch::diff`, base64), and the AdmissionResponse is printed as one line of JSON.
 
 use std::collections::HashMap;
@@ -62,6 +63,66 @@ struct Status {
     code: Option<u16>,
 }
 
+/// policy-evaluator's `AdmissionRequest` (`src/admission_request.rs`), which kwctl reads a request into and
+/// sends the policy written out again: a request without `uid`, `kind`, `resource`, `operation` or
+/// `userInfo` is refused, and the fields it does not name never reach the policy.
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AdmissionRequest {
+    uid: String,
+    kind: GroupVersionKind,
+    resource: GroupVersionResource,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_kind: Option<GroupVersionKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_resource: Option<GroupVersionResource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_sub_resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
+    operation: String,
+    user_info: UserInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old_object: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dry_run: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    options: Option<Value>,
+}
+
+#[derive(Deserialize, Serialize)]
+struct GroupVersionKind {
+    group: String,
+    version: String,
+    kind: String,
+}
+
+#[derive(Deserialize, Serialize)]
+struct GroupVersionResource {
+    group: String,
+    version: String,
+    resource: String,
+}
+
+/// k8s-openapi's `authentication/v1` `UserInfo`: every field optional, written out only when given.
+#[derive(Deserialize, Serialize)]
+struct UserInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extra: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+}
+
 struct Args {
     request_path: Option<String>,
     settings: Value,
@@ -115,25 +176,17 @@ fn run(argv: Vec<String>) -> Result<ExitCode> {
     };
     let text = std::fs::read_to_string(&request_path)
         .with_context(|| format!("cannot read {request_path}"))?;
-    let mut request: Value =
+    let given: Value =
         serde_json::from_str(&text).with_context(|| format!("{request_path} is not JSON"))?;
-    if request.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
-        request = request
-            .get("request")
-            .cloned()
-            .ok_or_else(|| anyhow!("the AdmissionReview has no request"))?;
-    }
-    let uid = request
-        .get("uid")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let request = admission_request(given)?;
+    let uid = request.uid.clone();
+    let request = serde_json::to_value(request)?;
     let payload = serde_json::to_vec(&json!({"request": request, "settings": args.settings}))?;
     let response = match call(&policy, "validate", &payload) {
         Ok(bytes) => {
             let answer: ValidationResponse = serde_json::from_slice(&bytes)
                 .context("validate returned something that is not a ValidationResponse")?;
-            admission_response(uid, request.get("object").filter(|o| !o.is_null()), answer)?
+            admission_response(uid, request.get("object"), answer)?
         }
         Err(err) => AdmissionResponse {
             uid,
@@ -150,6 +203,24 @@ fn run(argv: Vec<String>) -> Result<ExitCode> {
     };
     println!("{}", serde_json::to_string(&response)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The request a file holds, as kwctl's `build_validate_request` reads it (`src/command/run/evaluator.rs`):
+/// an object, the `request` of an AdmissionReview, read into policy-evaluator's `AdmissionRequest`.
+fn admission_request(given: Value) -> Result<AdmissionRequest> {
+    if !given.is_object() {
+        bail!("Invalid request object");
+    }
+    let request = if given.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
+        given
+            .get("request")
+            .cloned()
+            .ok_or_else(|| anyhow!("invalid AdmissionReview object"))?
+    } else {
+        given
+    };
+    serde_json::from_value(request)
+        .map_err(|e| anyhow!("cannot build AdmissionRequest object from given input: {e}"))
 }
 
 /// policy-evaluator's `AdmissionResponse::from_policy_validation_response`.
@@ -262,6 +333,46 @@ mod tests {
 
     fn printed(response: &AdmissionResponse) -> String {
         serde_json::to_string(response).expect("serializes")
+    }
+
+    fn request() -> Value {
+        json!({"uid": "u1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+               "resource": {"group": "", "version": "v1", "resource": "pods"},
+               "operation": "CREATE", "userInfo": {"username": "alice"}, "object": {"kind": "Pod"}})
+    }
+
+    /// A request is read as kwctl reads it, and reaches the policy as kwctl writes it out again.
+    #[test]
+    fn a_request_is_read_as_kwctl_reads_it() {
+        let mut extra = request();
+        extra["somethingElse"] = json!(1);
+        extra["oldObject"] = Value::Null;
+        let read = serde_json::to_value(admission_request(extra).expect("read")).expect("written");
+        assert_eq!(read, request());
+        let review = json!({"kind": "AdmissionReview", "request": request()});
+        let read = serde_json::to_value(admission_request(review).expect("read")).expect("written");
+        assert_eq!(read, request());
+        for (field, refused) in [
+            ("userInfo", "missing field `userInfo`"),
+            ("resource", "missing field `resource`"),
+            ("uid", "missing field `uid`"),
+        ] {
+            let mut without = request();
+            without.as_object_mut().expect("object").remove(field);
+            let error = admission_request(without)
+                .err()
+                .expect("refused")
+                .to_string();
+            assert_eq!(
+                error,
+                format!("cannot build AdmissionRequest object from given input: {refused}")
+            );
+        }
+        let error = admission_request(json!([1]))
+            .err()
+            .expect("refused")
+            .to_string();
+        assert_eq!(error, "Invalid request object");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 # pipelinerun-sidecars: build, test and run the Kubewarden policy.
 #
-#   make run    build the module and evaluate it on the example requests in test_data/
+#   make run    build the module and evaluate it on the example requests in test_data/ (FILE=: yours)
+#   make request FILE=my-pipelinerun.yaml   the AdmissionRequest that creates it, for kwctl run
 #   make test   everything CI runs: fmt check, clippy, unit tests, wasm build, e2e suite, the Tekton
 #               oracle (Go), browser tests
 #   make web    build the browser playground in web/
@@ -28,6 +29,10 @@ BENCH_SRCS   += $(POLICY_SOURCES)
 # `make run` and the e2e suite use kwctl when it is on PATH (on the annotated module, which carries the
 # metadata kwctl needs to let a policy mutate), and the in-repo runner otherwise; KWCTL=... chooses.
 KWCTL ?= $(shell command -v kwctl)
+# The e2e suite passes its KWCTL on to the make it runs: the in-repo runner is no kwctl.
+ifneq ($(filter %kwctl-runner,$(KWCTL)),)
+  KWCTL :=
+endif
 ifeq ($(KWCTL),)
   KWCTL_BIN  := $(abspath $(RUNNER))
   RUN_NEEDS  := $(RUNNER)
@@ -38,7 +43,7 @@ else
   RUN_POLICY := annotated-policy.wasm
 endif
 
-.PHONY: all run test fmt lint unit-tests e2e-tests oracle-tests wasm-target push bench clean web web-target web-tests chromium deploy-manifests e2e-registry
+.PHONY: all run request test fmt lint unit-tests e2e-tests oracle-tests wasm-target push bench clean web web-target web-tests chromium deploy-manifests e2e-registry
 
 all: policy.wasm
 
@@ -191,14 +196,31 @@ oracle-tests: policy.wasm
 
 test: fmt lint unit-tests e2e-tests oracle-tests web-tests
 
-# Prints, for each example request, the decision and the decoded JSONPatch.
-run: $(RUN_POLICY) $(RUN_NEEDS)
+# Prints, for each example request, the decision, the decoded JSONPatch and the warnings; with FILE=, for
+# that file only (a manifest, made into the request that creates it, or an AdmissionRequest), under
+# SETTINGS (deploy/settings.yaml unless given).
+DECISION := if .allowed then (if .patch then "allowed, patched:\n" + (.patch | @base64d | fromjson | map(tojson) | join("\n")) else "allowed, unchanged" end) else "REJECTED: " + .status.message end, (.warnings // [] | .[] | "warning: " + .)
+SETTINGS ?= deploy/settings.yaml
+run: $(RUN_POLICY) $(RUN_NEEDS) $(if $(FILE),$(RUNNER))
+ifdef FILE
+	@request="$$(mktemp)"; trap 'rm -f "$$request"' EXIT; \
+	if jq -e 'has("uid") and has("operation")' "$(FILE)" >/dev/null 2>&1; then cp "$(FILE)" "$$request"; \
+	else $(RUNNER) request "$(FILE)" >"$$request"; fi; \
+	$(KWCTL_BIN) run -r "$$request" --settings-path "$(SETTINGS)" $(RUN_POLICY) | jq -r '$(DECISION)'
+else
 	@for example in $(EXAMPLES); do \
 	  request=$${example%%@*}; settings=$${example#*@}; [ "$$settings" = "$$example" ] && settings=""; \
 	  echo "=== $$request$${settings:+ (settings: $$settings)}"; \
 	  $(KWCTL_BIN) run -r test_data/$$request $${settings:+--settings-path test_data/$$settings} $(RUN_POLICY) \
-	    | jq -r 'if .allowed then (if .patch then "allowed, patched:\n" + (.patch | @base64d | fromjson | map(tojson) | join("\n")) else "allowed, unchanged" end) else "REJECTED: " + .status.message end'; \
+	    | jq -r '$(DECISION)'; \
 	done
+endif
+
+# The AdmissionRequest that creates the object in FILE (YAML or JSON), for `kwctl run` with no cluster:
+# make request FILE=my-pipelinerun.yaml > request.json
+request:
+	@$(MAKE) --no-print-directory -s $(RUNNER) >&2
+	@$(RUNNER) request "$(FILE)"
 
 # request[@settings]: the TEP example in order (PipelineRun, its TaskRun from a hub taskRef, its Pod),
 # then the other shapes the policy handles.

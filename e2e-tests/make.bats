@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# The Makefile's user-facing commands, as the README writes them, dry-run (make -n): what they would run.
+# The Makefile's user-facing commands, as the README writes them: dry-run (make -n) where they publish,
+# run where they only read.
 
 @test "make push without SOURCES gives kwctl no --sources-path" {
   run make -n push REGISTRY=registry.example.com/policies
@@ -13,4 +14,41 @@
   [ "$status" -eq 0 ]
   grep -qxF 'kwctl push --sources-path sources.yml -o text \' <<<"$output"
   grep -qE '^cargo build --locked --target wasm32-wasip1 --release -p pipelinerun-sidecars$' <<<"$output"
+}
+
+# readme_block HEADING_TEXT: the first ```sh block after the line of README.md that holds HEADING_TEXT.
+readme_block() {
+  awk -v start="$1" 'index($0, start) { found = 1 } found && /^```sh$/ { inside = 1; next }
+    inside && /^```$/ { exit } inside { print }' README.md
+}
+
+@test "the README's offline recipe runs as written, on the TEP's own PipelineRun" {
+  cd "$BATS_TEST_DIRNAME/.."
+  local block
+  block="$(readme_block "Try it offline first")"
+  [ "$(wc -l <<<"$block")" -eq 3 ]
+  cp web/examples/tep-golang-test/pipelinerun.yaml "$BATS_TEST_TMPDIR/my-pipelinerun.yaml"
+  kwctl() { "${KWCTL:-kwctl}" "$@"; }
+  # The user's file names, here in the test's directory; kwctl and the module are the suite's.
+  block="$(sed -e "s#my-pipelinerun.yaml#$BATS_TEST_TMPDIR/my-pipelinerun.yaml#g" \
+    -e "s#request.json#$BATS_TEST_TMPDIR/request.json#g" -e "s#annotated-policy.wasm#${POLICY:-policy.wasm}#" <<<"$block")"
+  run bash -c "$(declare -f kwctl); KWCTL='${KWCTL:-kwctl}'; set -e; $block"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  # make run: accepted unchanged (the sidecar is injected later, into the TaskRun's Pod).
+  [ "${lines[0]}" = "allowed, unchanged" ]
+  # kwctl run on the request make request wrote: the same decision, as one AdmissionResponse.
+  [ "$(jq -r '.uid, .allowed' <<<"${lines[-1]}" | paste -sd' ')" = "offline-request true" ]
+  [ "$(jq -r '.resource.resource' "$BATS_TEST_TMPDIR/request.json")" = "pipelineruns" ]
+}
+
+@test "make run FILE= prints a refusal's message and make request refuses what is not an object" {
+  cd "$BATS_TEST_DIRNAME/.."
+  run make -s run FILE=web/examples/misspelled-field/pipelinerun.yaml
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == 'REJECTED: pipelinerun-sidecars: annotation "pipelinerun-sidecars.io/test", sidecar "postgres": imgae: unknown field; did you mean "image"?' ]]
+  echo 'spec: {}' >"$BATS_TEST_TMPDIR/not-an-object.yaml"
+  run make -s request FILE="$BATS_TEST_TMPDIR/not-an-object.yaml"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"a Kubernetes object needs a kind and an apiVersion"* ]]
 }

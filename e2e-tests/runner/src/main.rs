@@ -19,7 +19,9 @@ use kwctl_runner::{call, compile};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-const USAGE: &str = "usage: kwctl-runner run [--request-path FILE] [--settings-json JSON | --settings-path FILE] POLICY.wasm";
+mod request;
+
+const USAGE: &str = "usage: kwctl-runner run [--request-path FILE] [--settings-json JSON | --settings-path FILE] POLICY.wasm\n       kwctl-runner request MANIFEST.yaml (prints the AdmissionRequest that creates it)";
 
 /// What a policy's `validate` returns (kubewarden-policy-sdk's `ValidationResponse`).
 #[derive(Deserialize)]
@@ -140,6 +142,12 @@ fn main() -> ExitCode {
 }
 
 fn run(argv: Vec<String>) -> Result<ExitCode> {
+    if let [command, manifest] = argv.as_slice()
+        && command == "request"
+    {
+        println!("{:#}", request::for_file(manifest)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let args = parse_args(argv)?;
     let module = std::fs::read(&args.policy)
         .with_context(|| format!("cannot read policy {}", args.policy))?;

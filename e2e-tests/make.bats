@@ -32,7 +32,8 @@ readme_block() {
   # The user's file names, here in the test's directory; kwctl and the module are the suite's.
   block="$(sed -e "s#my-pipelinerun.yaml#$BATS_TEST_TMPDIR/my-pipelinerun.yaml#g" \
     -e "s#request.json#$BATS_TEST_TMPDIR/request.json#g" -e "s#annotated-policy.wasm#${POLICY:-policy.wasm}#" <<<"$block")"
-  run bash -c "$(declare -f kwctl); KWCTL='${KWCTL:-kwctl}'; set -e; $block"
+  # As a user runs it: not inside `make e2e-tests`, whose make would say which directory it enters.
+  run env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL bash -c "$(declare -f kwctl); KWCTL='${KWCTL:-kwctl}'; set -e; $block"
   echo "$output"
   [ "$status" -eq 0 ]
   # make run: accepted unchanged (the sidecar is injected later, into the TaskRun's Pod).

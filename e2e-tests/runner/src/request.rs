@@ -15,7 +15,7 @@ pub fn for_file(path: &str) -> Result<Value> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
     let object: Value = serde_saphyr::from_str(&text)
         .with_context(|| format!("{path} is not one YAML or JSON document"))?;
-    for_object(object).with_context(|| format!("{path}"))
+    for_object(object).with_context(|| path.to_string())
 }
 
 fn for_object(object: Value) -> Result<Value> {
@@ -86,7 +86,7 @@ mod tests {
 
     #[test]
     fn something_that_is_not_an_object_is_refused() {
-        let error = for_object(json!({"spec": {}})).err().expect("refused");
+        let error = for_object(json!({"spec": {}})).expect_err("refused");
         assert_eq!(
             error.to_string(),
             "a Kubernetes object needs a kind and an apiVersion"

@@ -54,10 +54,10 @@ policy.wasm: $(POLICY_SOURCES) | wasm-target
 	cargo build --locked --target $(TARGET) --release -p pipelinerun-sidecars
 	cp $(WASM_OUT) $@
 
-# Needs a real kwctl on PATH (it is not on crates.io): embeds metadata and the README for `kwctl push`.
-annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
+# Needs a real kwctl on PATH (it is not on crates.io): embeds the metadata and the usage text kwctl inspect shows.
+annotated-policy.wasm: policy.wasm policy-metadata.yml docs/usage.md
 	@command -v kwctl >/dev/null || { echo "annotated-policy.wasm needs kwctl on PATH: https://github.com/kubewarden/kubewarden-controller/releases" >&2; exit 2; }
-	kwctl annotate -m policy-metadata.yml -u README.md -o $@ policy.wasm
+	kwctl annotate -m policy-metadata.yml -u docs/usage.md -o $@ policy.wasm
 
 # make push REGISTRY=ghcr.io/acme/policies: publish the annotated module as <REGISTRY>/pipelinerun-sidecars:v<version>.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
@@ -157,7 +157,7 @@ fmt:
 
 # Writes deploy/settings.yaml into the four policy manifests of deploy/ (tests/packaging.rs checks them).
 deploy-manifests:
-	bash deploy/render.sh
+	bash deploy/render.sh $(MODULE)
 
 # The second run checks the domain crate as the playground builds it, without the waPC front end.
 lint:

@@ -89,20 +89,20 @@ func check(t *testing.T, c Case) {
 	}
 }
 
-// TestDifferencesAreDocumented holds the list to the README, which explains each difference to users.
+// TestDifferencesAreDocumented holds the list to docs/tekton.md, which explains each difference to users.
 func TestDifferencesAreDocumented(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/tekton.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range Differences {
 		if !strings.Contains(string(readme), "| `"+d.Name+"` |") {
-			t.Errorf("README.md has no row for the difference %q", d.Name)
+			t.Errorf("docs/tekton.md has no row for the difference %q", d.Name)
 		}
 	}
 }
 
-// TestASharedWorkspaceReachesAPodLevelSidecar pins what the README's Compatibility table promises on
+// TestASharedWorkspaceReachesAPodLevelSidecar pins what the Compatibility table (docs/tekton.md) promises on
 // every release the oracle runs: a workspace that two steps share reaches a Pod-level sidecar exactly as
 // it reaches a Task's own, whether Tekton named its volume by a hash (v0.59 on) or at random (before).
 func TestASharedWorkspaceReachesAPodLevelSidecar(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Difference is one way the policy's Pod may differ from Tekton's, documented in the README
+// Difference is one way the policy's Pod may differ from Tekton's, documented in docs/tekton.md
 // ("Differences from a Task's own sidecar") with its reason. A case shows it only when Applies says the
 // case can, and then only at the paths Paths matches; Warning, when set, is the admission warning the
 // policy must give with it, so that the difference is never silent.

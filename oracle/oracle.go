@@ -136,7 +136,7 @@ func (c Case) settings() map[string]any {
 	if c.Settings != nil {
 		return c.Settings
 	}
-	// The admin keeps injectAs in step with what Tekton does (README, "Settings"): native sidecars when
+	// The admin keeps injectAs in step with what Tekton does (docs/settings.md): native sidecars when
 	// enable-kubernetes-sidecar is on and Kubernetes is 1.29 or later (pkg/pod IsNativeSidecarSupport).
 	injectAs := "container"
 	if c.Cluster.native() {
@@ -210,7 +210,7 @@ func withTypeMeta(body []byte, apiVersion, kind string) []byte {
 }
 
 // PolicyAnnotations are the annotations the policy itself writes on the objects it admits: they are
-// the record of what it did (README, "Warnings and audit annotations"), not part of the Pod Tekton
+// the record of what it did (docs/settings.md, "Warnings and audit annotations"), not part of the Pod Tekton
 // builds, so the comparison leaves them out.
 var PolicyAnnotations = []string{Prefix + "/injected", Prefix + "/taskrun.json"}
 

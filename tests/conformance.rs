@@ -227,7 +227,7 @@ fn every_difference_is_documented_and_used() {
         .flat_map(|(_, case)| case["differences"].as_array().cloned().unwrap_or_default())
         .filter_map(|d| d.as_str().map(str::to_string))
         .collect();
-    let readme = std::fs::read_to_string("README.md").expect("README");
+    let readme = std::fs::read_to_string("docs/tekton.md").expect("docs/tekton.md");
     for (difference, _) in DIFFERENCES {
         assert!(
             used.iter().any(|u| u == difference),
@@ -235,7 +235,7 @@ fn every_difference_is_documented_and_used() {
         );
         assert!(
             readme.contains(&format!("`{difference}`")),
-            "README.md does not explain {difference}"
+            "docs/tekton.md does not explain {difference}"
         );
     }
 }

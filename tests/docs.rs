@@ -5,7 +5,12 @@
 
 // Test code: a failed expectation is the test failing, not a trapped module. clippy.toml allows this
 // inside #[test] functions; the helpers here are outside them.
-#![allow(clippy::panic, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
 
 use std::path::{Path, PathBuf};
 

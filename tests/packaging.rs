@@ -416,7 +416,12 @@ fn the_release_workflow_pushes_where_the_readme_installs_from() {
         .flat_map(|job| job["steps"].as_array().cloned().unwrap_or_default())
         .filter_map(|step| step["run"].as_str().map(str::to_string))
         .filter_map(|line| line.strip_prefix("make ").map(str::to_string))
-        .flat_map(|targets| targets.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|targets| {
+            targets
+                .split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .collect();
     let makefile = text("Makefile");
     let test = makefile
@@ -424,9 +429,16 @@ fn the_release_workflow_pushes_where_the_readme_installs_from() {
         .find_map(|line| line.strip_prefix("test:"))
         .expect("a test target");
     for target in test.split_whitespace() {
-        assert!(run.iter().any(|r| r == target), "no CI job runs make {target}");
+        assert!(
+            run.iter().any(|r| r == target),
+            "no CI job runs make {target}"
+        );
     }
-    assert!(text(".ci/run").lines().any(|line| line.trim() == "make test"));
+    assert!(
+        text(".ci/run")
+            .lines()
+            .any(|line| line.trim() == "make test")
+    );
     let repo = yaml("artifacthub-repo.yml");
     assert!(repo["owners"].is_array());
 }

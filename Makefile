@@ -73,11 +73,14 @@ push: annotated-policy.wasm
 e2e-registry: policy.wasm
 	bash e2e-tests/registry.sh
 
+# cargo leaves a binary it finds up to date untouched: touch it, or make would call cargo every time.
 $(RUNNER): $(RUNNER_SRCS)
 	cargo build --locked -p kwctl-runner --profile runner
+	@touch $@
 
 $(BENCH): $(BENCH_SRCS)
 	cargo build --locked -p policy-bench --profile runner
+	@touch $@
 
 # The floor the benchmarks compare with: a waPC policy that parses the request envelope and accepts.
 baseline.wasm: bench/baseline/src/lib.rs bench/baseline/Cargo.toml Cargo.lock | wasm-target
@@ -198,7 +201,7 @@ test: fmt lint unit-tests e2e-tests oracle-tests web-tests
 
 # Prints, for each example request, the decision, the decoded JSONPatch and the warnings; with FILE=, for
 # that file only (a manifest, made into the request that creates it, or an AdmissionRequest), under
-# SETTINGS (deploy/settings.yaml unless given).
+# SETTINGS (deploy/settings.yaml unless given), and fails when the policy refuses it.
 DECISION := if .allowed then (if .patch then "allowed, patched:\n" + (.patch | @base64d | fromjson | map(tojson) | join("\n")) else "allowed, unchanged" end) else "REJECTED: " + .status.message end, (.warnings // [] | .[] | "warning: " + .)
 SETTINGS ?= deploy/settings.yaml
 run: $(RUN_POLICY) $(RUN_NEEDS) $(if $(FILE),$(RUNNER))
@@ -206,7 +209,8 @@ ifdef FILE
 	@request="$$(mktemp)"; trap 'rm -f "$$request"' EXIT; \
 	if jq -e 'has("uid") and has("operation")' "$(FILE)" >/dev/null 2>&1; then cp "$(FILE)" "$$request"; \
 	else $(RUNNER) request "$(FILE)" >"$$request"; fi; \
-	$(KWCTL_BIN) run -r "$$request" --settings-path "$(SETTINGS)" $(RUN_POLICY) | jq -r '$(DECISION)'
+	response="$$($(KWCTL_BIN) run -r "$$request" --settings-path "$(SETTINGS)" $(RUN_POLICY))"; \
+	jq -r '$(DECISION)' <<<"$$response"; jq -e .allowed <<<"$$response" >/dev/null
 else
 	@for example in $(EXAMPLES); do \
 	  request=$${example%%@*}; settings=$${example#*@}; [ "$$settings" = "$$example" ] && settings=""; \

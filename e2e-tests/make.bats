@@ -46,10 +46,10 @@ readme_block() {
   [ "$(jq -r '.resource.resource' "$BATS_TEST_TMPDIR/request.json")" = "pipelineruns" ]
 }
 
-@test "make run FILE= prints a refusal's message and make request refuses what is not an object" {
+@test "make run FILE= prints a refusal's message and fails; make request refuses what is not an object" {
   cd "$BATS_TEST_DIRNAME/.."
   run --separate-stderr make -s run FILE=web/examples/misspelled-field/pipelinerun.yaml
-  [ "$status" -eq 0 ]
+  [ "$status" -ne 0 ]
   grep -qxF 'REJECTED: pipelinerun-sidecars: annotation "pipelinerun-sidecars.io/test", sidecar "postgres": imgae: unknown field; did you mean "image"?' <<<"$output"
   echo 'spec: {}' >"$BATS_TEST_TMPDIR/not-an-object.yaml"
   run make -s request FILE="$BATS_TEST_TMPDIR/not-an-object.yaml"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deploy/render.sh [MODULE] (make deploy-manifests [MODULE=registry://...]): writes deploy/settings.yaml
-# into the `settings:` of the four policy manifests, its annotationPrefix into the mutating policies'
-# matchConditions, and MODULE, when given, into their `module:` (the address of the module you pushed).
+# into the `settings:` of the four policy manifests, its annotationPrefix into their matchConditions, and
+# MODULE, when given, into their `module:` (the address of the module you pushed).
 # Everything else above `  settings:` in a manifest is kept as it is.
 set -euo pipefail
 module="${1:-}"

@@ -1,7 +1,8 @@
-//! The mutating policies' `matchConditions` (deploy/*/inject-taskruns-and-pods.yaml), evaluated by a CEL
-//! interpreter on every request of `test_data/`: the API server skips the policy where they are false, so
-//! they must be false only where the policy would have accepted the request untouched anyway, and true for
-//! every TaskRun and TaskRun Pod that declares sidecars.
+//! The policies' `matchConditions` (deploy/*/*.yaml), evaluated by a CEL interpreter on every request of
+//! `test_data/`: the API server skips the policy where they are false, so they must be false only where
+//! the policy would have accepted the request untouched (and, for PipelineRuns, without a warning)
+//! anyway, and true for every TaskRun and TaskRun Pod that declares sidecars, and every PipelineRun that
+//! carries a declaration anywhere.
 
 // Test code: a failed expectation is the test failing, not a trapped module.
 #![allow(
@@ -12,7 +13,7 @@
 )]
 
 use cel::{Context, Program};
-use pipelinerun_sidecars::admission::{Outcome, evaluate};
+use pipelinerun_sidecars::admission::{Outcome, evaluate, verdict};
 use serde_json::{Value, json};
 
 mod common;
@@ -199,4 +200,118 @@ fn a_custom_prefix_is_followed_by_the_rendered_conditions() {
         Ok(Outcome::Mutate(_))
     ));
     assert_eq!(decision(&original, &settings), Ok(Outcome::Accept));
+}
+
+const VALIDATING: [&str; 2] = [
+    "deploy/cluster/validate-pipelineruns.yaml",
+    "deploy/namespaced/validate-pipelineruns.yaml",
+];
+
+/// Whether the validating manifests' rules send `request`: PipelineRun CREATE and UPDATE.
+fn ruled_pipelinerun(request: &Value) -> bool {
+    matches!(request["operation"].as_str(), Some("CREATE" | "UPDATE"))
+        && request["resource"]["resource"] == "pipelineruns"
+        && request["object"]["metadata"]["annotations"]
+            .as_object()
+            .is_none_or(|m| m.values().all(Value::is_string))
+}
+
+/// The annotation maps a PipelineRun's declarations are in: its own, its taskRunSpecs' and its inline
+/// tasks' `taskSpec.metadata`.
+fn declaration_maps(object: &mut Value) -> Vec<&mut serde_json::Map<String, Value>> {
+    // The object's metadata, each taskRunSpecs entry and each inline task's taskSpec: the first holds the
+    // annotations, the others hold them in their metadata.
+    let mut holders: Vec<&mut Value> = Vec::new();
+    let Some(fields) = object.as_object_mut() else {
+        return Vec::new();
+    };
+    for (field, value) in fields.iter_mut() {
+        match field.as_str() {
+            "metadata" => holders.push(value),
+            "spec" => {
+                for (part, inner) in value.as_object_mut().into_iter().flatten() {
+                    match part.as_str() {
+                        "taskRunSpecs" => {
+                            holders.extend(inner.as_array_mut().into_iter().flatten());
+                        }
+                        "pipelineSpec" => holders.extend(
+                            inner
+                                .as_object_mut()
+                                .into_iter()
+                                .flatten()
+                                .filter(|(list, _)| *list == "tasks" || *list == "finally")
+                                .filter_map(|(_, list)| list.as_array_mut())
+                                .flatten()
+                                .filter_map(|task| task.get_mut("taskSpec")),
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    holders
+        .into_iter()
+        .filter_map(|holder| {
+            let holder = match holder.get("metadata") {
+                None => holder,
+                Some(_) => holder.get_mut("metadata")?,
+            };
+            holder.get_mut("annotations")?.as_object_mut()
+        })
+        .collect()
+}
+
+fn declares_anywhere(request: &Value) -> bool {
+    let mut object = request["object"].clone();
+    declaration_maps(&mut object).iter().any(|map| {
+        map.keys()
+            .any(|k| k.starts_with("pipelinerun-sidecars.io/"))
+    })
+}
+
+#[test]
+fn the_validating_policy_sees_every_pipelinerun_that_declares_and_no_other() {
+    for manifest in VALIDATING {
+        let conditions = conditions(&yaml(manifest), None);
+        let (mut stripped, mut sent) = (0, 0);
+        for (name, request, settings) in requests()
+            .into_iter()
+            .filter(|(_, r, _)| ruled_pipelinerun(r))
+        {
+            assert_eq!(
+                matched(&conditions, &request),
+                declares_anywhere(&request),
+                "{manifest}: {name}"
+            );
+            sent += usize::from(matched(&conditions, &request));
+            // The same PipelineRun without its declarations is skipped, and the policy would have
+            // accepted it untouched and without a word.
+            let mut without = request.clone();
+            for map in declaration_maps(&mut without["object"]) {
+                map.retain(|k, _| !k.starts_with("pipelinerun-sidecars.io/"));
+            }
+            if let Some(old) = without.get_mut("oldObject") {
+                for map in declaration_maps(old) {
+                    map.retain(|k, _| !k.starts_with("pipelinerun-sidecars.io/"));
+                }
+            }
+            assert!(!matched(&conditions, &without), "{manifest}: {name}");
+            let payload = serde_json::to_vec(&json!({"request": without, "settings": settings}))
+                .expect("json");
+            let answer = verdict(&payload);
+            assert_eq!(
+                answer.outcome.map_err(|e| e.to_string()),
+                Ok(Outcome::Accept),
+                "{name}"
+            );
+            assert!(answer.warnings.is_empty(), "{name}: {:?}", answer.warnings);
+            stripped += 1;
+        }
+        assert!(
+            sent >= 20 && stripped >= 20,
+            "{manifest}: {sent} sent, {stripped} stripped"
+        );
+    }
 }

@@ -42,7 +42,46 @@ mod guest {
     /// with the warnings `kubectl` prints. The SDK's helpers take no warnings on accept and mutate, and
     /// would hold the object as a tree, so the response is written by `admission`.
     fn validate(payload: &[u8]) -> CallResult {
-        Ok(admission::validation_response(admission::verdict(payload))?)
+        let verdict = admission::verdict_reading(payload, &Host);
+        Ok(admission::validation_response(verdict)?)
+    }
+
+    /// The cluster, through the host's context-aware capability `kubernetes/get_resource` (what the SDK's
+    /// `get_resource` sends, without the SDK's `cluster-context` feature and the Kubernetes types it
+    /// brings). The host answers only for the kinds the policy's metadata lists (`contextAwareResources`)
+    /// and policy-server's service account may read.
+    struct Host;
+
+    /// The host's `GetResourceRequest`.
+    #[derive(serde::Serialize)]
+    struct GetResource<'a> {
+        api_version: &'a str,
+        kind: &'a str,
+        name: &'a str,
+        namespace: &'a str,
+        disable_cache: bool,
+    }
+
+    impl admission::cluster::Cluster for Host {
+        fn get(
+            &self,
+            api_version: &str,
+            kind: &str,
+            namespace: &str,
+            name: &str,
+        ) -> Result<serde_json::Value, String> {
+            let request = GetResource {
+                api_version,
+                kind,
+                name,
+                namespace,
+                disable_cache: false,
+            };
+            let payload = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
+            let answer = guest::host_call("kubewarden", "kubernetes", "get_resource", &payload)
+                .map_err(|e| e.to_string())?;
+            serde_json::from_slice(&answer).map_err(|e| e.to_string())
+        }
     }
 
     /// Load-time settings check. Every problem is a `valid: false` answer with a message, never a guest

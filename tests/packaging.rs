@@ -473,3 +473,51 @@ fn changelog_has_this_version() {
         "CHANGELOG.md has no section for {VERSION}"
     );
 }
+
+/// What the policy reads of the cluster (its metadata's `contextAwareResources`) is what the validating
+/// ClusterAdmissionPolicy declares and what `deploy/rbac.yaml` lets the PolicyServer's account read:
+/// nothing more.
+#[test]
+fn what_the_policy_reads_is_granted_to_its_policy_server_and_nothing_more() {
+    let wanted = yaml("policy-metadata.yml")["contextAwareResources"].clone();
+    let validating = yaml("deploy/cluster/validate-pipelineruns.yaml");
+    assert_eq!(validating["spec"]["contextAwareResources"], wanted);
+    let documents: Vec<Value> = text("deploy/rbac.yaml")
+        .split("\n---\n")
+        .map(|document| serde_saphyr::from_str(document).expect("YAML"))
+        .collect();
+    let of_kind = |kind: &str| {
+        documents
+            .iter()
+            .find(|d| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("deploy/rbac.yaml has no {kind}"))
+    };
+    let rules = of_kind("ClusterRole")["rules"].as_array().expect("rules");
+    let wanted = wanted.as_array().expect("a list");
+    assert_eq!(rules.len(), wanted.len());
+    for resource in wanted {
+        let api_version = resource["apiVersion"].as_str().expect("apiVersion");
+        let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
+        let plural = format!(
+            "{}s",
+            resource["kind"].as_str().expect("kind").to_lowercase()
+        );
+        assert!(
+            rules
+                .iter()
+                .any(|rule| rule["apiGroups"] == serde_json::json!([group])
+                    && rule["resources"] == serde_json::json!([plural])
+                    && rule["verbs"] == serde_json::json!(["get", "list", "watch"])),
+            "deploy/rbac.yaml does not let policy-server read {plural}.{group}"
+        );
+    }
+    let account = of_kind("ServiceAccount");
+    let server = yaml("deploy/policy-server.yaml");
+    assert_eq!(
+        server["spec"]["serviceAccountName"],
+        account["metadata"]["name"]
+    );
+    let subject = &of_kind("ClusterRoleBinding")["subjects"][0];
+    assert_eq!(subject["name"], account["metadata"]["name"]);
+    assert_eq!(subject["namespace"], account["metadata"]["namespace"]);
+}

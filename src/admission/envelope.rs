@@ -33,6 +33,9 @@ pub struct Request<'a> {
     pub kind: GroupVersionKind,
     #[serde(default, deserialize_with = "nullable")]
     pub operation: String,
+    /// The namespace of a namespaced object, which the object's own metadata may leave out on CREATE.
+    #[serde(default)]
+    pub namespace: Option<String>,
     /// Null on DELETE.
     #[serde(default, borrow)]
     pub object: Option<&'a RawValue>,

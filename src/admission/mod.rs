@@ -7,8 +7,10 @@
 //! what was injected ([`marker`]). It hands declarations to injection and validation, and knows nothing of
 //! waPC.
 
+pub mod cluster;
 mod envelope;
 pub mod marker;
+mod pipeline_ref;
 mod response;
 mod verdict;
 
@@ -17,6 +19,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use cluster::{Cluster, Unreadable};
 use envelope::{Envelope, HEAD, METADATA, Metadata};
 pub use response::validation_response;
 pub use verdict::{Mutated, Outcome, Verdict};
@@ -50,11 +53,16 @@ pub fn evaluate(payload: &[u8]) -> Result<Outcome, PolicyError> {
     verdict(payload).outcome
 }
 
-/// Evaluates one `validate` payload, with its warnings.
+/// Evaluates one `validate` payload, with its warnings, reading nothing from a cluster.
 pub fn verdict(payload: &[u8]) -> Verdict {
+    verdict_reading(payload, &Unreadable)
+}
+
+/// Evaluates one `validate` payload, with its warnings, reading what it needs of `cluster`.
+pub fn verdict_reading(payload: &[u8], cluster: &dyn Cluster) -> Verdict {
     let mut warnings = Vec::new();
     let mut audit = BTreeMap::new();
-    let outcome = decide(payload, &mut warnings, &mut audit);
+    let outcome = decide(payload, cluster, &mut warnings, &mut audit);
     Verdict {
         outcome,
         warnings,
@@ -64,6 +72,7 @@ pub fn verdict(payload: &[u8]) -> Verdict {
 
 fn decide(
     payload: &[u8],
+    cluster: &dyn Cluster,
     warnings: &mut Vec<String>,
     audit: &mut BTreeMap<String, String>,
 ) -> Result<Outcome, PolicyError> {
@@ -124,7 +133,7 @@ fn decide(
         settings: &settings,
     };
     match target {
-        Target::PipelineRun => check_pipelinerun(&request, read, warnings),
+        Target::PipelineRun => check_pipelinerun(&request, read, cluster, warnings),
         Target::TaskRun | Target::Pod => inject_into(target, &request, read, warnings, audit),
     }
 }
@@ -155,6 +164,7 @@ fn read_settings(raw: Option<&RawValue>) -> Result<Settings, PolicyError> {
 fn check_pipelinerun(
     request: &envelope::Request<'_>,
     read: Read<'_>,
+    cluster: &dyn Cluster,
     warnings: &mut Vec<String>,
 ) -> Result<Outcome, PolicyError> {
     let Read {
@@ -174,7 +184,20 @@ fn check_pipelinerun(
         .map(|(old, annotations)| pipelinerun::Declarations::of(old, annotations, prefix));
     // A child's keys name its parent's tasks, checked when the parent was created.
     let inherited = metadata.controlled_by_a_pipelinerun();
-    let problems = pipelinerun::check(object, &now, before.as_ref(), settings, inherited, warnings);
+    let namespace = request
+        .namespace
+        .as_deref()
+        .or(metadata.namespace.as_deref());
+    let wanted = !inherited && now.name_tasks(before.as_ref(), prefix);
+    let pipeline = pipeline_ref::spec(object, namespace, cluster, wanted, warnings);
+    let problems = pipelinerun::check(
+        pipeline.as_deref(),
+        &now,
+        before.as_ref(),
+        settings,
+        inherited,
+        warnings,
+    );
     if problems.is_empty() {
         Ok(Outcome::Accept)
     } else {

@@ -16,7 +16,7 @@ use crate::support::k8s::is_dns_label;
 /// but a pipeline of tens of thousands of tasks times as many keys is not.
 pub(super) const MAX_SUGGESTION_CANDIDATES: usize = 500;
 
-/// The names of the tasks and finally tasks of an inline `spec.pipelineSpec`, in order and as a set.
+/// The names of the tasks and finally tasks of a pipeline, in order and as a set.
 pub(super) struct PipelineTasks<'a> {
     pub(super) names: Vec<&'a str>,
     pub(super) set: BTreeSet<&'a str>,
@@ -27,9 +27,8 @@ pub(super) struct PipelineTasks<'a> {
 }
 
 impl<'a> PipelineTasks<'a> {
-    /// None with a `pipelineRef`, whose tasks are not known at admission.
-    pub(super) fn of(pipelinerun: &'a Value) -> Option<Self> {
-        let spec = pipelinerun.pointer("/spec/pipelineSpec")?;
+    /// The tasks of the pipeline `spec` (a PipelineRun's `pipelineSpec`, or a Pipeline's `spec`).
+    pub(super) fn of(spec: &'a Value) -> Self {
         let tasks = || {
             ["tasks", "finally"]
                 .iter()
@@ -50,12 +49,12 @@ impl<'a> PipelineTasks<'a> {
                 Some((name, own))
             })
             .collect();
-        Some(PipelineTasks {
+        PipelineTasks {
             names,
             set,
             sidecars,
             listing: OnceCell::new(),
-        })
+        }
     }
 }
 

@@ -24,6 +24,7 @@ use crate::declaration::{self, ALL_TASKS};
 use crate::settings::Settings;
 use crate::support::error::{MAX_LISTED, Problem};
 use crate::support::json::array;
+use crate::support::k8s::is_dns_label;
 
 /// The declarations a PipelineRun gives its tasks: its own annotations, each task's
 /// `spec.taskRunSpecs[].metadata.annotations`, and the annotations of each inline task's
@@ -135,6 +136,18 @@ impl<'a> Declarations<'a> {
         own.chain(per_task).chain(per_task_spec)
     }
 
+    /// Whether a key that differs from `before` (every key, without it) names a pipeline task rather than
+    /// all of them: only then does the pipeline's list of tasks matter.
+    pub fn name_tasks(&self, before: Option<&Declarations<'_>>, prefix: &str) -> bool {
+        self.entries().any(|(origin, key, value)| {
+            let suffix = key
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_prefix('/'));
+            suffix.is_some_and(|suffix| suffix != ALL_TASKS && is_dns_label(suffix))
+                && before.is_none_or(|old| old.get(origin, key) != Some(value))
+        })
+    }
+
     /// The tasks with annotations of their own.
     fn tasks_with_their_own(&self) -> impl Iterator<Item = &'a str> + '_ {
         self.per_task
@@ -145,11 +158,12 @@ impl<'a> Declarations<'a> {
 }
 
 /// Every problem with the declarations of a PipelineRun (empty: it is fine), and the warnings about those
-/// that are valid but risky. With `before` (an UPDATE), only the declarations that differ from it are
-/// checked. `inherited`: the annotations are a parent PipelineRun's, so a key may name a task of the
-/// parent's pipeline rather than of this one.
+/// that are valid but risky. `pipeline` is the spec of the pipeline it runs, when it is known (inline, or
+/// read from the cluster): keys must name its tasks. With `before` (an UPDATE), only the declarations that
+/// differ from it are checked. `inherited`: the annotations are a parent PipelineRun's, so a key may name a
+/// task of the parent's pipeline rather than of this one.
 pub fn check(
-    pipelinerun: &Value,
+    pipeline: Option<&Value>,
     now: &Declarations<'_>,
     before: Option<&Declarations<'_>>,
     settings: &Settings,
@@ -159,7 +173,7 @@ pub fn check(
     let mut warned = Warned::new(warnings);
     let mut warn = |line: String| warned.push(line);
     let prefix = &settings.annotation_prefix;
-    let tasks = PipelineTasks::of(pipelinerun);
+    let tasks = pipeline.map(PipelineTasks::of);
     let mut problems = Unique::default();
     let own_tasks = tasks.as_ref().filter(|_| !inherited);
     let mut named = checked_keys(now, before, own_tasks, prefix, &mut problems);
@@ -340,7 +354,7 @@ mod tests {
             old.map(|old| Declarations::of(old, &old_annotations, "pipelinerun-sidecars.io"));
         let mut warnings = Vec::new();
         let problems = check(
-            pipelinerun,
+            pipelinerun.pointer("/spec/pipelineSpec"),
             &now,
             before.as_ref(),
             &Settings::default(),

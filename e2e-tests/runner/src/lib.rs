@@ -5,6 +5,7 @@
 
 use std::error::Error;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use wapc::{WapcHost, WasiParams};
@@ -13,6 +14,10 @@ use wasmtime_provider::WasmtimeEngineProviderBuilder;
 
 /// A policy compiled for repeated evaluation.
 pub use wasmtime_provider::WasmtimeEngineProviderPre as Compiled;
+
+pub mod session;
+
+use session::Session;
 
 /// Compiles `module`. With `cache`, the compiled code is kept in that directory, keyed by the module's
 /// bytes and this wasmtime's version, as kwctl keeps it; a benchmark of compile time passes none.
@@ -63,13 +68,39 @@ pub fn call(policy: &Compiled, operation: &str, payload: &[u8]) -> Result<Vec<u8
     call_on(&instance(policy)?, operation, payload)
 }
 
+/// One waPC call on a fresh instance whose context-aware capabilities `session` answers (kwctl's
+/// `--allow-context-aware --replay-host-capabilities-interactions`).
+pub fn call_replaying(
+    policy: &Compiled,
+    operation: &str,
+    payload: &[u8],
+    session: Arc<Session>,
+) -> Result<Vec<u8>> {
+    call_on(&instance_with(policy, Some(session))?, operation, payload)
+}
+
 /// A running instance of a policy, which may be kept for many calls (what a host that reuses instances
 /// pays, for the benchmarks).
 pub fn instance(policy: &Compiled) -> Result<WapcHost> {
+    instance_with(policy, None)
+}
+
+fn instance_with(policy: &Compiled, session: Option<Arc<Session>>) -> Result<WapcHost> {
     let engine = policy
         .rehydrate(None)
         .map_err(|err| anyhow!("cannot instantiate the policy: {err}"))?;
-    WapcHost::new(Box::new(engine), Some(Box::new(host_callback)))
+    let callback =
+        move |id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
+            host_callback(
+                session.as_deref(),
+                id,
+                binding,
+                namespace,
+                operation,
+                payload,
+            )
+        };
+    WapcHost::new(Box::new(engine), Some(Box::new(callback)))
         .map_err(|err| anyhow!("cannot start the policy: {err}"))
 }
 
@@ -80,16 +111,21 @@ pub fn call_on(host: &WapcHost, operation: &str, payload: &[u8]) -> Result<Vec<u
 }
 
 /// The host capabilities a policy may call. Logging is accepted and dropped (kwctl prints it on stderr,
-/// which the tests discard); the cluster and registry capabilities do not exist offline.
+/// which the tests discard); the cluster's are answered by a recorded `session`, when there is one; the
+/// registry's do not exist offline.
 fn host_callback(
+    session: Option<&Session>,
     _id: u64,
     binding: &str,
     namespace: &str,
     operation: &str,
-    _payload: &[u8],
+    payload: &[u8],
 ) -> Result<Vec<u8>, Box<dyn Error + Send + Sync>> {
-    match (binding, namespace, operation) {
-        ("kubewarden", "tracing", "log") => Ok(Vec::new()),
+    match (binding, namespace, operation, session) {
+        ("kubewarden", "tracing", "log", _) => Ok(Vec::new()),
+        ("kubewarden", "kubernetes", operation, Some(session)) => session
+            .answer(operation, payload)
+            .map_err(|e| e.to_string().into()),
         _ => Err(format!(
             "host capability {binding}/{namespace}/{operation} is not available offline"
         )

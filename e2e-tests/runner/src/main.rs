@@ -12,16 +12,18 @@
 
 use std::collections::HashMap;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
-use kwctl_runner::{call, compile};
+use kwctl_runner::session::Session;
+use kwctl_runner::{call, call_replaying, compile};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 mod request;
 
-const USAGE: &str = "usage: kwctl-runner run [--request-path FILE] [--settings-json JSON | --settings-path FILE] POLICY.wasm\n       kwctl-runner request MANIFEST.yaml (prints the AdmissionRequest that creates it)";
+const USAGE: &str = "usage: kwctl-runner run [--request-path FILE] [--settings-json JSON | --settings-path FILE] [--allow-context-aware --replay-host-capabilities-interactions FILE] POLICY.wasm\n       kwctl-runner request MANIFEST.yaml (prints the AdmissionRequest that creates it)";
 
 /// What a policy's `validate` returns (kubewarden-policy-sdk's `ValidationResponse`).
 #[derive(Deserialize)]
@@ -127,6 +129,10 @@ struct UserInfo {
 
 struct Args {
     request_path: Option<String>,
+    /// kwctl's `--allow-context-aware`: without it the policy reads nothing of the cluster.
+    context_aware: bool,
+    /// A session kwctl recorded, which answers what the policy reads of the cluster.
+    replay: Option<String>,
     settings: Value,
     policy: String,
 }
@@ -190,7 +196,16 @@ fn run(argv: Vec<String>) -> Result<ExitCode> {
     let uid = request.uid.clone();
     let request = serde_json::to_value(request)?;
     let payload = serde_json::to_vec(&json!({"request": request, "settings": args.settings}))?;
-    let response = match call(&policy, "validate", &payload) {
+    let answer = match (args.context_aware, &args.replay) {
+        (true, Some(path)) => call_replaying(
+            &policy,
+            "validate",
+            &payload,
+            Arc::new(Session::read(path)?),
+        ),
+        _ => call(&policy, "validate", &payload),
+    };
+    let response = match answer {
         Ok(bytes) => {
             let answer: ValidationResponse = serde_json::from_slice(&bytes)
                 .context("validate returned something that is not a ValidationResponse")?;
@@ -286,6 +301,8 @@ fn parse_args(argv: Vec<String>) -> Result<Args> {
         _ => bail!("{USAGE}"),
     }
     let mut request_path = None;
+    let mut context_aware = false;
+    let mut replay = None;
     let mut settings = Value::Object(Default::default());
     let mut policy = None;
     while let Some(arg) = argv.next() {
@@ -295,6 +312,8 @@ fn parse_args(argv: Vec<String>) -> Result<Args> {
         };
         match arg.as_str() {
             "--request-path" | "-r" => request_path = Some(value(&arg)?),
+            "--allow-context-aware" => context_aware = true,
+            "--replay-host-capabilities-interactions" => replay = Some(value(&arg)?),
             "--settings-json" => {
                 let text = value(&arg)?;
                 settings = serde_json::from_str(&text)
@@ -315,6 +334,8 @@ fn parse_args(argv: Vec<String>) -> Result<Args> {
     let policy = policy.ok_or_else(|| anyhow!("no policy given\n{USAGE}"))?;
     Ok(Args {
         request_path,
+        context_aware,
+        replay,
         settings,
         policy,
     })

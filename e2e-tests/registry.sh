@@ -61,6 +61,9 @@ echo "== inspect the metadata"
 inspect=$(kwctl inspect -o yaml --sources-path "$work/sources.yml" "$uri")
 grep -q "io.kubewarden.policy.title: pipelinerun-sidecars" <<<"$inspect"
 grep -q "^mutating: true" <<<"$inspect"
+# kwctl push leaves the multi-line usage text out of the OCI manifest's annotations (it warns so); the
+# module pulled back still carries it, and inspect shows it.
+grep -q "io.kubewarden.policy.usage: " <<<"$inspect"
 
 echo "== one injection from the registry"
 patch=$(kwctl run --sources-path "$work/sources.yml" --request-path test_data/pod-tep-hub.json "$uri" |

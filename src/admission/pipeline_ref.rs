@@ -9,10 +9,12 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::cluster::Cluster;
-use crate::support::error::shortened;
 
 /// The start of the warning for keys that name tasks of a pipeline the policy cannot see.
 const NOT_CHECKED: &str = "keys naming tasks are not checked";
+
+/// The longest a warning of this module gets: one line of a terminal, as every warning of the policy.
+const WARNING_WIDTH: usize = 120;
 
 /// The spec of the pipeline `pipelinerun` runs: inline, or, when `wanted` (a key that changed names a
 /// task), read from `cluster`. `None`, with a warning saying why when it was wanted, when it is not known.
@@ -23,7 +25,11 @@ pub(super) fn spec<'a>(
     wanted: bool,
     warnings: &mut Vec<String>,
 ) -> Option<Cow<'a, Value>> {
-    if let Some(inline) = pipelinerun.pointer("/spec/pipelineSpec") {
+    // Go reads a `null` pipelineSpec as none, and Tekton then runs the pipelineRef.
+    if let Some(inline) = pipelinerun
+        .pointer("/spec/pipelineSpec")
+        .filter(|s| !s.is_null())
+    {
         return Some(Cow::Borrowed(inline));
     }
     let reference = pipelinerun
@@ -36,10 +42,8 @@ pub(super) fn spec<'a>(
             .filter(|t| !t.is_empty())
     };
     if let Some(resolver) = text("resolver") {
-        let resolver = shortened(resolver);
-        warnings.push(format!(
-            "{NOT_CHECKED}: the Pipeline comes through the {resolver:?} resolver"
-        ));
+        let start = format!("{NOT_CHECKED}: the Pipeline comes through the ");
+        warnings.push(within_a_line(&start, resolver, " resolver"));
         return None;
     }
     if text("bundle").is_some() {
@@ -48,18 +52,38 @@ pub(super) fn spec<'a>(
     }
     let name = text("name")?;
     let read = namespace.map(|namespace| cluster.get("tekton.dev/v1", "Pipeline", namespace, name));
-    match read {
-        Some(Ok(pipeline)) => Some(Cow::Owned(
-            pipeline.get("spec").cloned().unwrap_or_default(),
-        )),
-        Some(Err(_)) | None => {
-            let name = shortened(name);
-            warnings.push(format!(
-                "{NOT_CHECKED}: Pipeline {name:?} could not be read"
-            ));
-            None
-        }
+    // A Pipeline has tasks (Tekton's validation refuses one without): an answer without any is not taken
+    // for a pipeline of none, which would refuse every key.
+    let spec = read
+        .and_then(Result::ok)
+        .and_then(|mut pipeline| pipeline.get_mut("spec").map(Value::take))
+        .filter(|spec| {
+            spec.get("tasks")
+                .and_then(Value::as_array)
+                .is_some_and(|tasks| !tasks.is_empty())
+        });
+    if spec.is_none() {
+        let start = format!("{NOT_CHECKED}: Pipeline ");
+        warnings.push(within_a_line(&start, name, " could not be read"));
     }
+    spec.map(Cow::Owned)
+}
+
+/// `start`, then `text` quoted as Rust quotes it (control and invisible characters escaped) and cut so
+/// that the line fits [`WARNING_WIDTH`], then `end`: a name or a resolver is the author's to choose.
+fn within_a_line(start: &str, text: &str, end: &str) -> String {
+    let room = WARNING_WIDTH.saturating_sub(start.len() + end.len() + "\"...\"".len());
+    let mut quoted = String::new();
+    let mut cut = "";
+    for c in text.chars() {
+        let escaped: String = c.escape_debug().collect();
+        if quoted.len() + escaped.len() > room {
+            cut = "...";
+            break;
+        }
+        quoted.push_str(&escaped);
+    }
+    format!("{start}\"{quoted}{cut}\"{end}")
 }
 
 #[cfg(test)]
@@ -172,6 +196,54 @@ mod tests {
                 reads
             )
         );
+    }
+
+    /// Names and resolvers are the author's: the warning stays one line of at most 120 characters.
+    #[rstest]
+    #[case::a_long_name(json!({"pipelineRef": {"name": format!("go-integration-{}", "a".repeat(230))}}))]
+    #[case::invisible_characters(json!({"pipelineRef": {"name": "\u{202e}".repeat(100)}}))]
+    #[case::a_long_resolver(json!({"pipelineRef": {"resolver": "\u{e0001}".repeat(100)}}))]
+    #[case::a_line_break(json!({"pipelineRef": {"resolver": "git\nhub"}}))]
+    fn a_warning_is_one_short_line(#[case] spec: Value) {
+        let (outcome, warnings, _) = decided(pipelinerun(&["tests"], spec, false), None, false);
+        assert_eq!(outcome, Ok(()));
+        let [warning] = warnings.as_slice() else {
+            panic!("one warning: {warnings:?}");
+        };
+        assert!(
+            warning.chars().count() <= WARNING_WIDTH && !warning.contains('\n'),
+            "{warning}"
+        );
+        assert!(warning.starts_with(NOT_CHECKED), "{warning}");
+    }
+
+    /// An answer that is no Pipeline with tasks is not taken for a pipeline of none.
+    #[test]
+    fn a_pipeline_without_tasks_leaves_the_keys_unchecked() {
+        let cluster = Holding {
+            pipeline: Some(json!({"kind": "Pipeline", "spec": {}})),
+            reads: Cell::new(0),
+        };
+        let object = pipelinerun(&["tests"], REFERENCE(), false);
+        let mut warnings = Vec::new();
+        assert!(spec(&object, Some("ci"), &cluster, true, &mut warnings).is_none());
+        assert_eq!(
+            warnings,
+            ["keys naming tasks are not checked: Pipeline \"go-integration\" could not be read"]
+        );
+    }
+
+    /// Go reads a `null` pipelineSpec as none: the pipelineRef is what Tekton runs.
+    #[test]
+    fn a_null_pipeline_spec_is_none() {
+        let object = pipelinerun(
+            &["tests"],
+            json!({"pipelineSpec": null, "pipelineRef": {"name": "go-integration"}}),
+            false,
+        );
+        let (outcome, _, reads) = decided(object, None, true);
+        assert!(outcome.is_err_and(|message| message.contains("did you mean \"test\"?")));
+        assert_eq!(reads, 1);
     }
 
     /// Tekton updates a running PipelineRun's metadata: the declarations it had are not read again.

@@ -64,7 +64,7 @@ impl Session {
             .pop_front()
             .ok_or_else(|| anyhow!("the list of recorded responses is empty"))?;
         let asked: Value = serde_json::from_slice(payload)?;
-        if !recorded(&exchange.request, operation, &asked) {
+        if !recorded(&exchange.request, operation, &asked)? {
             bail!(
                 "Replay error: unexpected request. Was expecting {}, got {operation} {asked}",
                 exchange.request.trim()
@@ -78,24 +78,33 @@ impl Session {
 }
 
 /// Whether `request`, as the session recorded it, is the policy's `operation` asked with `asked`: the
-/// variant of the operation, and every recorded field as asked.
-fn recorded(request: &str, operation: &str, asked: &Value) -> bool {
-    let Some((tag, fields)) = request.trim_start().split_once('\n') else {
-        return false;
+/// variant of the operation, and the same fields with the same values (kwctl compares the two requests
+/// whole; a field one of them lacks is `null`). A recorded request that cannot be read is an error.
+fn recorded(request: &str, operation: &str, asked: &Value) -> Result<bool> {
+    let unreadable = || anyhow!("Cannot deserialize recorded request into `CallbackRequestType`");
+    let (tag, fields) = request
+        .trim_start()
+        .split_once('\n')
+        .ok_or_else(unreadable)?;
+    let Value::Object(fields) =
+        serde_saphyr::from_str::<Value>(fields).map_err(|_| unreadable())?
+    else {
+        return Err(unreadable());
     };
     let variant = VARIANTS
         .iter()
         .find(|(op, _)| *op == operation)
         .map(|(_, variant)| *variant);
     if variant.is_none_or(|variant| tag.trim() != format!("!{variant}")) {
-        return false;
+        return Ok(false);
     }
-    let Ok(Value::Object(fields)) = serde_saphyr::from_str::<Value>(fields) else {
-        return false;
+    let Value::Object(asked) = asked else {
+        return Ok(false);
     };
-    fields
-        .iter()
-        .all(|(key, value)| asked.get(key).unwrap_or(&Value::Null) == value)
+    let same = |key: &String| {
+        fields.get(key).unwrap_or(&Value::Null) == asked.get(key).unwrap_or(&Value::Null)
+    };
+    Ok(fields.keys().chain(asked.keys()).all(same))
 }
 
 #[cfg(test)]
@@ -134,6 +143,28 @@ mod tests {
         assert_eq!(
             again.expect_err("no more").to_string(),
             "the list of recorded responses is empty"
+        );
+    }
+
+    /// kwctl compares the requests whole: a field the recording lacks does not match anything.
+    #[test]
+    fn a_recording_without_a_field_matches_no_request() {
+        let exchange = Exchange {
+            request: "!KubernetesGetResource\napi_version: tekton.dev/v1\nkind: Pipeline\ndisable_cache: false\n".to_string(),
+            response: Response::Success {
+                payload: "{}".to_string(),
+            },
+        };
+        let replay = Session {
+            exchanges: Mutex::new(VecDeque::from([exchange])),
+        };
+        let error = replay
+            .answer("get_resource", &asked("build"))
+            .expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .starts_with("Replay error: unexpected request")
         );
     }
 

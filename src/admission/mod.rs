@@ -188,7 +188,7 @@ fn check_pipelinerun(
         .namespace
         .as_deref()
         .or(metadata.namespace.as_deref());
-    let wanted = !inherited && now.name_tasks(before.as_ref(), prefix);
+    let wanted = || !inherited && now.name_tasks(before.as_ref(), prefix);
     let pipeline = pipeline_ref::spec(object, namespace, cluster, wanted, warnings);
     let problems = pipelinerun::check(
         pipeline.as_deref(),

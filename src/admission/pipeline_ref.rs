@@ -9,20 +9,19 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::cluster::Cluster;
+use crate::support::error::MAX_WARNING_CHARS;
 
 /// The start of the warning for keys that name tasks of a pipeline the policy cannot see.
 const NOT_CHECKED: &str = "keys naming tasks are not checked";
 
-/// The longest a warning of this module gets: one line of a terminal, as every warning of the policy.
-const WARNING_WIDTH: usize = 120;
-
 /// The spec of the pipeline `pipelinerun` runs: inline, or, when `wanted` (a key that changed names a
-/// task), read from `cluster`. `None`, with a warning saying why when it was wanted, when it is not known.
+/// task; asked only of a `pipelineRef`), read from `cluster`. `None`, with a warning saying why when it was
+/// wanted, when it is not known.
 pub(super) fn spec<'a>(
     pipelinerun: &'a Value,
     namespace: Option<&str>,
     cluster: &dyn Cluster,
-    wanted: bool,
+    wanted: impl FnOnce() -> bool,
     warnings: &mut Vec<String>,
 ) -> Option<Cow<'a, Value>> {
     // Go reads a `null` pipelineSpec as none, and Tekton then runs the pipelineRef.
@@ -34,7 +33,7 @@ pub(super) fn spec<'a>(
     }
     let reference = pipelinerun
         .pointer("/spec/pipelineRef")
-        .filter(|_| wanted)?;
+        .filter(|_| wanted())?;
     let text = |field: &str| {
         reference
             .get(field)
@@ -70,15 +69,17 @@ pub(super) fn spec<'a>(
 }
 
 /// `start`, then `text` quoted as Rust quotes it (control and invisible characters escaped) and cut so
-/// that the line fits [`WARNING_WIDTH`], then `end`: a name or a resolver is the author's to choose.
+/// that the line fits [`MAX_WARNING_CHARS`] (its end `…` when cut, as `support::error::warning` cuts),
+/// then `end`: a name or a resolver is the author's to choose, and `{:?}` alone would escape after the cut.
 fn within_a_line(start: &str, text: &str, end: &str) -> String {
-    let room = WARNING_WIDTH.saturating_sub(start.len() + end.len() + "\"...\"".len());
-    let mut quoted = String::new();
-    let mut cut = "";
+    let chars = |s: &str| s.chars().count();
+    let room = MAX_WARNING_CHARS.saturating_sub(chars(start) + chars(end) + chars("\"…\""));
+    let (mut quoted, mut used, mut cut) = (String::new(), 0, "");
     for c in text.chars() {
         let escaped: String = c.escape_debug().collect();
-        if quoted.len() + escaped.len() > room {
-            cut = "...";
+        used += chars(&escaped);
+        if used > room {
+            cut = "…";
             break;
         }
         quoted.push_str(&escaped);
@@ -211,7 +212,7 @@ mod tests {
             panic!("one warning: {warnings:?}");
         };
         assert!(
-            warning.chars().count() <= WARNING_WIDTH && !warning.contains('\n'),
+            warning.chars().count() <= MAX_WARNING_CHARS && !warning.contains('\n'),
             "{warning}"
         );
         assert!(warning.starts_with(NOT_CHECKED), "{warning}");
@@ -226,7 +227,7 @@ mod tests {
         };
         let object = pipelinerun(&["tests"], REFERENCE(), false);
         let mut warnings = Vec::new();
-        assert!(spec(&object, Some("ci"), &cluster, true, &mut warnings).is_none());
+        assert!(spec(&object, Some("ci"), &cluster, || true, &mut warnings).is_none());
         assert_eq!(
             warnings,
             ["keys naming tasks are not checked: Pipeline \"go-integration\" could not be read"]

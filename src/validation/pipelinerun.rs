@@ -139,12 +139,21 @@ impl<'a> Declarations<'a> {
     /// Whether a key that differs from `before` (every key, without it) names a pipeline task rather than
     /// all of them: only then does the pipeline's list of tasks matter.
     pub fn name_tasks(&self, before: Option<&Declarations<'_>>, prefix: &str) -> bool {
-        self.entries().any(|(origin, key, value)| {
-            let suffix = key
-                .strip_prefix(prefix)
-                .and_then(|rest| rest.strip_prefix('/'));
-            suffix.is_some_and(|suffix| suffix != ALL_TASKS && is_dns_label(suffix))
-                && before.is_none_or(|old| old.get(origin, key) != Some(value))
+        self.changed(before, prefix)
+            .any(|(_, suffix)| suffix != ALL_TASKS && is_dns_label(suffix))
+    }
+
+    /// The keys under `prefix` whose value differs from `before` (every one, without it), each with what
+    /// follows the prefix: what an UPDATE checks.
+    fn changed<'s, 'b, 'c, 'p>(
+        &'s self,
+        before: Option<&'b Declarations<'c>>,
+        prefix: &'p str,
+    ) -> impl Iterator<Item = (&'s str, &'s str)> + use<'s, 'a, 'b, 'c, 'p> {
+        self.entries().filter_map(move |(origin, key, value)| {
+            let suffix = key.strip_prefix(prefix)?.strip_prefix('/')?;
+            let same = before.is_some_and(|old| old.get(origin, key) == Some(value));
+            (!same).then_some((key, suffix))
         })
     }
 
@@ -269,16 +278,7 @@ fn checked_keys<'d>(
     problems: &mut Unique,
 ) -> BTreeSet<&'d str> {
     let mut named = BTreeSet::new();
-    for (task, key, value) in now.entries() {
-        let Some(suffix) = key
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.strip_prefix('/'))
-        else {
-            continue;
-        };
-        if before.is_some_and(|old| old.get(task, key) == Some(value)) {
-            continue;
-        }
+    for (key, suffix) in now.changed(before, prefix) {
         let show = problems.list.len() < MAX_LISTED;
         if let Some(problem) = key_problem(key, suffix, tasks, show) {
             problems.push(problem);

@@ -219,47 +219,39 @@ fn ruled_pipelinerun(request: &Value) -> bool {
 /// The annotation maps a PipelineRun's declarations are in: its own, its taskRunSpecs' and its inline
 /// tasks' `taskSpec.metadata`.
 fn declaration_maps(object: &mut Value) -> Vec<&mut serde_json::Map<String, Value>> {
-    // The object's metadata, each taskRunSpecs entry and each inline task's taskSpec: the first holds the
-    // annotations, the others hold them in their metadata.
-    let mut holders: Vec<&mut Value> = Vec::new();
+    // The metadata objects that hold them: the PipelineRun's, each taskRunSpecs entry's, and each inline
+    // task's taskSpec's.
+    let mut metadata: Vec<&mut Value> = Vec::new();
     let Some(fields) = object.as_object_mut() else {
         return Vec::new();
     };
     for (field, value) in fields.iter_mut() {
         match field.as_str() {
-            "metadata" => holders.push(value),
+            "metadata" => metadata.push(value),
             "spec" => {
                 for (part, inner) in value.as_object_mut().into_iter().flatten() {
-                    match part.as_str() {
-                        "taskRunSpecs" => {
-                            holders.extend(inner.as_array_mut().into_iter().flatten());
-                        }
-                        "pipelineSpec" => holders.extend(
-                            inner
-                                .as_object_mut()
-                                .into_iter()
-                                .flatten()
-                                .filter(|(list, _)| *list == "tasks" || *list == "finally")
-                                .filter_map(|(_, list)| list.as_array_mut())
-                                .flatten()
-                                .filter_map(|task| task.get_mut("taskSpec")),
-                        ),
-                        _ => {}
-                    }
+                    let entries: Vec<&mut Value> = match part.as_str() {
+                        "taskRunSpecs" => inner.as_array_mut().into_iter().flatten().collect(),
+                        "pipelineSpec" => inner
+                            .as_object_mut()
+                            .into_iter()
+                            .flatten()
+                            .filter(|(list, _)| *list == "tasks" || *list == "finally")
+                            .filter_map(|(_, list)| list.as_array_mut())
+                            .flatten()
+                            .filter_map(|task| task.get_mut("taskSpec"))
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    metadata.extend(entries.into_iter().filter_map(|e| e.get_mut("metadata")));
                 }
             }
             _ => {}
         }
     }
-    holders
+    metadata
         .into_iter()
-        .filter_map(|holder| {
-            let holder = match holder.get("metadata") {
-                None => holder,
-                Some(_) => holder.get_mut("metadata")?,
-            };
-            holder.get_mut("annotations")?.as_object_mut()
-        })
+        .filter_map(|m| m.get_mut("annotations")?.as_object_mut())
         .collect()
 }
 

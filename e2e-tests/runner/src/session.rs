@@ -114,9 +114,10 @@ mod tests {
 
     const REQUEST: &str = "!KubernetesGetResource\napi_version: tekton.dev/v1\nkind: Pipeline\nname: build\nnamespace: ci\ndisable_cache: false\n";
 
-    fn session(response: Response) -> Session {
+    /// A session of one exchange: `request` as recorded, and its `response`.
+    fn session(request: &str, response: Response) -> Session {
         let exchange = Exchange {
-            request: REQUEST.to_string(),
+            request: request.to_string(),
             response,
         };
         Session {
@@ -132,9 +133,12 @@ mod tests {
 
     #[test]
     fn a_recorded_request_gets_its_answer_once() {
-        let replay = session(Response::Success {
-            payload: "{\"kind\":\"Pipeline\"}".to_string(),
-        });
+        let replay = session(
+            REQUEST,
+            Response::Success {
+                payload: "{\"kind\":\"Pipeline\"}".to_string(),
+            },
+        );
         let answer = replay
             .answer("get_resource", &asked("build"))
             .expect("answered");
@@ -149,15 +153,13 @@ mod tests {
     /// kwctl compares the requests whole: a field the recording lacks does not match anything.
     #[test]
     fn a_recording_without_a_field_matches_no_request() {
-        let exchange = Exchange {
-            request: "!KubernetesGetResource\napi_version: tekton.dev/v1\nkind: Pipeline\ndisable_cache: false\n".to_string(),
-            response: Response::Success {
+        let without_a_name = "!KubernetesGetResource\napi_version: tekton.dev/v1\nkind: Pipeline\nnamespace: ci\ndisable_cache: false\n";
+        let replay = session(
+            without_a_name,
+            Response::Success {
                 payload: "{}".to_string(),
             },
-        };
-        let replay = Session {
-            exchanges: Mutex::new(VecDeque::from([exchange])),
-        };
+        );
         let error = replay
             .answer("get_resource", &asked("build"))
             .expect_err("refused");
@@ -170,9 +172,12 @@ mod tests {
 
     #[test]
     fn another_request_or_a_recorded_error_is_an_error() {
-        let replay = session(Response::Success {
-            payload: "{}".to_string(),
-        });
+        let replay = session(
+            REQUEST,
+            Response::Success {
+                payload: "{}".to_string(),
+            },
+        );
         let error = replay
             .answer("get_resource", &asked("deploy"))
             .expect_err("refused");
@@ -181,9 +186,12 @@ mod tests {
                 .to_string()
                 .starts_with("Replay error: unexpected request")
         );
-        let replay = session(Response::Error {
-            message: "pipelines.tekton.dev \"build\" not found".to_string(),
-        });
+        let replay = session(
+            REQUEST,
+            Response::Error {
+                message: "pipelines.tekton.dev \"build\" not found".to_string(),
+            },
+        );
         let error = replay
             .answer("get_resource", &asked("build"))
             .expect_err("an error");

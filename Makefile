@@ -3,7 +3,7 @@
 #   make run    build the module and evaluate it on the example requests in test_data/ (FILE=: yours)
 #   make request FILE=my-pipelinerun.yaml   the AdmissionRequest that creates it, for kwctl run
 #   make test   everything CI runs: fmt check, clippy, unit tests, wasm build, e2e suite, the Tekton
-#               oracle (Go), browser tests
+#               oracle (Go), the e2e suite on a real control plane (Go), browser tests
 #   make web    build the browser playground in web/
 #
 # They install what they need: the wasm32-wasip1 and wasm32-unknown-unknown rustup targets, bats and
@@ -43,7 +43,7 @@ else
   RUN_POLICY := annotated-policy.wasm
 endif
 
-.PHONY: all run request test fmt lint unit-tests e2e-tests oracle-tests wasm-target push bench clean web web-target web-tests chromium deploy-manifests e2e-registry
+.PHONY: all run request test fmt lint unit-tests e2e-tests oracle-tests e2e-cluster wasm-target push bench clean web web-target web-tests chromium deploy-manifests e2e-registry
 
 all: policy.wasm
 
@@ -197,7 +197,41 @@ oracle-tests: policy.wasm
 	  grep -E '^\s*--- (PASS|FAIL): Test[A-Za-z]+ |ORACLE_SEED|outcomes|^ok' $$log; \
 	done
 
-test: fmt lint unit-tests e2e-tests oracle-tests web-tests
+# The e2e suite on a real control plane (e2e-cluster/, Go, test code only): etcd, kube-apiserver, kubectl
+# and Tekton's controller, built from the Go modules at e2e-cluster/go.mod's versions into target/ (a
+# cold build takes several minutes: BENCHMARKS.md), run on 127.0.0.1 with the policy served as
+# policy-server serves it. Tekton's controller listens on every address for its probes and profiling, so
+# the suite runs in a network namespace of its own (`unshare --net`, as root or through sudo), where
+# that is 127.0.0.1 only. CLUSTER_TESTS=<regexp> runs some tests.
+CLUSTER_DIR  := target/e2e-cluster
+CLUSTER_BIN  := $(CLUSTER_DIR)/bin
+CLUSTER_SRCS := $(wildcard e2e-cluster/*.go) $(wildcard oracle/*.go) e2e-cluster/go.mod e2e-cluster/go.sum
+CLUSTER_TESTS ?= .
+AS_ROOT      := $(if $(filter 0,$(shell id -u)),,sudo --preserve-env)
+$(CLUSTER_BIN)/.built: e2e-cluster/go.mod e2e-cluster/go.sum
+	@mkdir -p $(CLUSTER_BIN)
+	cd e2e-cluster && kube=$$(go list -m -f '{{.Version}}' k8s.io/kubernetes) && minor=$$(echo $$kube | cut -d. -f2) && \
+	  go build -o ../$(CLUSTER_BIN)/kube-apiserver -ldflags "-X k8s.io/component-base/version.gitVersion=$$kube \
+	    -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$$minor" \
+	    k8s.io/kubernetes/cmd/kube-apiserver && \
+	  go build -o ../$(CLUSTER_BIN)/kubectl k8s.io/kubernetes/cmd/kubectl && \
+	  go build -o ../$(CLUSTER_BIN)/etcd go.etcd.io/etcd/server/v3 && \
+	  go build -o ../$(CLUSTER_BIN)/controller github.com/tektoncd/pipeline/cmd/controller
+	@touch $@
+$(CLUSTER_DIR)/cluster.test: $(CLUSTER_SRCS)
+	@unformatted=$$(cd e2e-cluster && gofmt -l .); test -z "$$unformatted" || { echo "gofmt: $$unformatted" >&2; exit 1; }
+	cd e2e-cluster && go vet ./... && go test -c -o ../$@ .
+e2e-cluster: policy.wasm mutation-floor.wasm $(CLUSTER_BIN)/.built $(CLUSTER_DIR)/cluster.test
+	@rm -rf $(CLUSTER_DIR)/logs && mkdir -p $(CLUSTER_DIR)/logs
+	@config=$$(cd e2e-cluster && go list -m -f '{{.Dir}}' github.com/tektoncd/pipeline)/config; \
+	$(AS_ROOT) unshare --net sh -c 'ip link set lo up && exec "$$0" "$$@"' env \
+	  CLUSTER_BIN=$(abspath $(CLUSTER_BIN)) TEKTON_CONFIG=$$config POLICY=$(abspath policy.wasm) \
+	  FLOOR=$(abspath mutation-floor.wasm) DEPLOY=$(abspath deploy/cluster) CLUSTER_LOGS=$(abspath $(CLUSTER_DIR)/logs) \
+	  $(abspath $(CLUSTER_DIR)/cluster.test) -test.v -test.timeout 20m -test.run '$(CLUSTER_TESTS)' \
+	  > $(CLUSTER_DIR)/e2e-cluster.log 2>&1 || { tail -n 300 $(CLUSTER_DIR)/e2e-cluster.log; exit 1; }
+	@grep -E '^\s*--- (PASS|FAIL)|^(PASS|FAIL|ok)' $(CLUSTER_DIR)/e2e-cluster.log
+
+test: fmt lint unit-tests e2e-tests oracle-tests e2e-cluster web-tests
 
 # Prints, for each example request, the decision, the decoded JSONPatch and the warnings; with FILE=, for
 # that file only (a manifest, made into the request that creates it, or an AdmissionRequest), under

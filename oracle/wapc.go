@@ -17,26 +17,36 @@ import (
 type Policy struct {
 	runtime  wazero.Runtime
 	compiled wazero.CompiledModule
+	host     Host
 }
 
-// Response is the part of Kubewarden's ValidationResponse the oracle reads.
+// Host answers the policy's host calls (binding, namespace, operation, payload) other than logging, as
+// policy-server answers them; an error is handed to the policy as the call's failure.
+type Host func(ctx context.Context, binding, namespace, operation string, payload []byte) ([]byte, error)
+
+// Response is Kubewarden's ValidationResponse.
 type Response struct {
-	Accepted      bool            `json:"accepted"`
-	Message       *string         `json:"message"`
-	MutatedObject json.RawMessage `json:"mutated_object"`
-	Warnings      []string        `json:"warnings"`
+	Accepted         bool              `json:"accepted"`
+	Message          *string           `json:"message"`
+	Code             *uint16           `json:"code"`
+	MutatedObject    json.RawMessage   `json:"mutated_object"`
+	Warnings         []string          `json:"warnings"`
+	AuditAnnotations map[string]string `json:"audit_annotations"`
 }
 
 // call is the waPC exchange of one request: what the guest asks for and what it answers.
 type call struct {
 	operation, payload []byte
 	response, failure  []byte
+	host               Host
+	hostResponse       []byte
 	hostError          []byte
 }
 
 type callKey struct{}
 
-// LoadPolicy compiles the module at path and links the waPC and WASI host functions it imports.
+// LoadPolicy compiles the module at path and links the waPC and WASI host functions it imports. Its
+// host calls are refused, as the offline kwctl refuses them, unless WithHost gives it a host.
 func LoadPolicy(ctx context.Context, path string) (*Policy, error) {
 	module, err := os.ReadFile(path)
 	if err != nil {
@@ -54,6 +64,13 @@ func LoadPolicy(ctx context.Context, path string) (*Policy, error) {
 		return nil, fmt.Errorf("compiling the policy: %w", err)
 	}
 	return &Policy{runtime: runtime, compiled: compiled}, nil
+}
+
+// WithHost is the policy answered by host for its host calls.
+func (p *Policy) WithHost(host Host) *Policy {
+	answered := *p
+	answered.host = host
+	return &answered
 }
 
 // Close frees the runtime and everything compiled in it.
@@ -76,8 +93,32 @@ func (p *Policy) Validate(ctx context.Context, request, settings any) (Response,
 	return response, nil
 }
 
+// ValidateSettings is policy-server's check of the settings when it loads the policy: nil when they are
+// valid, else the policy's message.
+func (p *Policy) ValidateSettings(ctx context.Context, settings any) error {
+	payload, err := json.Marshal(settings)
+	if err != nil {
+		return err
+	}
+	answer, err := p.invoke(ctx, "validate_settings", payload)
+	if err != nil {
+		return err
+	}
+	var verdict struct {
+		Valid   bool   `json:"valid"`
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(answer, &verdict); err != nil {
+		return fmt.Errorf("the policy's answer is not a SettingsValidationResponse: %w", err)
+	}
+	if !verdict.Valid {
+		return errors.New(verdict.Message)
+	}
+	return nil
+}
+
 func (p *Policy) invoke(ctx context.Context, operation string, payload []byte) ([]byte, error) {
-	exchange := &call{operation: []byte(operation), payload: payload}
+	exchange := &call{operation: []byte(operation), payload: payload, host: p.host}
 	ctx = context.WithValue(ctx, callKey{}, exchange)
 	// A cdylib built for WASI is a reactor: `_initialize` runs its constructors, `wapc_init` registers
 	// the waPC handlers. Missing start functions are skipped.
@@ -124,7 +165,7 @@ func write(module api.Module, ptr uint32, bytes []byte) {
 }
 
 // linkWapc defines the host side of waPC (wapc.io's protocol): the guest reads the request, writes its
-// answer or error, and may call the host, which answers logging only (the offline kwctl does too).
+// answer or error, and may call the host, which answers logging, and the rest when it has a Host.
 func linkWapc(ctx context.Context, runtime wazero.Runtime) error {
 	host := runtime.NewHostModuleBuilder("wapc")
 	host.NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, opPtr, msgPtr uint32) {
@@ -145,12 +186,27 @@ func linkWapc(ctx context.Context, runtime wazero.Runtime) error {
 		if string(binding) == "kubewarden" && string(namespace) == "tracing" && string(operation) == "log" {
 			return 1
 		}
-		exchangeOf(ctx).hostError = fmt.Appendf(nil, "host capability %s/%s/%s is not available offline",
-			binding, namespace, operation)
-		return 0
+		exchange := exchangeOf(ctx)
+		if exchange.host == nil {
+			exchange.hostError = fmt.Appendf(nil, "host capability %s/%s/%s is not available offline",
+				binding, namespace, operation)
+			return 0
+		}
+		answer, err := exchange.host(ctx, string(binding), string(namespace), string(operation),
+			read(m, payloadPtr, payloadLen))
+		if err != nil {
+			exchange.hostError = []byte(err.Error())
+			return 0
+		}
+		exchange.hostResponse = answer
+		return 1
 	}).Export("__host_call")
-	host.NewFunctionBuilder().WithFunc(func(context.Context) uint32 { return 0 }).Export("__host_response_len")
-	host.NewFunctionBuilder().WithFunc(func(context.Context, api.Module, uint32) {}).Export("__host_response")
+	host.NewFunctionBuilder().WithFunc(func(ctx context.Context) uint32 {
+		return uint32(len(exchangeOf(ctx).hostResponse))
+	}).Export("__host_response_len")
+	host.NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, ptr uint32) {
+		write(m, ptr, exchangeOf(ctx).hostResponse)
+	}).Export("__host_response")
 	host.NewFunctionBuilder().WithFunc(func(ctx context.Context) uint32 {
 		return uint32(len(exchangeOf(ctx).hostError))
 	}).Export("__host_error_len")

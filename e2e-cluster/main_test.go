@@ -1,0 +1,125 @@
+package cluster
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+)
+
+// namespace is where the tests create their Tasks, Pipelines and runs.
+const namespace = "pipelines"
+
+// suite is the cluster every test runs against, started once by TestMain.
+var suite struct {
+	plane      *controlPlane
+	client     dynamic.Interface
+	server     *policyServer
+	controller *process
+	bin, dir   string
+}
+
+// TestMain starts the cluster from what the Makefile gives it: CLUSTER_BIN (etcd, kube-apiserver,
+// kubectl and Tekton's controller), TEKTON_CONFIG (the config/ directory of tektoncd/pipeline), POLICY
+// and FLOOR (the policy's module and the mutation floor's), DEPLOY (deploy/cluster/) and CLUSTER_LOGS
+// (where the servers' logs and the audit log go).
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e-cluster:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	for _, name := range []string{"CLUSTER_BIN", "TEKTON_CONFIG", "POLICY", "FLOOR", "DEPLOY", "CLUSTER_LOGS"} {
+		if os.Getenv(name) == "" {
+			return 2, fmt.Errorf("%s is not set: run the suite with `make e2e-cluster`", name)
+		}
+	}
+	ctx := context.Background()
+	suite.bin, suite.dir = os.Getenv("CLUSTER_BIN"), os.Getenv("CLUSTER_LOGS")
+	plane, err := startControlPlane(ctx, suite.bin, suite.dir)
+	defer plane.stop()
+	if err != nil {
+		return 1, err
+	}
+	suite.plane = plane
+	if suite.client, err = dynamic.NewForConfig(plane.config); err != nil {
+		return 1, err
+	}
+	if err := installTekton(ctx, suite.client, os.Getenv("TEKTON_CONFIG")); err != nil {
+		return 1, err
+	}
+	if err := createNamespace(ctx, namespace); err != nil {
+		return 1, err
+	}
+	defer func() { suite.server.close() }()
+	if err := servePolicies(ctx, os.Getenv("POLICY")); err != nil {
+		return 1, err
+	}
+	suite.controller, err = startController(suite.bin, suite.dir, plane.kubeconfig)
+	defer suite.controller.stop()
+	if err != nil {
+		return 1, err
+	}
+	return m.Run(), nil
+}
+
+// createNamespace creates a namespace with the ServiceAccount Tekton's Pods run as: the suite has no
+// kube-controller-manager to create it, and the API server's ServiceAccount admission wants it.
+func createNamespace(ctx context.Context, name string) error {
+	objects := []*unstructured.Unstructured{
+		{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name}}},
+		{Object: map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "default"}}},
+	}
+	for _, object := range objects {
+		if _, err := resource(suite.client, object.GetKind(), name).Create(ctx, object, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// servePolicies serves module under the ClusterAdmissionPolicies of DEPLOY and registers their webhooks,
+// replacing any server and registrations before them.
+func servePolicies(ctx context.Context, module string) error {
+	paths, err := filepath.Glob(filepath.Join(os.Getenv("DEPLOY"), "*.yaml"))
+	if err != nil {
+		return err
+	}
+	var manifests []*unstructured.Unstructured
+	for _, path := range paths {
+		objects, err := documents(path)
+		if err != nil {
+			return err
+		}
+		manifests = append(manifests, objects...)
+	}
+	server, err := newPolicyServer(ctx, module, manifests, suite.client)
+	if err != nil {
+		return err
+	}
+	if err := server.serve(suite.plane.pki); err != nil {
+		return err
+	}
+	suite.server.close()
+	suite.server = server
+	caBundle := base64.StdEncoding.EncodeToString(suite.plane.pki.caPEM)
+	for _, p := range server.policies {
+		webhook := registration(p, server.url, caBundle)
+		client := resource(suite.client, webhook.GetKind(), "")
+		_ = client.Delete(ctx, webhook.GetName(), metav1.DeleteOptions{})
+		if _, err := client.Create(ctx, webhook, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("registering %s: %w", p.id, err)
+		}
+	}
+	return nil
+}

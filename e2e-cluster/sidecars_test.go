@@ -1,0 +1,226 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// goTest stands in for the hub's golang-test: a namespaced Task with a param default, a workspace
+// mounted where mountPath says (Tekton's /workspace/source when it is empty), and its steps.
+func goTest(name, mountPath string, steps int, sidecars string) string {
+	return `
+apiVersion: tekton.dev/v1
+kind: Task
+metadata: {name: ` + name + `}
+spec:
+` + indent(taskSpec(mountPath, steps, sidecars), 2) + "\n"
+}
+
+// taskSpec is goTest's spec: steps steps, the first a build when there are two.
+func taskSpec(mountPath string, steps int, sidecars string) string {
+	spec := `
+params: [{name: package, default: ./...}]
+workspaces: [{name: source, mountPath: "` + mountPath + `"}]
+steps:`
+	if steps == 2 {
+		spec += `
+  - name: build
+    image: docker.io/library/golang:1.23
+    workingDir: $(workspaces.source.path)
+    script: go build $(params.package)`
+	}
+	spec += `
+  - name: unit-test
+    image: docker.io/library/golang:1.23
+    workingDir: $(workspaces.source.path)
+    script: go test $(params.package)
+`
+	if sidecars != "" {
+		spec += "sidecars:\n" + indent(sidecars, 2) + "\n"
+	}
+	return spec
+}
+
+// postgres is the README's sidecar, with the resources deploy/'s defaultResources give a sidecar that
+// has none, so that the Task declaring it is what the policy builds.
+const postgres = `
+- name: postgres
+  image: postgres:14
+  env:
+    - {name: POSTGRES_DB, value: foobar}
+    - {name: POSTGRES_HOST_AUTH_METHOD, value: trust}
+  readinessProbe:
+    exec: {command: [pg_isready, -h, 127.0.0.1]}
+  computeResources:
+    requests: {cpu: 100m, memory: 128Mi}
+`
+
+// indent is text with every line indented by n spaces.
+func indent(text string, n int) string {
+	pad := strings.Repeat(" ", n)
+	return pad + strings.ReplaceAll(strings.TrimSpace(text), "\n", "\n"+pad)
+}
+
+// byRef is a Pipeline named name whose task "test" uses the Task named task, and its PipelineRun, named
+// run, with a declaration for "test" when declared is not empty.
+func byRef(name, task, run, declared string) string {
+	annotations := "{}"
+	if declared != "" {
+		annotations = "\n    pipelinerun-sidecars.io/test: |\n" + indent(declared, 6)
+	}
+	return `
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata: {name: ` + name + `}
+spec:
+  workspaces: [{name: source}]
+  tasks:
+    - name: test
+      taskRef: {name: ` + task + `}
+      workspaces: [{name: source, workspace: source}]
+---
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: ` + run + `
+  annotations: ` + annotations + `
+spec:
+  pipelineRef: {name: ` + name + `}
+  workspaces: [{name: source, emptyDir: {}}]
+`
+}
+
+// The README's example on a real cluster: a PipelineRun whose pipelineRef names a Pipeline whose task
+// uses a namespaced Task gets, from Tekton's controller and the policy, the Pod that Tekton's
+// controller builds for the same Task declaring the sidecar, but for the difference docs/tekton.md lists
+// as `workspaces-at-pod-level`, which the policy's warning announces: a one-step Task's workspace does
+// not reach the sidecar, the README's example among them.
+func TestPipelineRefTaskRunsAsIfTheTaskDeclaredTheSidecar(t *testing.T) {
+	const podShows = `annotation "pipelinerun-sidecars.io/test", sidecar "postgres": workspaces as this Pod shows them, not as the Task says`
+	for _, c := range []struct {
+		name, mountPath string
+		steps           int
+		// noMount: the sidecar goes without the workspace, the one difference the warning explains: a
+		// one-step Task's shared and isolated workspace look alike in its Pod.
+		noMount bool
+	}{
+		{name: "two-steps-workspace-at-its-default-path", steps: 2},
+		{name: "two-steps-workspace-at-a-declared-mountpath", steps: 2, mountPath: "/go/src"},
+		{name: "one-step-workspace-at-its-default-path", steps: 1, noMount: true},
+		{name: "one-step-workspace-at-a-declared-mountpath", steps: 1, mountPath: "/go/src", noMount: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			annotated, declaring := c.name+"-annotated", c.name+"-declaring"
+			create(t, goTest(annotated, c.mountPath, c.steps, "")+"---"+goTest(declaring, c.mountPath, c.steps, postgres)+"---"+
+				byRef(annotated, annotated, annotated, postgres)+"---"+byRef(declaring, declaring, declaring, ""))
+			got, want := podOf(t, annotated, "test"), podOf(t, declaring, "test")
+			verdict, ok := suite.server.verdict("Pod", got.GetName())
+			if !ok {
+				t.Fatalf("the Pod %s never reached the policy", got.GetName())
+			}
+			if diff := cmp.Diff([]string{podShows}, verdict.Warnings); diff != "" {
+				t.Errorf("the Pod's warnings (-want +got):\n%s", diff)
+			}
+			if c.noMount {
+				withoutWorkspaceMount(t, want, "sidecar-postgres")
+			}
+			assertSameSpec(t, got, want, strings.NewReplacer(annotated, declaring))
+			marked := taskRunOf(t, annotated, "test")
+			if value, ok := marked.GetAnnotations()["pipelinerun-sidecars.io/injected"]; ok {
+				t.Errorf("a TaskRun from a taskRef has nothing injected, yet its marker says %q", value)
+			}
+			if value := got.GetAnnotations()["pipelinerun-sidecars.io/injected"]; value != "postgres" {
+				t.Errorf("the Pod's marker says %q, want %q", value, "postgres")
+			}
+		})
+	}
+}
+
+// withoutWorkspaceMount takes from the container named name of pod its workspace mounts (Tekton's ws-
+// volumes).
+func withoutWorkspaceMount(t *testing.T, pod *unstructured.Unstructured, name string) {
+	t.Helper()
+	containers, _, _ := unstructured.NestedSlice(pod.Object, "spec", "containers")
+	for _, c := range containers {
+		container, _ := c.(map[string]any)
+		if container["name"] != name {
+			continue
+		}
+		mounts, _ := container["volumeMounts"].([]any)
+		container["volumeMounts"] = slices.DeleteFunc(mounts, func(m any) bool {
+			mount, _ := m.(map[string]any)
+			return strings.HasPrefix(fmt.Sprint(mount["name"]), "ws-")
+		})
+	}
+	if err := unstructured.SetNestedSlice(pod.Object, containers, "spec", "containers"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An inline Task of an inline Pipeline: the policy merges the sidecar into the TaskRun's taskSpec, the
+// TaskRun records it in its marker, and Tekton's controller builds the Pod itself, the same as for the
+// Task that declares the sidecar: with one step and a declared mountPath, the case a Pod cannot tell.
+func TestInlineSpecsRunAsIfTheTaskDeclaredTheSidecar(t *testing.T) {
+	inline := func(run, annotations, sidecars string) string {
+		return `
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: ` + run + `
+  annotations: ` + annotations + `
+spec:
+  workspaces: [{name: source, emptyDir: {}}]
+  pipelineSpec:
+    workspaces: [{name: source}]
+    tasks:
+      - name: test
+        workspaces: [{name: source, workspace: source}]
+        taskSpec:
+` + indent(taskSpec("/go/src", 1, sidecars), 10) + "\n"
+	}
+	create(t, inline("inline-annotated", "\n    pipelinerun-sidecars.io/test: |\n"+indent(postgres, 6), "")+"---"+
+		inline("inline-declaring", "{}", postgres))
+	taskRun := taskRunOf(t, "inline-annotated", "test")
+	if value := taskRun.GetAnnotations()["pipelinerun-sidecars.io/injected"]; value != "postgres" {
+		t.Errorf("the TaskRun's marker says %q, want %q", value, "postgres")
+	}
+	assertSameSpec(t, podOf(t, "inline-annotated", "test"), podOf(t, "inline-declaring", "test"),
+		strings.NewReplacer("inline-annotated", "inline-declaring"))
+}
+
+// serviceAccountVolume is the name the API server's ServiceAccount admission gives the Pod's token
+// volume, with a random suffix.
+var serviceAccountVolume = regexp.MustCompile(`kube-api-access-[a-z0-9]{5}`)
+
+// scriptName is the name Tekton gives a step's script file, with a random suffix
+// (`names.SimpleNameGenerator` in pkg/pod/script.go).
+var scriptName = regexp.MustCompile(`(/tekton/scripts/script-[0-9]+)-[a-z0-9]{5}`)
+
+// assertSameSpec compares two Pods' specs, once the names of got's run are replaced by want's.
+func assertSameSpec(t *testing.T, got, want *unstructured.Unstructured, names *strings.Replacer) {
+	t.Helper()
+	normal := func(pod *unstructured.Unstructured, names *strings.Replacer) any {
+		text, err := json.Marshal(pod.Object["spec"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		text = serviceAccountVolume.ReplaceAll([]byte(names.Replace(string(text))), []byte("kube-api-access"))
+		text = scriptName.ReplaceAll(text, []byte("$1"))
+		var spec any
+		if err := json.Unmarshal(text, &spec); err != nil {
+			t.Fatal(err)
+		}
+		return spec
+	}
+	if diff := cmp.Diff(normal(want, strings.NewReplacer()), normal(got, names)); diff != "" {
+		t.Errorf("Pod %s differs from Tekton's Pod %s for the Task declaring the sidecar (-Tekton +policy):\n%s",
+			got.GetName(), want.GetName(), diff)
+	}
+}

@@ -1,0 +1,296 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pipelinerun-sidecars/pipelinerun-sidecars/oracle"
+	"gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+)
+
+// servedPolicy is one ClusterAdmissionPolicy of deploy/cluster/ as policy-server holds it.
+type servedPolicy struct {
+	id       string // Kubewarden's unique name, the path's last segment
+	manifest *unstructured.Unstructured
+	module   *oracle.Policy
+	mutating bool
+	settings atomic.Pointer[map[string]any]
+	reads    map[schema.GroupVersionKind]bool // its contextAwareResources
+	requests atomic.Int64
+}
+
+// policyServer serves the compiled module the way Kubewarden's policy-server does: `POST
+// /validate/<policy id>` takes an AdmissionReview, the module evaluates a ValidationRequest (the
+// AdmissionRequest and the policy's settings) in a fresh instance, on one worker per core, and the
+// answer's mutated object is diffed against the request's into a JSONPatch
+// (policy-evaluator's AdmissionResponse::from_policy_validation_response); the message, code, warnings
+// and audit annotations are passed through. The policy's host calls to read the cluster are answered
+// for its contextAwareResources only, as policy-server answers them.
+type policyServer struct {
+	policies map[string]*servedPolicy
+	cluster  dynamic.Interface
+	workers  chan struct{}
+	server   *http.Server
+	url      string
+	verdicts sync.Map // "<kind>/<name>" to the *admissionv1.AdmissionResponse last given for it
+	// drop, when it says so for a request, makes the server close the connection without answering,
+	// as a server that is down or over its timeout looks to the API server.
+	drop atomic.Pointer[func(*admissionv1.AdmissionRequest) bool]
+}
+
+func newPolicyServer(ctx context.Context, module string, manifests []*unstructured.Unstructured,
+	cluster dynamic.Interface) (*policyServer, error) {
+	compiled, err := oracle.LoadPolicy(ctx, module)
+	if err != nil {
+		return nil, err
+	}
+	s := &policyServer{
+		policies: map[string]*servedPolicy{},
+		cluster:  cluster,
+		workers:  make(chan struct{}, runtime.NumCPU()),
+	}
+	for _, manifest := range manifests {
+		p := &servedPolicy{id: "clusterwide-" + manifest.GetName(), manifest: manifest, reads: map[schema.GroupVersionKind]bool{}}
+		p.module = compiled.WithHost(s.host(p))
+		p.mutating, _, _ = unstructured.NestedBool(manifest.Object, "spec", "mutating")
+		resources, _, _ := unstructured.NestedSlice(manifest.Object, "spec", "contextAwareResources")
+		for _, r := range resources {
+			entry, _ := r.(map[string]any)
+			gv, err := schema.ParseGroupVersion(fmt.Sprint(entry["apiVersion"]))
+			if err != nil {
+				return nil, err
+			}
+			p.reads[gv.WithKind(fmt.Sprint(entry["kind"]))] = true
+		}
+		settings, _, _ := unstructured.NestedMap(manifest.Object, "spec", "settings")
+		if err := s.setSettings(ctx, p, settings); err != nil {
+			return nil, err
+		}
+		s.policies[p.id] = p
+	}
+	return s, nil
+}
+
+// setSettings validates settings as policy-server does when it loads a policy, then serves them.
+func (s *policyServer) setSettings(ctx context.Context, p *servedPolicy, settings map[string]any) error {
+	if err := p.module.ValidateSettings(ctx, settings); err != nil {
+		return fmt.Errorf("policy %s: settings refused: %w", p.id, err)
+	}
+	p.settings.Store(&settings)
+	return nil
+}
+
+// serve listens on 127.0.0.1 with the serving certificate.
+func (s *policyServer) serve(p pki) error {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	certificate, err := tls.LoadX509KeyPair(p.certFile, p.keyFile)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /validate/{id}", s.validate)
+	s.server = &http.Server{Handler: mux, TLSConfig: &tls.Config{Certificates: []tls.Certificate{certificate}}}
+	s.url = "https://" + listener.Addr().String()
+	go func() { _ = s.server.ServeTLS(listener, "", "") }()
+	return nil
+}
+
+func (s *policyServer) close() {
+	if s != nil && s.server != nil {
+		_ = s.server.Close()
+	}
+}
+
+func (s *policyServer) validate(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.policies[r.PathValue("id")]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	var review admissionv1.AdmissionReview
+	if err := json.NewDecoder(r.Body).Decode(&review); err != nil || review.Request == nil {
+		http.Error(w, "not an AdmissionReview", http.StatusBadRequest)
+		return
+	}
+	p.requests.Add(1)
+	if drop := s.drop.Load(); drop != nil && (*drop)(review.Request) {
+		if hijacker, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hijacker.Hijack(); err == nil {
+				_ = conn.Close()
+			}
+		}
+		return
+	}
+	s.workers <- struct{}{}
+	response, err := s.evaluate(r.Context(), p, review.Request)
+	<-s.workers
+	if err != nil {
+		response = &admissionv1.AdmissionResponse{Allowed: false,
+			Result: &metav1.Status{Message: "internal server error: " + err.Error(), Code: 500}}
+	}
+	response.UID = review.Request.UID
+	s.verdicts.Store(review.Request.Kind.Kind+"/"+review.Request.Name, response)
+	review.Request, review.Response = nil, response
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(review)
+}
+
+func (s *policyServer) evaluate(ctx context.Context, p *servedPolicy,
+	request *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, error) {
+	answer, err := p.module.Validate(ctx, request, *p.settings.Load())
+	if err != nil {
+		return nil, err
+	}
+	response := &admissionv1.AdmissionResponse{
+		Allowed:          answer.Accepted,
+		Warnings:         answer.Warnings,
+		AuditAnnotations: answer.AuditAnnotations,
+	}
+	if answer.Message != nil || answer.Code != nil {
+		response.Result = &metav1.Status{}
+		if answer.Message != nil {
+			response.Result.Message = *answer.Message
+		}
+		if answer.Code != nil {
+			response.Result.Code = int32(*answer.Code)
+		}
+	}
+	if len(answer.MutatedObject) == 0 || string(answer.MutatedObject) == "null" {
+		return response, nil
+	}
+	if !p.mutating {
+		return &admissionv1.AdmissionResponse{Allowed: false, Result: &metav1.Status{Message: fmt.Sprintf(
+			"Request rejected by policy %s. The policy attempted to mutate the request, but it is currently configured to not allow mutations.", p.id)}}, nil
+	}
+	patch, err := jsonpatch.CreatePatch(request.Object.Raw, answer.MutatedObject)
+	if err != nil {
+		return nil, fmt.Errorf("diffing the mutated object: %w", err)
+	}
+	if len(patch) > 0 {
+		if response.Patch, err = json.Marshal(patch); err != nil {
+			return nil, err
+		}
+		patchType := admissionv1.PatchTypeJSONPatch
+		response.PatchType = &patchType
+	}
+	return response, nil
+}
+
+// resourceRequest is the payload of kubewarden/kubernetes/get_resource (the SDK's GetResourceRequest).
+type resourceRequest struct {
+	APIVersion string `json:"api_version"`
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	Namespace  string `json:"namespace"`
+}
+
+// host answers p's host calls: get_resource for the kinds it declares, read from the API server.
+func (s *policyServer) host(p *servedPolicy) oracle.Host {
+	return func(ctx context.Context, binding, namespace, operation string, payload []byte) ([]byte, error) {
+		if binding != "kubewarden" || namespace != "kubernetes" || operation != "get_resource" {
+			return nil, fmt.Errorf("host capability %s/%s/%s is not served", binding, namespace, operation)
+		}
+		var want resourceRequest
+		if err := json.Unmarshal(payload, &want); err != nil {
+			return nil, err
+		}
+		gv, err := schema.ParseGroupVersion(want.APIVersion)
+		if err != nil {
+			return nil, err
+		}
+		if !p.reads[gv.WithKind(want.Kind)] {
+			return nil, fmt.Errorf("%s %s is not among the policy's contextAwareResources", want.APIVersion, want.Kind)
+		}
+		gvr, ok := resources[want.Kind]
+		if !ok || gvr.GroupVersion() != gv {
+			return nil, errors.New("the suite cannot read " + want.APIVersion + " " + want.Kind)
+		}
+		object, err := s.cluster.Resource(gvr).Namespace(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(object.Object)
+	}
+}
+
+// verdict is the answer last given for the object of kind named name, if the policy saw it.
+func (s *policyServer) verdict(kind, name string) (*admissionv1.AdmissionResponse, bool) {
+	response, ok := s.verdicts.Load(kind + "/" + name)
+	if !ok {
+		return nil, false
+	}
+	return response.(*admissionv1.AdmissionResponse), true
+}
+
+// requests is how many AdmissionReviews reached each policy.
+func (s *policyServer) requests() map[string]int64 {
+	counts := map[string]int64{}
+	for id, p := range s.policies {
+		counts[strings.TrimPrefix(id, "clusterwide-")] = p.requests.Load()
+	}
+	return counts
+}
+
+// registration is the webhook configuration Kubewarden's controller writes for a ClusterAdmissionPolicy
+// (internal/controller/policy_subreconciler_webhook.go): one webhook named after the policy, its rules,
+// failurePolicy, matchPolicy, objectSelector, sideEffects, timeoutSeconds and matchConditions as
+// written, the namespaceSelector's matchExpressions after one leaving out Kubewarden's namespace. The
+// controller points it at the policy-server Service; the suite, at baseURL.
+func registration(p *servedPolicy, baseURL, caBundle string) *unstructured.Unstructured {
+	spec, _, _ := unstructured.NestedMap(p.manifest.Object, "spec")
+	selector := []any{map[string]any{"key": "kubernetes.io/metadata.name", "operator": "NotIn",
+		"values": []any{"kubewarden"}}}
+	if expressions, ok, _ := unstructured.NestedSlice(spec, "namespaceSelector", "matchExpressions"); ok {
+		selector = append(selector, expressions...)
+	}
+	webhook := map[string]any{
+		"name":                    p.id + ".kubewarden.admission",
+		"clientConfig":            map[string]any{"url": baseURL + "/validate/" + p.id, "caBundle": caBundle},
+		"rules":                   spec["rules"],
+		"failurePolicy":           or(spec["failurePolicy"], "Fail"),
+		"matchPolicy":             or(spec["matchPolicy"], "Equivalent"),
+		"namespaceSelector":       map[string]any{"matchExpressions": selector},
+		"sideEffects":             or(spec["sideEffects"], "None"),
+		"timeoutSeconds":          or(spec["timeoutSeconds"], int64(10)),
+		"admissionReviewVersions": []any{"v1"},
+	}
+	for _, field := range []string{"objectSelector", "matchConditions"} {
+		if value, ok := spec[field]; ok {
+			webhook[field] = value
+		}
+	}
+	kind := "ValidatingWebhookConfiguration"
+	if p.mutating {
+		kind = "MutatingWebhookConfiguration"
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "admissionregistration.k8s.io/v1",
+		"kind":       kind,
+		"metadata":   map[string]any{"name": p.id},
+		"webhooks":   []any{webhook},
+	}}
+}
+
+func or(value, otherwise any) any {
+	if value == nil {
+		return otherwise
+	}
+	return value
+}

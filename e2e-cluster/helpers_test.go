@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// create creates the objects of a YAML text (documents separated by `---`) in the test namespace.
-func create(t *testing.T, text string) []*unstructured.Unstructured {
+// parse reads the objects of a YAML text (documents separated by `---`).
+func parse(t *testing.T, text string) []*unstructured.Unstructured {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "objects.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
@@ -28,8 +28,14 @@ func create(t *testing.T, text string) []*unstructured.Unstructured {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return objects
+}
+
+// create creates the objects of a YAML text in the test namespace.
+func create(t *testing.T, text string) []*unstructured.Unstructured {
+	t.Helper()
 	var created []*unstructured.Unstructured
-	for _, object := range objects {
+	for _, object := range parse(t, text) {
 		made, err := resource(suite.client, object.GetKind(), namespace).Create(context.Background(), object, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatalf("creating %s %s: %v", object.GetKind(), object.GetName(), err)

@@ -68,13 +68,8 @@ func indent(text string, n int) string {
 	return pad + strings.ReplaceAll(strings.TrimSpace(text), "\n", "\n"+pad)
 }
 
-// byRef is a Pipeline named name whose task "test" uses the Task named task, and its PipelineRun, named
-// run, with a declaration for "test" when declared is not empty.
-func byRef(name, task, run, declared string) string {
-	annotations := "{}"
-	if declared != "" {
-		annotations = "\n    pipelinerun-sidecars.io/test: |\n" + indent(declared, 6)
-	}
+// pipeline is a Pipeline named name whose task "test" uses the Task named task with its workspace.
+func pipeline(name, task string) string {
 	return `
 apiVersion: tekton.dev/v1
 kind: Pipeline
@@ -85,7 +80,17 @@ spec:
     - name: test
       taskRef: {name: ` + task + `}
       workspaces: [{name: source, workspace: source}]
----
+`
+}
+
+// byRef is the Pipeline named name whose task "test" uses the Task named task, and its PipelineRun,
+// named run, with a declaration for "test" when declared is not empty.
+func byRef(name, task, run, declared string) string {
+	annotations := "{}"
+	if declared != "" {
+		annotations = "\n    pipelinerun-sidecars.io/test: |\n" + indent(declared, 6)
+	}
+	return pipeline(name, task) + `---
 apiVersion: tekton.dev/v1
 kind: PipelineRun
 metadata:

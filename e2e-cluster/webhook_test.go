@@ -12,10 +12,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pipelinerun-sidecars/pipelinerun-sidecars/oracle"
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -31,6 +33,8 @@ type servedPolicy struct {
 	settings atomic.Pointer[map[string]any]
 	reads    map[schema.GroupVersionKind]bool // its contextAwareResources
 	requests atomic.Int64
+	mu       sync.Mutex
+	took     []time.Duration // each request's time in the server, from its body read to its answer written
 }
 
 // policyServer serves the compiled module the way Kubewarden's policy-server does: `POST
@@ -44,9 +48,12 @@ type policyServer struct {
 	policies map[string]*servedPolicy
 	cluster  dynamic.Interface
 	workers  chan struct{}
+	real     *realPolicyServer // the policy-server the answers come from, if one is given
 	server   *http.Server
 	url      string
 	verdicts sync.Map // "<kind>/<name>" to the *admissionv1.AdmissionResponse last given for it
+	dropped  sync.Map // "<kind>/<name>" of the requests dropped
+	reads    sync.Map // what the policies read of the cluster, by what they asked: a cachedRead
 	// drop, when it says so for a request, makes the server close the connection without answering,
 	// as a server that is down or over its timeout looks to the API server.
 	drop atomic.Pointer[func(*admissionv1.AdmissionRequest) bool]
@@ -85,13 +92,18 @@ func newPolicyServer(ctx context.Context, module string, manifests []*unstructur
 	return s, nil
 }
 
-// setSettings validates settings as policy-server does when it loads a policy, then serves them.
+// setSettings validates settings as policy-server does when it loads a policy, then serves them: a
+// real policy-server is restarted with them.
 func (s *policyServer) setSettings(ctx context.Context, p *servedPolicy, settings map[string]any) error {
 	if err := p.module.ValidateSettings(ctx, settings); err != nil {
 		return fmt.Errorf("policy %s: settings refused: %w", p.id, err)
 	}
 	p.settings.Store(&settings)
-	return nil
+	if s.real == nil || s.real.process == nil {
+		return nil
+	}
+	s.real.stop()
+	return s.real.start(ctx, s.policies)
 }
 
 // serve listens on 127.0.0.1 with the serving certificate.
@@ -115,6 +127,7 @@ func (s *policyServer) serve(p pki) error {
 func (s *policyServer) close() {
 	if s != nil && s.server != nil {
 		_ = s.server.Close()
+		s.real.stop()
 	}
 }
 
@@ -130,7 +143,9 @@ func (s *policyServer) validate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.requests.Add(1)
+	began := time.Now()
 	if drop := s.drop.Load(); drop != nil && (*drop)(review.Request) {
+		s.dropped.Store(review.Request.Kind.Kind+"/"+review.Request.Name, true)
 		if hijacker, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hijacker.Hijack(); err == nil {
 				_ = conn.Close()
@@ -138,9 +153,15 @@ func (s *policyServer) validate(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	s.workers <- struct{}{}
-	response, err := s.evaluate(r.Context(), p, review.Request)
-	<-s.workers
+	var response *admissionv1.AdmissionResponse
+	var err error
+	if s.real != nil {
+		response, err = s.real.forward(r.Context(), p.id, review.Request)
+	} else {
+		s.workers <- struct{}{}
+		response, err = s.evaluate(r.Context(), p, review.Request)
+		<-s.workers
+	}
 	if err != nil {
 		response = &admissionv1.AdmissionResponse{Allowed: false,
 			Result: &metav1.Status{Message: "internal server error: " + err.Error(), Code: 500}}
@@ -150,6 +171,9 @@ func (s *policyServer) validate(w http.ResponseWriter, r *http.Request) {
 	review.Request, review.Response = nil, response
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(review)
+	p.mu.Lock()
+	p.took = append(p.took, time.Since(began))
+	p.mu.Unlock()
 }
 
 func (s *policyServer) evaluate(ctx context.Context, p *servedPolicy,
@@ -195,13 +219,24 @@ func (s *policyServer) evaluate(ctx context.Context, p *servedPolicy,
 
 // resourceRequest is the payload of kubewarden/kubernetes/get_resource (the SDK's GetResourceRequest).
 type resourceRequest struct {
-	APIVersion string `json:"api_version"`
-	Kind       string `json:"kind"`
-	Name       string `json:"name"`
-	Namespace  string `json:"namespace"`
+	APIVersion   string `json:"api_version"`
+	Kind         string `json:"kind"`
+	Name         string `json:"name"`
+	Namespace    string `json:"namespace"`
+	DisableCache bool   `json:"disable_cache"`
 }
 
-// host answers p's host calls: get_resource for the kinds it declares, read from the API server.
+// readCache is how long policy-server keeps an object it read for a policy, unless the policy says
+// disable_cache (policy-evaluator's get_resource_cached: `#[cached(time = 5, result = true)]`).
+const readCache = 5 * time.Second
+
+type cachedRead struct {
+	object []byte
+	until  time.Time
+}
+
+// host answers p's host calls: get_resource for the kinds it declares, read from the API server, with
+// policy-server's cache and its message for an object that is not there.
 func (s *policyServer) host(p *servedPolicy) oracle.Host {
 	return func(ctx context.Context, binding, namespace, operation string, payload []byte) ([]byte, error) {
 		if binding != "kubewarden" || namespace != "kubernetes" || operation != "get_resource" {
@@ -222,11 +257,22 @@ func (s *policyServer) host(p *servedPolicy) oracle.Host {
 		if !ok || gvr.GroupVersion() != gv {
 			return nil, errors.New("the suite cannot read " + want.APIVersion + " " + want.Kind)
 		}
+		key := fmt.Sprintf("%s,%s,%s,%s", want.APIVersion, want.Kind, want.Name, want.Namespace)
+		if cached, ok := s.reads.Load(key); ok && !want.DisableCache && time.Now().Before(cached.(cachedRead).until) {
+			return cached.(cachedRead).object, nil
+		}
 		object, err := s.cluster.Resource(gvr).Namespace(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
-		if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("Cannot find %s/%s named '%s' inside of namespace 'Some(%q)'", // policy-server's words
+				want.APIVersion, want.Kind, want.Name, want.Namespace)
+		} else if err != nil {
 			return nil, err
 		}
-		return json.Marshal(object.Object)
+		text, err := json.Marshal(object.Object)
+		if err == nil {
+			s.reads.Store(key, cachedRead{object: text, until: time.Now().Add(readCache)})
+		}
+		return text, err
 	}
 }
 

@@ -1,0 +1,244 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+)
+
+// loadRuns is how many PipelineRuns the load test creates at once.
+const loadRuns = 50
+
+// webhookLatency is the API server's histogram of the time it waits for each admission webhook.
+const webhookLatency = "apiserver_admission_webhook_admission_duration_seconds"
+
+// 50 PipelineRuns created at once, each declaring a sidecar for a task of a referenced Pipeline: every
+// Pod gets it. The same again with the mutation floor (bench/mutation-floor) served instead of the
+// policy. The API server's webhook latency and the server's own time per request, for both, go to the
+// test's log and to latency.txt beside the servers' logs (BENCHMARKS.md quotes them).
+func TestLoad(t *testing.T) {
+	shared(t)
+	var report strings.Builder
+	for _, module := range []struct{ name, path string }{
+		{"policy", os.Getenv("POLICY")},
+		{"mutation-floor", os.Getenv("FLOOR")},
+	} {
+		if err := servePolicies(context.Background(), module.path); err != nil {
+			t.Fatal(err)
+		}
+		before := histograms(t)
+		began := time.Now()
+		createAtOnce(t, module.name)
+		pods := waitForPods(t, module.name)
+		elapsed := time.Since(began)
+		if module.name == "policy" {
+			for _, pod := range pods {
+				if !slices.Contains(containerNames(pod), "sidecar-postgres") {
+					t.Errorf("Pod %s has no sidecar-postgres: %v", pod.GetName(), containerNames(pod))
+				}
+			}
+		}
+		after := histograms(t)
+		fmt.Fprintf(&report, "%s: %d PipelineRuns, their TaskRuns and Pods in %.1f s\n", module.name, loadRuns,
+			elapsed.Seconds())
+		for _, p := range sortedPolicies() {
+			webhook := p.id + ".kubewarden.admission"
+			latency := after[webhook].minus(before[webhook])
+			p.mu.Lock()
+			took := slices.Clone(p.took)
+			p.mu.Unlock()
+			fmt.Fprintf(&report, "  %s: %d admissions; API server's wait p50 %s, p99 %s (%.0f%% under 5 ms); "+
+				"in the server p50 %s, p99 %s\n", webhook, int(latency.count), latency.quantile(0.5),
+				latency.quantile(0.99), 100*latency.under(0.005), percentile(took, 0.5), percentile(took, 0.99))
+		}
+	}
+	if err := servePolicies(context.Background(), os.Getenv("POLICY")); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("latency:\n" + report.String())
+	if err := os.WriteFile(filepath.Join(suite.dir, "latency.txt"), []byte(report.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sortedPolicies() []*servedPolicy {
+	var policies []*servedPolicy
+	for _, p := range suite.server.policies {
+		policies = append(policies, p)
+	}
+	slices.SortFunc(policies, func(a, b *servedPolicy) int { return strings.Compare(a.id, b.id) })
+	return policies
+}
+
+// createAtOnce creates loadRuns PipelineRuns of the Pipeline "shared" side by side, labelled load=name.
+func createAtOnce(t *testing.T, name string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, loadRuns)
+	for i := range loadRuns {
+		run := strings.Replace(pipelineRun(fmt.Sprintf("load-%s-%d", name, i), postgres, ""),
+			"metadata:\n", "metadata:\n  labels: {load: "+name+"}\n", 1)
+		objects := parse(t, run)
+		wg.Go(func() {
+			_, err := resource(suite.client, "PipelineRun", namespace).Create(context.Background(), objects[0], metav1.CreateOptions{})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitForPods waits for the Pods of the PipelineRuns labelled load=name.
+func waitForPods(t *testing.T, name string) []unstructured.Unstructured {
+	t.Helper()
+	var pods []unstructured.Unstructured
+	eventually(t, 3*time.Minute, "the Pods of the load", func() (bool, string) {
+		pods = list(t, "Pod", "load="+name)
+		return len(pods) == loadRuns, fmt.Sprintf("%d Pods", len(pods))
+	})
+	return pods
+}
+
+// containerNames is the names of a Pod's containers.
+func containerNames(pod unstructured.Unstructured) []string {
+	containers, _, _ := unstructured.NestedSlice(pod.Object, "spec", "containers")
+	var names []string
+	for _, c := range containers {
+		container, _ := c.(map[string]any)
+		names = append(names, fmt.Sprint(container["name"]))
+	}
+	return names
+}
+
+// histogram is one webhook's latency histogram: cumulative counts by upper bound, in seconds.
+type histogram struct {
+	bounds []float64
+	counts []float64
+	count  float64
+}
+
+// histograms reads the API server's webhook latency histograms of CREATEs, by webhook name.
+func histograms(t *testing.T) map[string]histogram {
+	t.Helper()
+	client, err := rest.HTTPClientFor(suite.plane.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	response, err := client.Get(suite.plane.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = response.Body.Close() }()
+	if response.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s", response.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(response.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]histogram{}
+	family, ok := families[webhookLatency]
+	if !ok {
+		return byName
+	}
+	for _, metric := range family.GetMetric() {
+		if label(metric, "operation") != "CREATE" {
+			continue
+		}
+		name := label(metric, "name")
+		byName[name] = byName[name].plus(metric.GetHistogram())
+	}
+	return byName
+}
+
+func label(metric *dto.Metric, name string) string {
+	for _, pair := range metric.GetLabel() {
+		if pair.GetName() == name {
+			return pair.GetValue()
+		}
+	}
+	return ""
+}
+
+// plus adds a histogram of the same buckets (the series of one webhook differ by their other labels).
+func (h histogram) plus(other *dto.Histogram) histogram {
+	sum := histogram{count: h.count + float64(other.GetSampleCount())}
+	for i, bucket := range other.GetBucket() {
+		sum.bounds = append(sum.bounds, bucket.GetUpperBound())
+		previous := 0.0
+		if i < len(h.counts) {
+			previous = h.counts[i]
+		}
+		sum.counts = append(sum.counts, previous+float64(bucket.GetCumulativeCount()))
+	}
+	return sum
+}
+
+// minus is what was observed since earlier.
+func (h histogram) minus(earlier histogram) histogram {
+	since := histogram{bounds: h.bounds, count: h.count - earlier.count}
+	for i, count := range h.counts {
+		if i < len(earlier.counts) {
+			count -= earlier.counts[i]
+		}
+		since.counts = append(since.counts, count)
+	}
+	return since
+}
+
+// quantile is Prometheus's histogram_quantile: linear within the bucket the rank falls in.
+func (h histogram) quantile(q float64) string {
+	if h.count == 0 {
+		return "-"
+	}
+	rank, lower, below := q*h.count, 0.0, 0.0
+	for i, upper := range h.bounds {
+		if h.counts[i] >= rank {
+			seconds := lower + (upper-lower)*(rank-below)/(h.counts[i]-below)
+			return fmt.Sprintf("%.1f ms", seconds*1000)
+		}
+		lower, below = upper, h.counts[i]
+	}
+	return fmt.Sprintf("> %.0f ms", lower*1000)
+}
+
+// under is the share of observations at or under bound seconds.
+func (h histogram) under(bound float64) float64 {
+	for i, upper := range h.bounds {
+		if upper == bound && h.count > 0 {
+			return h.counts[i] / h.count
+		}
+	}
+	return math.NaN()
+}
+
+// percentile is the nearest-rank percentile of durations.
+func percentile(durations []time.Duration, q float64) string {
+	if len(durations) == 0 {
+		return "-"
+	}
+	slices.Sort(durations)
+	rank := int(math.Ceil(q*float64(len(durations)))) - 1
+	return fmt.Sprintf("%.2f ms", float64(durations[max(rank, 0)].Microseconds())/1000)
+}

@@ -202,11 +202,13 @@ oracle-tests: policy.wasm
 # cold build takes several minutes: BENCHMARKS.md), run on 127.0.0.1 with the policy served as
 # policy-server serves it. Tekton's controller listens on every address for its probes and profiling, so
 # the suite runs in a network namespace of its own (`unshare --net`, as root or through sudo), where
-# that is 127.0.0.1 only. CLUSTER_TESTS=<regexp> runs some tests.
+# that is 127.0.0.1 only. CLUSTER_TESTS=<regexp> runs some tests; POLICY_SERVER_BIN=<policy-server> has a
+# real policy-server answer, on the annotated module (CONTRIBUTING.md).
 CLUSTER_DIR  := target/e2e-cluster
 CLUSTER_BIN  := $(CLUSTER_DIR)/bin
 CLUSTER_SRCS := $(wildcard e2e-cluster/*.go) $(wildcard oracle/*.go) e2e-cluster/go.mod e2e-cluster/go.sum
 CLUSTER_TESTS ?= .
+CLUSTER_POLICY := $(if $(POLICY_SERVER_BIN),annotated-policy.wasm,policy.wasm)
 AS_ROOT      := $(if $(filter 0,$(shell id -u)),,sudo --preserve-env)
 $(CLUSTER_BIN)/.built: e2e-cluster/go.mod e2e-cluster/go.sum
 	@mkdir -p $(CLUSTER_BIN)
@@ -221,15 +223,17 @@ $(CLUSTER_BIN)/.built: e2e-cluster/go.mod e2e-cluster/go.sum
 $(CLUSTER_DIR)/cluster.test: $(CLUSTER_SRCS)
 	@unformatted=$$(cd e2e-cluster && gofmt -l .); test -z "$$unformatted" || { echo "gofmt: $$unformatted" >&2; exit 1; }
 	cd e2e-cluster && go vet ./... && go test -c -o ../$@ .
-e2e-cluster: policy.wasm mutation-floor.wasm $(CLUSTER_BIN)/.built $(CLUSTER_DIR)/cluster.test
+e2e-cluster: $(CLUSTER_POLICY) mutation-floor.wasm $(CLUSTER_BIN)/.built $(CLUSTER_DIR)/cluster.test
 	@rm -rf $(CLUSTER_DIR)/logs && mkdir -p $(CLUSTER_DIR)/logs
 	@config=$$(cd e2e-cluster && go list -m -f '{{.Dir}}' github.com/tektoncd/pipeline)/config; \
 	$(AS_ROOT) unshare --net sh -c 'ip link set lo up && exec "$$0" "$$@"' env \
-	  CLUSTER_BIN=$(abspath $(CLUSTER_BIN)) TEKTON_CONFIG=$$config POLICY=$(abspath policy.wasm) \
+	  CLUSTER_BIN=$(abspath $(CLUSTER_BIN)) TEKTON_CONFIG=$$config POLICY=$(abspath $(CLUSTER_POLICY)) \
 	  FLOOR=$(abspath mutation-floor.wasm) DEPLOY=$(abspath deploy/cluster) CLUSTER_LOGS=$(abspath $(CLUSTER_DIR)/logs) \
+	  POLICY_SERVER_BIN=$(POLICY_SERVER_BIN) \
 	  $(abspath $(CLUSTER_DIR)/cluster.test) -test.v -test.timeout 20m -test.run '$(CLUSTER_TESTS)' \
 	  > $(CLUSTER_DIR)/e2e-cluster.log 2>&1 || { tail -n 300 $(CLUSTER_DIR)/e2e-cluster.log; exit 1; }
 	@grep -E '^\s*--- (PASS|FAIL)|^(PASS|FAIL|ok)' $(CLUSTER_DIR)/e2e-cluster.log
+	@cat $(CLUSTER_DIR)/logs/latency.txt 2>/dev/null || true
 
 test: fmt lint unit-tests e2e-tests oracle-tests e2e-cluster web-tests
 

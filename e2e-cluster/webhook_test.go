@@ -45,15 +45,16 @@ type servedPolicy struct {
 // and audit annotations are passed through. The policy's host calls to read the cluster are answered
 // for its contextAwareResources only, as policy-server answers them.
 type policyServer struct {
-	policies map[string]*servedPolicy
-	cluster  dynamic.Interface
-	workers  chan struct{}
-	real     *realPolicyServer // the policy-server the answers come from, if one is given
-	server   *http.Server
-	url      string
-	verdicts sync.Map // "<kind>/<name>" to the *admissionv1.AdmissionResponse last given for it
-	dropped  sync.Map // "<kind>/<name>" of the requests dropped
-	reads    sync.Map // what the policies read of the cluster, by what they asked: a cachedRead
+	policies  map[string]*servedPolicy
+	cluster   dynamic.Interface
+	workers   chan struct{}
+	real      *realPolicyServer // the policy-server the answers come from, if one is given
+	server    *http.Server
+	url       string
+	verdicts  sync.Map // "<kind>/<name>" to the *admissionv1.AdmissionResponse last given for it
+	dropped   sync.Map // "<kind>/<name>" of the requests dropped
+	reads     sync.Map // what the policies read of the cluster, by what they asked: a cachedRead
+	readsLock sync.Mutex
 	// drop, when it says so for a request, makes the server close the connection without answering,
 	// as a server that is down or over its timeout looks to the API server.
 	drop atomic.Pointer[func(*admissionv1.AdmissionRequest) bool]
@@ -258,6 +259,10 @@ func (s *policyServer) host(p *servedPolicy) oracle.Host {
 			return nil, errors.New("the suite cannot read " + want.APIVersion + " " + want.Kind)
 		}
 		key := fmt.Sprintf("%s,%s,%s,%s", want.APIVersion, want.Kind, want.Name, want.Namespace)
+		// policy-evaluator's cache holds its lock while it reads (`sync_writes`): requests that miss
+		// together read once.
+		s.readsLock.Lock()
+		defer s.readsLock.Unlock()
 		if cached, ok := s.reads.Load(key); ok && !want.DisableCache && time.Now().Before(cached.(cachedRead).until) {
 			return cached.(cachedRead).object, nil
 		}

@@ -228,7 +228,7 @@ e2e-cluster: $(CLUSTER_POLICY) mutation-floor.wasm $(CLUSTER_BIN)/.built $(CLUST
 	@config=$$(cd e2e-cluster && go list -m -f '{{.Dir}}' github.com/tektoncd/pipeline)/config; \
 	$(AS_ROOT) unshare --net sh -c 'ip link set lo up && exec "$$0" "$$@"' env \
 	  CLUSTER_BIN=$(abspath $(CLUSTER_BIN)) TEKTON_CONFIG=$$config POLICY=$(abspath $(CLUSTER_POLICY)) \
-	  FLOOR=$(abspath mutation-floor.wasm) DEPLOY=$(abspath deploy/cluster) CLUSTER_LOGS=$(abspath $(CLUSTER_DIR)/logs) \
+	  FLOOR=$(abspath mutation-floor.wasm) DEPLOY=$(abspath deploy/cluster) RBAC=$(abspath deploy/rbac.yaml) CLUSTER_LOGS=$(abspath $(CLUSTER_DIR)/logs) \
 	  POLICY_SERVER_BIN=$(POLICY_SERVER_BIN) \
 	  $(abspath $(CLUSTER_DIR)/cluster.test) -test.v -test.timeout 20m -test.run '$(CLUSTER_TESTS)' \
 	  > $(CLUSTER_DIR)/e2e-cluster.log 2>&1 || { tail -n 300 $(CLUSTER_DIR)/e2e-cluster.log; exit 1; }

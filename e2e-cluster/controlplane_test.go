@@ -263,11 +263,17 @@ func (c *controlPlane) startAPIServer(bin string) error {
 		QPS:             200,
 		Burst:           400,
 	}
-	c.kubeconfig = filepath.Join(c.dir, "kubeconfig")
-	return os.WriteFile(c.kubeconfig, []byte(c.kubeconfigText()), 0o600)
+	c.kubeconfig, err = c.writeKubeconfig("kubeconfig", adminToken)
+	return err
 }
 
-func (c *controlPlane) kubeconfigText() string {
+// writeKubeconfig writes, under name, a kubeconfig for the API server with a bearer token.
+func (c *controlPlane) writeKubeconfig(name, token string) (string, error) {
+	path := filepath.Join(c.dir, name)
+	return path, os.WriteFile(path, []byte(c.kubeconfigText(token)), 0o600)
+}
+
+func (c *controlPlane) kubeconfigText(token string) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
@@ -280,7 +286,7 @@ contexts:
   - name: e2e
     context: {cluster: e2e, user: admin}
 current-context: e2e
-`, c.url, base64.StdEncoding.EncodeToString(c.pki.caPEM), adminToken)
+`, c.url, base64.StdEncoding.EncodeToString(c.pki.caPEM), token)
 }
 
 // waitReady polls /readyz until the API server reports ready, for at most two minutes.

@@ -119,9 +119,13 @@ func waitForPods(t *testing.T, name string) []unstructured.Unstructured {
 	return pods
 }
 
-// containerNames is the names of a Pod's containers.
-func containerNames(pod unstructured.Unstructured) []string {
-	containers, _, _ := unstructured.NestedSlice(pod.Object, "spec", "containers")
+// containerNames is the names of a Pod's containers, or of the list named by list.
+func containerNames(pod unstructured.Unstructured, list ...string) []string {
+	field := "containers"
+	if len(list) > 0 {
+		field = list[0]
+	}
+	containers, _, _ := unstructured.NestedSlice(pod.Object, "spec", field)
 	var names []string
 	for _, c := range containers {
 		container, _ := c.(map[string]any)

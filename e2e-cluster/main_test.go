@@ -8,9 +8,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // namespace is where the tests create their Tasks, Pipelines and runs.
@@ -18,16 +21,20 @@ const namespace = "pipelines"
 
 // suite is the cluster every test runs against, started once by TestMain.
 var suite struct {
-	plane      *controlPlane
-	client     dynamic.Interface
-	server     *policyServer
-	controller *process
-	bin, dir   string
+	plane  *controlPlane
+	client dynamic.Interface
+	// reader reads the cluster as deploy/rbac.yaml's account does, for the policies' reads.
+	reader           dynamic.Interface
+	readerKubeconfig string
+	server           *policyServer
+	controller       *process
+	bin, dir         string
 }
 
 // TestMain starts the cluster from what the Makefile gives it: CLUSTER_BIN (etcd, kube-apiserver,
 // kubectl and Tekton's controller), TEKTON_CONFIG (the config/ directory of tektoncd/pipeline), POLICY
-// and FLOOR (the policy's module and the mutation floor's), DEPLOY (deploy/cluster/) and CLUSTER_LOGS
+// and FLOOR (the policy's module and the mutation floor's), DEPLOY (deploy/cluster/), RBAC
+// (deploy/rbac.yaml) and CLUSTER_LOGS
 // (where the servers' logs and the audit log go); POLICY_SERVER_BIN, when it is set, names the
 // policy-server that answers in place of the suite's own evaluation (CONTRIBUTING.md).
 func TestMain(m *testing.M) {
@@ -40,7 +47,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) (int, error) {
-	for _, name := range []string{"CLUSTER_BIN", "TEKTON_CONFIG", "POLICY", "FLOOR", "DEPLOY", "CLUSTER_LOGS"} {
+	for _, name := range []string{"CLUSTER_BIN", "TEKTON_CONFIG", "POLICY", "FLOOR", "DEPLOY", "RBAC", "CLUSTER_LOGS"} {
 		if os.Getenv(name) == "" {
 			return 2, fmt.Errorf("%s is not set: run the suite with `make e2e-cluster`", name)
 		}
@@ -60,6 +67,9 @@ func run(m *testing.M) (int, error) {
 		return 1, err
 	}
 	if err := createNamespace(ctx, namespace); err != nil {
+		return 1, err
+	}
+	if suite.reader, suite.readerKubeconfig, err = policyServerAccount(ctx, os.Getenv("RBAC")); err != nil {
 		return 1, err
 	}
 	defer func() { suite.server.close() }()
@@ -104,24 +114,24 @@ func servePolicies(ctx context.Context, module string) error {
 		}
 		manifests = append(manifests, objects...)
 	}
-	server, err := newPolicyServer(ctx, module, manifests, suite.client)
+	server, err := newPolicyServer(ctx, module, manifests, suite.reader)
 	if err != nil {
 		return err
 	}
 	if bin := os.Getenv("POLICY_SERVER_BIN"); bin != "" {
-		server.real = newRealPolicyServer(bin, module, suite.dir, suite.plane.kubeconfig, suite.plane.pki)
+		server.real = newRealPolicyServer(bin, module, suite.dir, suite.readerKubeconfig, suite.plane.pki)
 		if err := server.real.start(ctx, server.policies); err != nil {
 			return err
 		}
 	}
-	if err := server.serve(suite.plane.pki); err != nil {
+	if err := server.serve(suite.plane.pki, "127.0.0.1:0"); err != nil {
 		return err
 	}
 	suite.server.close()
 	suite.server = server
 	caBundle := base64.StdEncoding.EncodeToString(suite.plane.pki.caPEM)
 	for _, p := range server.policies {
-		webhook := registration(p, server.url, caBundle)
+		webhook := registration(p, server.url(), caBundle)
 		client := resource(suite.client, webhook.GetKind(), "")
 		_ = client.Delete(ctx, webhook.GetName(), metav1.DeleteOptions{})
 		if _, err := client.Create(ctx, webhook, metav1.CreateOptions{}); err != nil {
@@ -129,4 +139,49 @@ func servePolicies(ctx context.Context, module string) error {
 		}
 	}
 	return nil
+}
+
+// policyServerAccount creates what rbac (deploy/rbac.yaml) holds, in Kubewarden's namespace, and gives a
+// client and a kubeconfig with a token of its ServiceAccount: the policies read the cluster with what
+// deploy/ grants policy-server, and nothing more.
+func policyServerAccount(ctx context.Context, rbac string) (dynamic.Interface, string, error) {
+	if err := createNamespace(ctx, "kubewarden"); err != nil {
+		return nil, "", err
+	}
+	objects, err := documents(rbac)
+	if err != nil {
+		return nil, "", err
+	}
+	var account *unstructured.Unstructured
+	for _, object := range objects {
+		if object.GetKind() == "ServiceAccount" {
+			account = object
+		}
+		_, err := resource(suite.client, object.GetKind(), object.GetNamespace()).Create(ctx, object, metav1.CreateOptions{})
+		if err != nil {
+			return nil, "", fmt.Errorf("%s %s: %w", object.GetKind(), object.GetName(), err)
+		}
+	}
+	if account == nil {
+		return nil, "", fmt.Errorf("%s has no ServiceAccount", rbac)
+	}
+	typed, err := kubernetes.NewForConfig(suite.plane.config)
+	if err != nil {
+		return nil, "", err
+	}
+	expiry := int64(24 * 3600)
+	token, err := typed.CoreV1().ServiceAccounts(account.GetNamespace()).CreateToken(ctx, account.GetName(),
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}},
+		metav1.CreateOptions{})
+	if err != nil {
+		return nil, "", err
+	}
+	config := rest.CopyConfig(suite.plane.config)
+	config.BearerToken = token.Status.Token
+	reader, err := dynamic.NewForConfig(config)
+	if err != nil {
+		return nil, "", err
+	}
+	kubeconfig, err := suite.plane.writeKubeconfig("policy-server.kubeconfig", token.Status.Token)
+	return reader, kubeconfig, err
 }

@@ -1,15 +1,19 @@
 package cluster
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // goTest stands in for the hub's golang-test: a namespaced Task with a param default, a workspace
@@ -228,4 +232,52 @@ func assertSameSpec(t *testing.T, got, want *unstructured.Unstructured, names *s
 		t.Errorf("Pod %s differs from Tekton's Pod %s for the Task declaring the sidecar (-Tekton +policy):\n%s",
 			got.GetName(), want.GetName(), diff)
 	}
+}
+
+// injectAs "tekton" on a cluster whose Tekton runs with enable-kubernetes-sidecar: the policy reads the
+// flag from Tekton's feature-flags, through deploy/rbac.yaml's Role, and injects a native sidecar, the
+// one Tekton's controller builds for the Task that declares it.
+func TestInjectAsTektonFollowsTheFeatureFlag(t *testing.T) {
+	flagged(t, "enable-kubernetes-sidecar", "true")
+	tekton := func(settings map[string]any) { settings["injectAs"] = "tekton" }
+	withSettings(t, injectPolicy, tekton)
+	withSettings(t, validatePolicy, tekton)
+	create(t, goTest("native-annotated", "", 2, "")+"---"+goTest("native-declaring", "", 2, postgres)+"---"+
+		byRef("native-annotated", "native-annotated", "native-annotated", postgres)+"---"+
+		byRef("native-declaring", "native-declaring", "native-declaring", ""))
+	want := podOf(t, "native-declaring", "test")
+	if !slices.Contains(containerNames(*want, "initContainers"), "sidecar-postgres") {
+		t.Fatalf("Tekton's controller did not make the Task's sidecar native: %v", containerNames(*want, "initContainers"))
+	}
+	assertSameSpec(t, podOf(t, "native-annotated", "test"), want,
+		strings.NewReplacer("native-annotated", "native-declaring"))
+}
+
+// flagged sets a flag of Tekton's feature-flags until the test ends, and gives Tekton's controller a
+// moment to see it.
+func flagged(t *testing.T, flag, value string) {
+	t.Helper()
+	configMaps := resource(suite.client, "ConfigMap", tektonNamespace)
+	before, err := configMaps.Get(context.Background(), "feature-flags", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	previous, _, _ := unstructured.NestedString(before.Object, "data", flag)
+	set := func(value string) error {
+		patch, err := json.Marshal(map[string]any{"data": map[string]string{flag: value}})
+		if err == nil {
+			_, err = configMaps.Patch(context.Background(), "feature-flags", types.MergePatchType, patch, metav1.PatchOptions{})
+		}
+		return err
+	}
+	if err := set(value); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := set(previous); err != nil {
+			t.Error(err)
+		}
+		time.Sleep(time.Second)
+	})
+	time.Sleep(time.Second)
 }

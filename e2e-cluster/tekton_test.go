@@ -30,6 +30,10 @@ var resources = map[string]schema.GroupVersionResource{
 	"ValidatingWebhookConfiguration": {Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingwebhookconfigurations"},
 	"Namespace":                      {Version: "v1", Resource: "namespaces"},
 	"ServiceAccount":                 {Version: "v1", Resource: "serviceaccounts"},
+	"ClusterRole":                    {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"},
+	"ClusterRoleBinding":             {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"},
+	"Role":                           {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"},
+	"RoleBinding":                    {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"},
 	"ConfigMap":                      {Version: "v1", Resource: "configmaps"},
 	"Pod":                            {Version: "v1", Resource: "pods"},
 	"Task":                           {Group: "tekton.dev", Version: "v1", Resource: "tasks"},
@@ -45,7 +49,8 @@ func resource(client dynamic.Interface, kind, namespace string) dynamic.Resource
 		panic("the suite does not know the kind " + kind)
 	}
 	switch kind {
-	case "CustomResourceDefinition", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Namespace":
+	case "CustomResourceDefinition", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Namespace",
+		"ClusterRole", "ClusterRoleBinding":
 		return client.Resource(gvr)
 	}
 	return client.Resource(gvr).Namespace(namespace)

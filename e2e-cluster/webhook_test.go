@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/pipelinerun-sidecars/pipelinerun-sidecars/oracle"
@@ -50,7 +51,7 @@ type policyServer struct {
 	workers   chan struct{}
 	real      *realPolicyServer // the policy-server the answers come from, if one is given
 	server    *http.Server
-	url       string
+	address   string
 	verdicts  sync.Map // "<kind>/<name>" to the *admissionv1.AdmissionResponse last given for it
 	dropped   sync.Map // "<kind>/<name>" of the requests dropped
 	reads     sync.Map // what the policies read of the cluster, by what they asked: a cachedRead
@@ -107,9 +108,9 @@ func (s *policyServer) setSettings(ctx context.Context, p *servedPolicy, setting
 	return s.real.start(ctx, s.policies)
 }
 
-// serve listens on 127.0.0.1 with the serving certificate.
-func (s *policyServer) serve(p pki) error {
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+// serve listens on 127.0.0.1 with the serving certificate, at address ("127.0.0.1:0" for any port).
+func (s *policyServer) serve(p pki, address string) error {
+	listener, err := net.Listen("tcp", address)
 	if err != nil {
 		return err
 	}
@@ -120,9 +121,25 @@ func (s *policyServer) serve(p pki) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /validate/{id}", s.validate)
 	s.server = &http.Server{Handler: mux, TLSConfig: &tls.Config{Certificates: []tls.Certificate{certificate}}}
-	s.url = "https://" + listener.Addr().String()
+	s.address = listener.Addr().String()
 	go func() { _ = s.server.ServeTLS(listener, "", "") }()
 	return nil
+}
+
+// url is where the API server sends the AdmissionReviews.
+func (s *policyServer) url() string { return "https://" + s.address }
+
+// stopped stops the server until the test ends, then serves again at the same address.
+func (s *policyServer) stopped(t *testing.T, p pki) {
+	t.Helper()
+	if err := s.server.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.serve(p, s.address); err != nil {
+			t.Fatalf("serving again: %v", err)
+		}
+	})
 }
 
 func (s *policyServer) close() {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# What the policy reads of the cluster: the Pipeline a PipelineRun's pipelineRef names, answered offline
+# What the policy reads of the cluster: the Pipeline a PipelineRun's pipelineRef names, and Tekton's
+# feature-flags for injectAs "tekton", answered offline
 # from a session kwctl records (`--record-host-capabilities-interactions`) and replays
 # (`--allow-context-aware --replay-host-capabilities-interactions`), with kwctl or the in-repo runner.
 
@@ -37,4 +38,43 @@ with_session() {
 @test "a Pipeline that comes through a resolver is not read: the keys are left unchecked, with a warning" {
   run evaluate context/pipelinerun-ref-resolver.json
   [ "$(jq -c '[.allowed, .warnings]' <<<"$output")" = '[true,["keys naming tasks are not checked: the Pipeline comes through the \"git\" resolver"]]' ]
+}
+
+# tekton_pod SESSION: the answer for a TaskRun's Pod under injectAs "tekton", Tekton's feature-flags read
+# from SESSION (none: not allowed to read the cluster), as [patch, warnings].
+tekton_pod() {
+  local session=()
+  [ -n "${1:-}" ] && session=(--allow-context-aware --replay-host-capabilities-interactions "test_data/context/$1.session.yml")
+  "$KWCTL" run "${session[@]}" --request-path test_data/pod-tep-hub.json \
+    --settings-path test_data/context/settings-tekton.yaml "$POLICY" 2>/dev/null | jq -c '[(.patch | @base64d | fromjson), .warnings]'
+}
+
+# as_set SETTINGS: the answer for the same Pod with injectAs set, as [patch, warnings].
+as_set() {
+  if [ -n "${1:-}" ]; then evaluate pod-tep-hub.json "$1"; else evaluate pod-tep-hub.json; fi |
+    jq -c '[(.patch | @base64d | fromjson), .warnings]'
+}
+
+@test "injectAs tekton injects native sidecars where Tekton's enable-kubernetes-sidecar is true" {
+  run tekton_pod feature-flags-sidecar-true
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(as_set settings-native.yaml)" ]
+  [ "$(jq -c '[.[0][] | select(.path | startswith("/spec/initContainers"))] | length > 0' <<<"$output")" = true ]
+}
+
+@test "injectAs tekton injects containers where Tekton's enable-kubernetes-sidecar is false" {
+  run tekton_pod feature-flags-sidecar-false
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(as_set)" ]
+}
+
+@test "injectAs tekton without Tekton's feature-flags injects containers, with a warning, never a refusal" {
+  local warning='injectAs "tekton": feature-flags in "tekton-pipelines" could not be read: sidecars go in as containers'
+  expected=$(as_set | jq -c --arg w "$warning" '[.[0], ([$w] + (.[1] // []))]')
+  # Not allowed to read it.
+  run tekton_pod feature-flags-forbidden
+  [ "$output" = "$expected" ]
+  # Not allowed to read the cluster at all.
+  run tekton_pod
+  [ "$output" = "$expected" ]
 }

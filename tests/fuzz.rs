@@ -135,6 +135,7 @@ fn arbitrary_json(depth: u32) -> impl Strategy<Value = Value> {
             "maxSidecarsPerTask",
             "defaultResources",
             "injectAs",
+            "tektonNamespace",
             "onConflict",
             "image",
             "name",

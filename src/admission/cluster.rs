@@ -8,6 +8,8 @@
 
 use serde_json::Value;
 
+use crate::support::error::MAX_WARNING_CHARS;
+
 /// The cluster the policy may read. One request reads at most one object of each kind.
 pub trait Cluster {
     /// The namespaced object `kind` (of `api_version`) named `name` in `namespace`, or why it could not
@@ -28,4 +30,23 @@ impl Cluster for Unreadable {
     fn get(&self, _: &str, _: &str, _: &str, _: &str) -> Result<Value, String> {
         Err("no cluster to read".to_string())
     }
+}
+
+/// `start`, then `text` quoted as Rust quotes it (control and invisible characters escaped) and cut so
+/// that the line fits [`MAX_WARNING_CHARS`] (its end `…` when cut, as `support::error::warning` cuts),
+/// then `end`: a name or a resolver is the author's to choose, and `{:?}` alone would escape after the cut.
+pub(super) fn within_a_line(start: &str, text: &str, end: &str) -> String {
+    let chars = |s: &str| s.chars().count();
+    let room = MAX_WARNING_CHARS.saturating_sub(chars(start) + chars(end) + chars("\"…\""));
+    let (mut quoted, mut used, mut cut) = (String::new(), 0, "");
+    for c in text.chars() {
+        let escaped: String = c.escape_debug().collect();
+        used += chars(&escaped);
+        if used > room {
+            cut = "…";
+            break;
+        }
+        quoted.push_str(&escaped);
+    }
+    format!("{start}\"{quoted}{cut}\"{end}")
 }

@@ -12,6 +12,7 @@ mod envelope;
 pub mod marker;
 mod pipeline_ref;
 mod response;
+mod tekton_config;
 mod verdict;
 
 use std::collections::BTreeMap;
@@ -125,7 +126,7 @@ fn decide(
     {
         return Ok(Outcome::Accept);
     }
-    let settings = read_settings(envelope.settings)?;
+    let settings = tekton_config::resolved(read_settings(envelope.settings)?, cluster, warnings);
     let read = Read {
         text,
         object: &object,

@@ -8,8 +8,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::cluster::Cluster;
-use crate::support::error::MAX_WARNING_CHARS;
+use super::cluster::{Cluster, within_a_line};
 
 /// The start of the warning for keys that name tasks of a pipeline the policy cannot see.
 const NOT_CHECKED: &str = "keys naming tasks are not checked";
@@ -68,25 +67,6 @@ pub(super) fn spec<'a>(
     spec.map(Cow::Owned)
 }
 
-/// `start`, then `text` quoted as Rust quotes it (control and invisible characters escaped) and cut so
-/// that the line fits [`MAX_WARNING_CHARS`] (its end `…` when cut, as `support::error::warning` cuts),
-/// then `end`: a name or a resolver is the author's to choose, and `{:?}` alone would escape after the cut.
-fn within_a_line(start: &str, text: &str, end: &str) -> String {
-    let chars = |s: &str| s.chars().count();
-    let room = MAX_WARNING_CHARS.saturating_sub(chars(start) + chars(end) + chars("\"…\""));
-    let (mut quoted, mut used, mut cut) = (String::new(), 0, "");
-    for c in text.chars() {
-        let escaped: String = c.escape_debug().collect();
-        used += chars(&escaped);
-        if used > room {
-            cut = "…";
-            break;
-        }
-        quoted.push_str(&escaped);
-    }
-    format!("{start}\"{quoted}{cut}\"{end}")
-}
-
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
@@ -96,6 +76,7 @@ mod tests {
 
     use super::super::{Outcome, verdict_reading};
     use super::*;
+    use crate::support::error::MAX_WARNING_CHARS;
 
     /// A cluster that holds at most one Pipeline, `go-integration` in `ci`, and counts its reads.
     struct Holding {

@@ -128,11 +128,11 @@ mod tests {
 
     #[rstest]
     #[case::unknown_key(json!({"onConflit": "reject"}), vec!["settings.onConflit: unknown field; did you mean \"onConflict\"?"])]
-    #[case::unknown_key_no_hint(json!({"zzz": 1}), vec!["settings.zzz: unknown field; the fields allowed here are allowInlineSidecars, allowPrivileged, allowedImages, annotationPrefix, defaultContainerResourceRequirements, defaultResources, injectAs, maxSidecarsPerTask, onConflict, podSecurity, templates"])]
+    #[case::unknown_key_no_hint(json!({"zzz": 1}), vec!["settings.zzz: unknown field; the fields allowed here are allowInlineSidecars, allowPrivileged, allowedImages, annotationPrefix, defaultContainerResourceRequirements, defaultResources, injectAs, maxSidecarsPerTask, onConflict, podSecurity, tektonNamespace, templates"])]
     #[case::wrong_type(json!({"allowPrivileged": "yes"}), vec!["settings.allowPrivileged: \"yes\" is not of type \"boolean\""])]
     #[case::out_of_range(json!({"maxSidecarsPerTask": 0}), vec!["settings.maxSidecarsPerTask: 0 is less than the minimum of 1"])]
     #[case::too_big(json!({"maxSidecarsPerTask": 1000}), vec!["settings.maxSidecarsPerTask: 1000 is greater than the maximum of 64"])]
-    #[case::bad_enum(json!({"injectAs": "sidecar"}), vec!["settings.injectAs: is \"sidecar\"; allowed values are \"container\", \"native\""])]
+    #[case::bad_enum(json!({"injectAs": "sidecar"}), vec!["settings.injectAs: is \"sidecar\"; allowed values are \"container\", \"native\", \"tekton\""])]
     #[case::empty_image_list(json!({"allowedImages": []}), vec!["settings.allowedImages: [] is not allowed: list at least one pattern; [\"*\"] allows any image"])]
     #[case::bad_prefix(json!({"annotationPrefix": "Sidecars_IO"}), vec!["settings.annotationPrefix: \"Sidecars_IO\" is not allowed: the prefix must be a DNS subdomain such as pipelinerun-sidecars.io (lowercase letters, digits, '-' and '.')"])]
     #[case::several_at_once(json!({"allowPrivileged": 1, "onConflict": "merge"}), vec![

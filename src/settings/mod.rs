@@ -50,6 +50,9 @@ pub(crate) enum InjectAs {
     /// A native sidecar (`initContainers`, `restartPolicy: Always`), as Tekton does with
     /// `enable-kubernetes-sidecar`.
     Native,
+    /// What Tekton's `enable-kubernetes-sidecar` says: read from the cluster, then one of the others
+    /// before anything is decided (`admission::tekton_config`).
+    Tekton,
 }
 
 /// A platform team's sidecar: its fields, kept as JSON so that a declaration's overrides merge over them
@@ -110,6 +113,8 @@ pub struct Settings {
     pub(crate) on_conflict: OnConflict,
     /// Where Pod-level injection puts a sidecar.
     pub(crate) inject_as: InjectAs,
+    /// The namespace of Tekton's ConfigMaps.
+    pub(crate) tekton_namespace: String,
 }
 
 /// The defaults, for tests: at run time settings always come from [`Settings::from_value`].

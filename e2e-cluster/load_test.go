@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -41,7 +43,7 @@ func TestLoad(t *testing.T) {
 		if err := servePolicies(context.Background(), module.path); err != nil {
 			t.Fatal(err)
 		}
-		before := histograms(t)
+		before, cpuBefore := histograms(t), policyServerCPU(t)
 		began := time.Now()
 		createAtOnce(t, module.name)
 		pods := waitForPods(t, module.name)
@@ -53,9 +55,13 @@ func TestLoad(t *testing.T) {
 				}
 			}
 		}
-		after := histograms(t)
+		after, cpuAfter := histograms(t), policyServerCPU(t)
 		fmt.Fprintf(&report, "%s: %d PipelineRuns, their TaskRuns and Pods in %.1f s\n", module.name, loadRuns,
 			elapsed.Seconds())
+		if suite.server.real != nil {
+			fmt.Fprintf(&report, "  policy-server's CPU: %.0f ms for the %d admissions\n",
+				(cpuAfter-cpuBefore).Seconds()*1000, admissions(after, before))
+		}
 		for _, p := range sortedPolicies() {
 			webhook := p.id + ".kubewarden.admission"
 			latency := after[webhook].minus(before[webhook])
@@ -74,6 +80,39 @@ func TestLoad(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(suite.dir, "latency.txt"), []byte(report.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// admissions is how many admissions the webhooks saw between two readings.
+func admissions(after, before map[string]histogram) int {
+	total := 0.0
+	for name, h := range after {
+		total += h.minus(before[name]).count
+	}
+	return int(total)
+}
+
+// policyServerCPU is the CPU time the real policy-server has used (/proc/<pid>/stat's utime and stime,
+// in the kernel's USER_HZ of 100 a second); 0 without one.
+func policyServerCPU(t *testing.T) time.Duration {
+	t.Helper()
+	if suite.server.real == nil {
+		return 0
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", suite.server.real.process.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fields after the command's name, which is in parentheses and may hold spaces.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	var ticks int64
+	for _, field := range fields[11:13] {
+		n, err := strconv.ParseInt(field, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 func sortedPolicies() []*servedPolicy {

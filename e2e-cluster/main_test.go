@@ -7,10 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -127,18 +130,65 @@ func servePolicies(ctx context.Context, module string) error {
 	if err := server.serve(suite.plane.pki, "127.0.0.1:0"); err != nil {
 		return err
 	}
-	suite.server.close()
-	suite.server = server
 	caBundle := base64.StdEncoding.EncodeToString(suite.plane.pki.caPEM)
 	for _, p := range server.policies {
-		webhook := registration(p, server.url(), caBundle)
-		client := resource(suite.client, webhook.GetKind(), "")
-		_ = client.Delete(ctx, webhook.GetName(), metav1.DeleteOptions{})
-		if _, err := client.Create(ctx, webhook, metav1.CreateOptions{}); err != nil {
+		if err := register(ctx, registration(p, server.url(), caBundle)); err != nil {
 			return fmt.Errorf("registering %s: %w", p.id, err)
 		}
 	}
+	if err := probe(ctx, server); err != nil {
+		return fmt.Errorf("the API server does not call the new webhooks: %w", err)
+	}
+	suite.server.close()
+	suite.server = server
 	return nil
+}
+
+// register writes a webhook configuration, in place when there is one, as Kubewarden's controller does
+// (CreateOrPatch): the API server never goes without the webhook.
+func register(ctx context.Context, webhook *unstructured.Unstructured) error {
+	client := resource(suite.client, webhook.GetKind(), "")
+	existing, err := client.Get(ctx, webhook.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = client.Create(ctx, webhook, metav1.CreateOptions{})
+		return err
+	} else if err != nil {
+		return err
+	}
+	webhook.SetResourceVersion(existing.GetResourceVersion())
+	_, err = client.Update(ctx, webhook, metav1.UpdateOptions{})
+	return err
+}
+
+// probe waits until the API server sends server a declaring PipelineRun and a declaring TaskRun, created
+// with dry run: until it has the new registrations.
+func probe(ctx context.Context, server *policyServer) error {
+	annotations := map[string]any{"pipelinerun-sidecars.io/all-tasks": "- {name: probe, image: postgres:14}"}
+	steps := []any{map[string]any{"name": "s", "image": "docker.io/library/busybox"}}
+	objects := []*unstructured.Unstructured{
+		{Object: map[string]any{"apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
+			"metadata": map[string]any{"name": "probe", "annotations": annotations},
+			"spec": map[string]any{"pipelineSpec": map[string]any{"tasks": []any{
+				map[string]any{"name": "t", "taskSpec": map[string]any{"steps": steps}}}}}}},
+		{Object: map[string]any{"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+			"metadata": map[string]any{"name": "probe", "annotations": annotations},
+			"spec":     map[string]any{"taskSpec": map[string]any{"steps": steps}}}},
+	}
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true,
+		func(ctx context.Context) (bool, error) {
+			for _, object := range objects {
+				if _, seen := server.verdict(object.GetKind(), "probe"); seen {
+					continue
+				}
+				// A refusal by a webhook the API server still has is an answer too: try again.
+				_, _ = resource(suite.client, object.GetKind(), namespace).Create(ctx, object.DeepCopy(),
+					metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+				if _, seen := server.verdict(object.GetKind(), "probe"); !seen {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
 }
 
 // policyServerAccount creates what rbac (deploy/rbac.yaml) holds, in Kubewarden's namespace, and gives a

@@ -52,7 +52,7 @@ type policyServer struct {
 	real      *realPolicyServer // the policy-server the answers come from, if one is given
 	server    *http.Server
 	address   string
-	verdicts  sync.Map // "<kind>/<name>" to the *admissionv1.AdmissionResponse last given for it
+	verdicts  sync.Map // verdictKey to the *admissionv1.AdmissionResponse last given
 	dropped   sync.Map // "<kind>/<name>" of the requests dropped
 	reads     sync.Map // what the policies read of the cluster, by what they asked: a cachedRead
 	readsLock sync.Mutex
@@ -73,6 +73,11 @@ func newPolicyServer(ctx context.Context, module string, manifests []*unstructur
 		workers:  make(chan struct{}, runtime.NumCPU()),
 	}
 	for _, manifest := range manifests {
+		// policy-server's monitor mode and custom rejection messages are not emulated.
+		mode, _, _ := unstructured.NestedString(manifest.Object, "spec", "mode")
+		if _, message := manifest.Object["spec"].(map[string]any)["message"]; (mode != "" && mode != "protect") || message {
+			return nil, fmt.Errorf("%s: the suite serves policies in mode protect without a message", manifest.GetName())
+		}
 		p := &servedPolicy{id: "clusterwide-" + manifest.GetName(), manifest: manifest, reads: map[schema.GroupVersionKind]bool{}}
 		p.module = compiled.WithHost(s.host(p))
 		p.mutating, _, _ = unstructured.NestedBool(manifest.Object, "spec", "mutating")
@@ -85,7 +90,11 @@ func newPolicyServer(ctx context.Context, module string, manifests []*unstructur
 			}
 			p.reads[gv.WithKind(fmt.Sprint(entry["kind"]))] = true
 		}
+		// policy-server gives a policy without settings `{}`.
 		settings, _, _ := unstructured.NestedMap(manifest.Object, "spec", "settings")
+		if settings == nil {
+			settings = map[string]any{}
+		}
 		if err := s.setSettings(ctx, p, settings); err != nil {
 			return nil, err
 		}
@@ -120,7 +129,13 @@ func (s *policyServer) serve(p pki, address string) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /validate/{id}", s.validate)
-	s.server = &http.Server{Handler: mux, TLSConfig: &tls.Config{Certificates: []tls.Certificate{certificate}}}
+	// HTTP/1.1 only: the API server speaks it to a webhook behind a Service, as Kubewarden registers
+	// policy-server (apiserver's pkg/util/webhook/client.go), and offers HTTP/2 only to a URL on the
+	// loopback, as the suite's registrations are.
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	s.server = &http.Server{Handler: mux, Protocols: protocols,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{certificate}}}
 	s.address = listener.Addr().String()
 	go func() { _ = s.server.ServeTLS(listener, "", "") }()
 	return nil
@@ -164,12 +179,7 @@ func (s *policyServer) validate(w http.ResponseWriter, r *http.Request) {
 	began := time.Now()
 	if drop := s.drop.Load(); drop != nil && (*drop)(review.Request) {
 		s.dropped.Store(review.Request.Kind.Kind+"/"+review.Request.Name, true)
-		if hijacker, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hijacker.Hijack(); err == nil {
-				_ = conn.Close()
-			}
-		}
-		return
+		panic(http.ErrAbortHandler) // the connection is closed unanswered
 	}
 	var response *admissionv1.AdmissionResponse
 	var err error
@@ -185,7 +195,7 @@ func (s *policyServer) validate(w http.ResponseWriter, r *http.Request) {
 			Result: &metav1.Status{Message: "internal server error: " + err.Error(), Code: 500}}
 	}
 	response.UID = review.Request.UID
-	s.verdicts.Store(review.Request.Kind.Kind+"/"+review.Request.Name, response)
+	s.verdicts.Store(verdictKey(review.Request.Kind.Kind, review.Request.Name, string(review.Request.Operation)), response)
 	review.Request, review.Response = nil, response
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(review)
@@ -196,8 +206,13 @@ func (s *policyServer) validate(w http.ResponseWriter, r *http.Request) {
 
 func (s *policyServer) evaluate(ctx context.Context, p *servedPolicy,
 	request *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, evaluationTimeout)
+	defer cancel()
 	answer, err := p.module.Validate(ctx, request, *p.settings.Load())
-	if err != nil {
+	if ctx.Err() != nil {
+		return &admissionv1.AdmissionResponse{Allowed: false, Result: &metav1.Status{Code: 500,
+			Message: "Policy execution interrupted because it exceeded the allowed execution time"}}, nil
+	} else if err != nil {
 		return nil, err
 	}
 	response := &admissionv1.AdmissionResponse{
@@ -217,23 +232,30 @@ func (s *policyServer) evaluate(ctx context.Context, p *servedPolicy,
 	if len(answer.MutatedObject) == 0 || string(answer.MutatedObject) == "null" {
 		return response, nil
 	}
-	if !p.mutating {
-		return &admissionv1.AdmissionResponse{Allowed: false, Result: &metav1.Status{Message: fmt.Sprintf(
-			"Request rejected by policy %s. The policy attempted to mutate the request, but it is currently configured to not allow mutations.", p.id)}}, nil
-	}
 	patch, err := jsonpatch.CreatePatch(request.Object.Raw, answer.MutatedObject)
 	if err != nil {
 		return nil, fmt.Errorf("diffing the mutated object: %w", err)
 	}
-	if len(patch) > 0 {
-		if response.Patch, err = json.Marshal(patch); err != nil {
-			return nil, err
-		}
-		patchType := admissionv1.PatchTypeJSONPatch
-		response.PatchType = &patchType
+	if len(patch) == 0 {
+		return response, nil
 	}
+	// A validating policy that changes the object is refused, its warnings and audit annotations kept
+	// (policy-evaluator's apply_mutation_constraint).
+	if !p.mutating {
+		response.Allowed, response.Result = false, &metav1.Status{Message: fmt.Sprintf(
+			"Request rejected by policy %s. The policy attempted to mutate the request, but it is currently configured to not allow mutations.", p.id)}
+		return response, nil
+	}
+	if response.Patch, err = json.Marshal(patch); err != nil {
+		return nil, err
+	}
+	patchType := admissionv1.PatchTypeJSONPatch
+	response.PatchType = &patchType
 	return response, nil
 }
+
+// evaluationTimeout is policy-server's --policy-timeout default.
+const evaluationTimeout = 2 * time.Second
 
 // resourceRequest is the payload of kubewarden/kubernetes/get_resource (the SDK's GetResourceRequest).
 type resourceRequest struct {
@@ -269,7 +291,8 @@ func (s *policyServer) host(p *servedPolicy) oracle.Host {
 			return nil, err
 		}
 		if !p.reads[gv.WithKind(want.Kind)] {
-			return nil, fmt.Errorf("%s %s is not among the policy's contextAwareResources", want.APIVersion, want.Kind)
+			return nil, fmt.Errorf("Policy has not been granted access to Kubernetes %s/%s resources. The violation has been reported.", // policy-evaluator's words
+				want.APIVersion, want.Kind)
 		}
 		gvr, ok := resources[want.Kind]
 		if !ok || gvr.GroupVersion() != gv {
@@ -285,22 +308,25 @@ func (s *policyServer) host(p *servedPolicy) oracle.Host {
 		}
 		object, err := s.cluster.Resource(gvr).Namespace(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("Cannot find %s/%s named '%s' inside of namespace 'Some(%q)'", // policy-server's words
+			err = fmt.Errorf("Cannot find %s/%s named '%s' inside of namespace 'Some(%q)'", // policy-evaluator's words
 				want.APIVersion, want.Kind, want.Name, want.Namespace)
-		} else if err != nil {
-			return nil, err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("Callback evaluation failure: %w", err)
 		}
 		text, err := json.Marshal(object.Object)
-		if err == nil {
+		if err == nil && !want.DisableCache {
 			s.reads.Store(key, cachedRead{object: text, until: time.Now().Add(readCache)})
 		}
 		return text, err
 	}
 }
 
-// verdict is the answer last given for the object of kind named name, if the policy saw it.
+func verdictKey(kind, name, operation string) string { return kind + "/" + name + "/" + operation }
+
+// verdict is the answer given to the CREATE of the object of kind named name, if the policy saw it.
 func (s *policyServer) verdict(kind, name string) (*admissionv1.AdmissionResponse, bool) {
-	response, ok := s.verdicts.Load(kind + "/" + name)
+	response, ok := s.verdicts.Load(verdictKey(kind, name, "CREATE"))
 	if !ok {
 		return nil, false
 	}

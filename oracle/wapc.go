@@ -52,7 +52,9 @@ func LoadPolicy(ctx context.Context, path string) (*Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the policy: %w", err)
 	}
-	runtime := wazero.NewRuntime(ctx)
+	// Closed when a call's context is done, so that a caller can bound an evaluation as policy-server
+	// does.
+	runtime := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, runtime); err != nil {
 		return nil, err
 	}

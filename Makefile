@@ -209,6 +209,11 @@ CLUSTER_BIN  := $(CLUSTER_DIR)/bin
 CLUSTER_SRCS := $(wildcard e2e-cluster/*.go) $(wildcard oracle/*.go) e2e-cluster/go.mod e2e-cluster/go.sum
 CLUSTER_TESTS ?= .
 CLUSTER_POLICY := $(if $(POLICY_SERVER_BIN),annotated-policy.wasm,policy.wasm)
+CLUSTER_FLOOR  := $(if $(POLICY_SERVER_BIN),target/e2e-cluster/annotated-mutation-floor.wasm,mutation-floor.wasm)
+# policy-server runs only annotated modules (their metadata holds the waPC protocol version).
+target/e2e-cluster/annotated-mutation-floor.wasm: mutation-floor.wasm policy-metadata.yml
+	@mkdir -p $(@D)
+	kwctl annotate -m policy-metadata.yml -o $@ mutation-floor.wasm
 AS_ROOT      := $(if $(filter 0,$(shell id -u)),,sudo --preserve-env)
 $(CLUSTER_BIN)/.built: e2e-cluster/go.mod e2e-cluster/go.sum
 	@mkdir -p $(CLUSTER_BIN)
@@ -223,12 +228,12 @@ $(CLUSTER_BIN)/.built: e2e-cluster/go.mod e2e-cluster/go.sum
 $(CLUSTER_DIR)/cluster.test: $(CLUSTER_SRCS)
 	@unformatted=$$(cd e2e-cluster && gofmt -l .); test -z "$$unformatted" || { echo "gofmt: $$unformatted" >&2; exit 1; }
 	cd e2e-cluster && go vet ./... && go test -c -o ../$@ .
-e2e-cluster: $(CLUSTER_POLICY) mutation-floor.wasm $(CLUSTER_BIN)/.built $(CLUSTER_DIR)/cluster.test
+e2e-cluster: $(CLUSTER_POLICY) $(CLUSTER_FLOOR) $(CLUSTER_BIN)/.built $(CLUSTER_DIR)/cluster.test
 	@rm -rf $(CLUSTER_DIR)/logs && mkdir -p $(CLUSTER_DIR)/logs
 	@config=$$(cd e2e-cluster && go list -m -f '{{.Dir}}' github.com/tektoncd/pipeline)/config; \
 	$(AS_ROOT) unshare --net sh -c 'ip link set lo up && exec "$$0" "$$@"' env \
 	  CLUSTER_BIN=$(abspath $(CLUSTER_BIN)) TEKTON_CONFIG=$$config POLICY=$(abspath $(CLUSTER_POLICY)) \
-	  FLOOR=$(abspath mutation-floor.wasm) DEPLOY=$(abspath deploy/cluster) RBAC=$(abspath deploy/rbac.yaml) CLUSTER_LOGS=$(abspath $(CLUSTER_DIR)/logs) \
+	  FLOOR=$(abspath $(CLUSTER_FLOOR)) DEPLOY=$(abspath deploy/cluster) RBAC=$(abspath deploy/rbac.yaml) CLUSTER_LOGS=$(abspath $(CLUSTER_DIR)/logs) \
 	  POLICY_SERVER_BIN=$(POLICY_SERVER_BIN) \
 	  $(abspath $(CLUSTER_DIR)/cluster.test) -test.v -test.timeout 20m -test.run '$(CLUSTER_TESTS)' \
 	  > $(CLUSTER_DIR)/e2e-cluster.log 2>&1 || { tail -n 300 $(CLUSTER_DIR)/e2e-cluster.log; exit 1; }

@@ -32,6 +32,9 @@ type realPolicyServer struct {
 	client           *http.Client
 }
 
+// starts counts the policy-servers started, to give each its own log.
+var starts int
+
 func newRealPolicyServer(bin, module, dir, kubeconfig string, p pki) *realPolicyServer {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(p.caPEM)
@@ -74,7 +77,8 @@ func (r *realPolicyServer) start(ctx context.Context, policies map[string]*serve
 		return err
 	}
 	r.url = "https://127.0.0.1:" + strconv.Itoa(port)
-	r.process, err = start(r.dir, "policy-server", r.bin, []string{"KUBECONFIG=" + r.kubeconfig},
+	starts++
+	r.process, err = start(r.dir, fmt.Sprintf("policy-server-%d", starts), r.bin, []string{"KUBECONFIG=" + r.kubeconfig},
 		"--policies", path, "--addr", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--readiness-probe-port", strconv.Itoa(readiness), "--cert-file", r.pki.certFile, "--key-file", r.pki.keyFile,
 		"--policies-download-dir", r.dir, "--sigstore-cache-dir", filepath.Join(r.dir, "sigstore"))

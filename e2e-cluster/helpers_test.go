@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"sigs.k8s.io/yaml"
 )
 
 // parse reads the objects of a YAML text (documents separated by `---`).
@@ -148,13 +147,4 @@ func failed(t *testing.T, kind, name string) (reason, message string) {
 		return status == "False", status + " " + r + ": " + m
 	})
 	return reason, message
-}
-
-// asYAML is an object as YAML, for a failure's message.
-func asYAML(value any) string {
-	text, err := yaml.Marshal(value)
-	if err != nil {
-		return fmt.Sprint(value)
-	}
-	return string(text)
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,7 +32,6 @@ type servedPolicy struct {
 	mutating bool
 	settings atomic.Pointer[map[string]any]
 	reads    map[schema.GroupVersionKind]bool // its contextAwareResources
-	requests atomic.Int64
 	mu       sync.Mutex
 	took     []time.Duration // each request's time in the server, from its body read to its answer written
 }
@@ -175,7 +173,6 @@ func (s *policyServer) validate(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not an AdmissionReview", http.StatusBadRequest)
 		return
 	}
-	p.requests.Add(1)
 	began := time.Now()
 	if drop := s.drop.Load(); drop != nil && (*drop)(review.Request) {
 		s.dropped.Store(review.Request.Kind.Kind+"/"+review.Request.Name, true)
@@ -331,15 +328,6 @@ func (s *policyServer) verdict(kind, name string) (*admissionv1.AdmissionRespons
 		return nil, false
 	}
 	return response.(*admissionv1.AdmissionResponse), true
-}
-
-// requests is how many AdmissionReviews reached each policy.
-func (s *policyServer) requests() map[string]int64 {
-	counts := map[string]int64{}
-	for id, p := range s.policies {
-		counts[strings.TrimPrefix(id, "clusterwide-")] = p.requests.Load()
-	}
-	return counts
 }
 
 // registration is the webhook configuration Kubewarden's controller writes for a ClusterAdmissionPolicy

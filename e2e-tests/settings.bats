@@ -27,7 +27,7 @@ load helpers
 }
 
 @test "a bad enum value is refused with the allowed values" {
-  assert_settings_invalid '{"injectAs": "sidecar"}' 'settings.injectAs: is "sidecar"; allowed values are "container", "native"'
+  assert_settings_invalid '{"injectAs": "sidecar"}' 'settings.injectAs: is "sidecar"; allowed values are "container", "native", "tekton"'
 }
 
 @test "an invalid glob is refused" {

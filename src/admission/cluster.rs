@@ -50,3 +50,50 @@ pub(super) fn within_a_line(start: &str, text: &str, end: &str) -> String {
     }
     format!("{start}\"{quoted}{cut}\"{end}")
 }
+
+/// For tests: a cluster holding some objects, each found by its `apiVersion`, `kind`, namespace and name,
+/// that counts the reads; a read of anything else fails.
+#[cfg(test)]
+pub(super) struct Holding {
+    pub(super) objects: Vec<Value>,
+    pub(super) reads: std::cell::Cell<usize>,
+}
+
+#[cfg(test)]
+impl Holding {
+    pub(super) fn new(objects: impl IntoIterator<Item = Value>) -> Holding {
+        Holding {
+            objects: objects.into_iter().collect(),
+            reads: std::cell::Cell::new(0),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Cluster for Holding {
+    fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, String> {
+        self.reads.set(self.reads.get() + 1);
+        let wanted = [api_version, kind, namespace, name];
+        self.objects
+            .iter()
+            .find(|object| {
+                [
+                    "/apiVersion",
+                    "/kind",
+                    "/metadata/namespace",
+                    "/metadata/name",
+                ]
+                .iter()
+                .zip(wanted)
+                .all(|(path, value)| object.pointer(path).and_then(Value::as_str) == Some(value))
+            })
+            .cloned()
+            .ok_or_else(|| format!("{kind} {namespace}/{name} not found"))
+    }
+}

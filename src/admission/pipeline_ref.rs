@@ -69,40 +69,18 @@ pub(super) fn spec<'a>(
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
-
     use rstest::rstest;
     use serde_json::json;
 
+    use super::super::cluster::Holding;
     use super::super::{Outcome, verdict_reading};
     use super::*;
     use crate::support::error::MAX_WARNING_CHARS;
 
-    /// A cluster that holds at most one Pipeline, `go-integration` in `ci`, and counts its reads.
-    struct Holding {
-        pipeline: Option<Value>,
-        reads: Cell<usize>,
-    }
-
-    impl Cluster for Holding {
-        fn get(
-            &self,
-            api_version: &str,
-            kind: &str,
-            namespace: &str,
-            name: &str,
-        ) -> Result<Value, String> {
-            self.reads.set(self.reads.get() + 1);
-            let wanted = (api_version, kind, namespace, name);
-            match &self.pipeline {
-                Some(pipeline)
-                    if wanted == ("tekton.dev/v1", "Pipeline", "ci", "go-integration") =>
-                {
-                    Ok(pipeline.clone())
-                }
-                _ => Err("pipelines.tekton.dev \"go-integration\" not found".to_string()),
-            }
-        }
+    /// The Pipeline `go-integration` in `ci`, with `spec`.
+    fn go_integration(spec: Value) -> Value {
+        json!({"apiVersion": "tekton.dev/v1", "kind": "Pipeline",
+            "metadata": {"name": "go-integration", "namespace": "ci"}, "spec": spec})
     }
 
     fn pipelinerun(keys: &[&str], spec: Value, owner: bool) -> Value {
@@ -130,12 +108,11 @@ mod tests {
         old: Option<Value>,
         readable: bool,
     ) -> (Result<(), String>, Vec<String>, usize) {
-        let cluster = Holding {
-            pipeline: readable.then(|| {
-                json!({"kind": "Pipeline", "spec": {"tasks": [{"name": "fetch"}, {"name": "test"}], "finally": [{"name": "report"}]}})
-            }),
-            reads: Cell::new(0),
-        };
+        let cluster = Holding::new(readable.then(|| {
+            go_integration(
+                json!({"tasks": [{"name": "fetch"}, {"name": "test"}], "finally": [{"name": "report"}]}),
+            )
+        }));
         let operation = if old.is_some() { "UPDATE" } else { "CREATE" };
         let payload = json!({"request": {"uid": "u", "kind": {"group": "tekton.dev", "version": "v1", "kind": "PipelineRun"},
             "operation": operation, "namespace": "ci", "object": object, "oldObject": old}, "settings": {}});
@@ -202,10 +179,7 @@ mod tests {
     /// An answer that is no Pipeline with tasks is not taken for a pipeline of none.
     #[test]
     fn a_pipeline_without_tasks_leaves_the_keys_unchecked() {
-        let cluster = Holding {
-            pipeline: Some(json!({"kind": "Pipeline", "spec": {}})),
-            reads: Cell::new(0),
-        };
+        let cluster = Holding::new([go_integration(json!({}))]);
         let object = pipelinerun(&["tests"], REFERENCE(), false);
         let mut warnings = Vec::new();
         assert!(spec(&object, Some("ci"), &cluster, || true, &mut warnings).is_none());

@@ -74,43 +74,17 @@ fn parse_bool(value: &str) -> Option<bool> {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
-
     use rstest::rstest;
     use serde_json::json;
 
+    use super::super::cluster::Holding;
     use super::*;
     use crate::support::error::MAX_WARNING_CHARS;
 
-    /// A cluster holding one ConfigMap, or failing every read, that counts the reads.
-    struct OneConfigMap {
-        config_map: Option<Value>,
-        reads: Cell<usize>,
-    }
-
-    impl Cluster for OneConfigMap {
-        fn get(
-            &self,
-            api_version: &str,
-            kind: &str,
-            namespace: &str,
-            name: &str,
-        ) -> Result<Value, String> {
-            self.reads.set(self.reads.get() + 1);
-            match &self.config_map {
-                Some(map)
-                    if (api_version, kind, name) == ("v1", "ConfigMap", FEATURE_FLAGS)
-                        && map.pointer("/metadata/namespace") == Some(&json!(namespace)) =>
-                {
-                    Ok(map.clone())
-                }
-                _ => Err("configmaps \"feature-flags\" is forbidden".to_string()),
-            }
-        }
-    }
-
+    /// Tekton's feature-flags in `namespace`, holding `data`.
     fn flags(namespace: &str, data: Value) -> Option<Value> {
-        Some(json!({"metadata": {"name": FEATURE_FLAGS, "namespace": namespace}, "data": data}))
+        Some(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": FEATURE_FLAGS, "namespace": namespace}, "data": data}))
     }
 
     const UNREADABLE: &str = "injectAs \"tekton\": feature-flags in \"tekton-pipelines\" could not be read: sidecars go in as containers";
@@ -120,7 +94,7 @@ mod tests {
     #[case::flag_on_as_go_spells_it(json!({}), flags("tekton-pipelines", json!({"enable-kubernetes-sidecar": "T"})), InjectAs::Native, &[], 1)]
     #[case::flag_off(json!({}), flags("tekton-pipelines", json!({"enable-kubernetes-sidecar": "0"})), InjectAs::Container, &[], 1)]
     #[case::flag_absent(json!({}), flags("tekton-pipelines", json!({"enable-api-fields": "beta"})), InjectAs::Container, &[], 1)]
-    #[case::no_data(json!({}), Some(json!({"metadata": {"name": FEATURE_FLAGS, "namespace": "tekton-pipelines"}})), InjectAs::Container, &[], 1)]
+    #[case::no_data(json!({}), Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": FEATURE_FLAGS, "namespace": "tekton-pipelines"}})), InjectAs::Container, &[], 1)]
     #[case::flag_go_does_not_read(json!({}), flags("tekton-pipelines", json!({"enable-kubernetes-sidecar": "yes"})), InjectAs::Container,
         &["injectAs \"tekton\": enable-kubernetes-sidecar is \"yes\", not true or false: sidecars go in as containers"], 1)]
     #[case::flag_not_a_string(json!({}), flags("tekton-pipelines", json!({"enable-kubernetes-sidecar": true})), InjectAs::Container,
@@ -136,10 +110,7 @@ mod tests {
         #[case] expected_reads: usize,
     ) {
         settings["injectAs"] = json!("tekton");
-        let cluster = OneConfigMap {
-            config_map,
-            reads: Cell::new(0),
-        };
+        let cluster = Holding::new(config_map);
         let mut warnings = Vec::new();
         let settings = resolved(
             Settings::from_value(settings).expect("valid settings"),
@@ -161,13 +132,10 @@ mod tests {
         } else {
             "true"
         };
-        let cluster = OneConfigMap {
-            config_map: flags(
-                "tekton-pipelines",
-                json!({"enable-kubernetes-sidecar": flag}),
-            ),
-            reads: Cell::new(0),
-        };
+        let cluster = Holding::new(flags(
+            "tekton-pipelines",
+            json!({"enable-kubernetes-sidecar": flag}),
+        ));
         let mut warnings = Vec::new();
         let settings =
             Settings::from_value(json!({"injectAs": inject_as})).expect("valid settings");
@@ -178,29 +146,36 @@ mod tests {
         );
     }
 
-    /// A value of any length is told on one line that fits a warning.
-    #[test]
-    fn a_long_value_is_cut_to_one_line() {
-        let cluster = OneConfigMap {
-            config_map: flags(
-                "tekton-pipelines",
-                json!({"enable-kubernetes-sidecar": "x\n".repeat(500)}),
-            ),
-            reads: Cell::new(0),
-        };
+    /// A value of any length, and the longest namespace, are told on one line that fits a warning.
+    #[rstest]
+    #[case::long_value(
+        "tekton-pipelines",
+        flags("tekton-pipelines", json!({"enable-kubernetes-sidecar": "x\n".repeat(500)})),
+        "\"x\\nx\\n"
+    )]
+    #[case::long_namespace(&"n".repeat(63), None, "\"nnnn")]
+    fn long_text_is_cut_to_one_line(
+        #[case] namespace: &str,
+        #[case] config_map: Option<Value>,
+        #[case] shown: &str,
+    ) {
+        let cluster = Holding::new(config_map);
         let mut warnings = Vec::new();
-        let settings = Settings::from_value(json!({"injectAs": "tekton"})).expect("valid settings");
+        let settings =
+            Settings::from_value(json!({"injectAs": "tekton", "tektonNamespace": namespace}))
+                .expect("valid settings");
         resolved(settings, &cluster, &mut warnings);
         assert_eq!(warnings.len(), 1);
+        let warning = &warnings[0];
         assert!(
-            warnings[0].chars().count() <= MAX_WARNING_CHARS && !warnings[0].contains('\n'),
-            "{}",
-            warnings[0]
+            warning.chars().count() <= MAX_WARNING_CHARS && !warning.contains('\n'),
+            "{warning}"
         );
         assert!(
-            warnings[0].contains("x\\nx\\n") && warnings[0].contains("…\""),
-            "{}",
-            warnings[0]
+            warning.contains(shown)
+                && warning.contains("…\"")
+                && warning.ends_with(": sidecars go in as containers"),
+            "{warning}"
         );
     }
 }

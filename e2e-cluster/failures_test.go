@@ -35,14 +35,15 @@ func shared(t *testing.T) {
 	})
 }
 
-// pipelineRun is a run of the Pipeline "shared", with declared (a YAML list) for its task "test" when it
-// is not empty, and status as its spec.status ("" for none).
-func pipelineRun(name, declared, status string) string {
+// pipelineRun is a run named name of the Pipeline named pipeline (with the workspace "source"), with
+// declared (a YAML list) for its task "test" when it is not empty, and status as its spec.status ("" for
+// none).
+func pipelineRun(name, pipeline, declared, status string) string {
 	run := "apiVersion: tekton.dev/v1\nkind: PipelineRun\nmetadata:\n  name: " + name + "\n"
 	if declared != "" {
 		run += "  annotations:\n    pipelinerun-sidecars.io/test: |\n" + indent(declared, 6) + "\n"
 	}
-	run += "spec:\n  pipelineRef: {name: shared}\n  workspaces: [{name: source, emptyDir: {}}]\n"
+	run += "spec:\n  pipelineRef: {name: " + pipeline + "}\n  workspaces: [{name: source, emptyDir: {}}]\n"
 	if status != "" {
 		run += "  status: " + status + "\n"
 	}
@@ -89,7 +90,7 @@ func kind(k string) func(*admissionv1.AdmissionRequest) bool {
 // message, which the policy could only write by reading the Pipeline from the API server.
 func TestTypoUnderPipelineRefRefusedByKubectlCreate(t *testing.T) {
 	shared(t)
-	typo := strings.Replace(pipelineRun("typo", postgres, ""), "sidecars.io/test:", "sidecars.io/tests:", 1)
+	typo := strings.Replace(pipelineRun("typo", "shared", postgres, ""), "sidecars.io/test:", "sidecars.io/tests:", 1)
 	_, stderr, err := kubectl(t, typo, "create", "-f", "-")
 	if err == nil {
 		t.Fatal("kubectl create succeeded")
@@ -109,7 +110,7 @@ func TestTypoUnderPipelineRefRefusedByKubectlCreate(t *testing.T) {
 // PipelineRun and TaskRun checks, and Tekton fails the TaskRun with the policy's message.
 func TestPodRefusalFailsTheTaskRun(t *testing.T) {
 	shared(t)
-	create(t, pipelineRun("pod-refused", postgres+"  volumeMounts: [{name: cache, mountPath: /cache}]\n", ""))
+	create(t, pipelineRun("pod-refused", "shared", postgres+"  volumeMounts: [{name: cache, mountPath: /cache}]\n", ""))
 	taskRun := taskRunOf(t, "pod-refused", "test")
 	reason, message := failed(t, "TaskRun", taskRun.GetName())
 	for kind, name := range map[string]string{"PipelineRun": "pod-refused", "TaskRun": taskRun.GetName()} {
@@ -133,8 +134,8 @@ func TestPodRefusalFailsTheTaskRun(t *testing.T) {
 // policy's message (Tekton's CreateRunFailed), and a run can still be cancelled.
 func TestSettingsTightenedWhileRunsWait(t *testing.T) {
 	shared(t)
-	create(t, pipelineRun("tightened", postgres, "PipelineRunPending")+"---\n"+
-		pipelineRun("tightened-cancelled", postgres, "PipelineRunPending"))
+	create(t, pipelineRun("tightened", "shared", postgres, "PipelineRunPending")+"---\n"+
+		pipelineRun("tightened-cancelled", "shared", postgres, "PipelineRunPending"))
 	// The dind template's image stays allowed: policy-server refuses settings that refuse their own.
 	onlyQuay := func(settings map[string]any) {
 		settings["allowedImages"] = []any{"quay.io/*", "docker.io/library/docker:27-dind"}
@@ -170,17 +171,17 @@ func TestPolicyServerDown(t *testing.T) {
 	shared(t)
 	t.Run("at-pipelinerun-create-kubectl-fails", func(t *testing.T) {
 		suite.server.stopped(t, suite.plane.pki)
-		_, stderr, err := kubectl(t, pipelineRun("down-declaring", postgres, ""), "create", "-f", "-")
+		_, stderr, err := kubectl(t, pipelineRun("down-declaring", "shared", postgres, ""), "create", "-f", "-")
 		if err == nil || !strings.Contains(stderr, `failed calling webhook "clusterwide-pipelinerun-sidecars-validate.kubewarden.admission"`) {
 			t.Errorf("kubectl create of a declaring PipelineRun: %v\n%s", err, stderr)
 		}
 		// matchConditions keep every other PipelineRun away from the policy.
-		if _, stderr, err := kubectl(t, pipelineRun("down-plain", "", "PipelineRunPending"), "create", "-f", "-"); err != nil {
+		if _, stderr, err := kubectl(t, pipelineRun("down-plain", "shared", "", "PipelineRunPending"), "create", "-f", "-"); err != nil {
 			t.Errorf("kubectl create of a PipelineRun without a declaration: %v\n%s", err, stderr)
 		}
 	})
 	t.Run("at-taskrun-create-tekton-retries", func(t *testing.T) {
-		create(t, pipelineRun("down-taskrun", postgres, "PipelineRunPending"))
+		create(t, pipelineRun("down-taskrun", "shared", postgres, "PipelineRunPending"))
 		down(t, kind("TaskRun"))
 		if err := mergePatch(t, "PipelineRun", "down-taskrun", `{"spec":{"status":null}}`); err != nil {
 			t.Fatal(err)
@@ -204,7 +205,7 @@ func TestPolicyServerDown(t *testing.T) {
 	})
 	t.Run("at-pod-create-the-taskrun-fails", func(t *testing.T) {
 		down(t, kind("Pod"))
-		create(t, pipelineRun("down-pod", postgres, ""))
+		create(t, pipelineRun("down-pod", "shared", postgres, ""))
 		taskRun := taskRunOf(t, "down-pod", "test")
 		reason, message := failed(t, "TaskRun", taskRun.GetName())
 		if reason != "PodCreationFailed" || !strings.Contains(message, "failed calling webhook") {
@@ -227,7 +228,7 @@ metadata:
 spec:
   containers: [{name: app, image: docker.io/library/busybox}]
 ---
-`+pipelineRun("plain", "", "")+"---\n"+pipelineRun("declaring", postgres, ""))
+`+pipelineRun("plain", "shared", "", "")+"---\n"+pipelineRun("declaring", "shared", postgres, ""))
 	for _, run := range []string{"plain", "declaring"} {
 		podOf(t, run, "test")
 	}
@@ -279,7 +280,7 @@ spec:
 // name, with the Pod's creation.
 func TestAuditLogRecordsTheInjection(t *testing.T) {
 	shared(t)
-	create(t, pipelineRun("audited", postgres, ""))
+	create(t, pipelineRun("audited", "shared", postgres, ""))
 	pod := podOf(t, "audited", "test")
 	key := "clusterwide-" + injectPolicy + ".kubewarden.admission/injected"
 	eventually(t, 10*time.Second, "the Pod's creation in the audit log", func() (bool, string) {

@@ -130,7 +130,7 @@ func createAtOnce(t *testing.T, name string) {
 	var wg sync.WaitGroup
 	errs := make(chan error, loadRuns)
 	for i := range loadRuns {
-		run := strings.Replace(pipelineRun(fmt.Sprintf("load-%s-%d", name, i), postgres, ""),
+		run := strings.Replace(pipelineRun(fmt.Sprintf("load-%s-%d", name, i), "shared", postgres, ""),
 			"metadata:\n", "metadata:\n  labels: {load: "+name+"}\n", 1)
 		objects := parse(t, run)
 		wg.Go(func() {

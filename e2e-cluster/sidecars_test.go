@@ -90,20 +90,7 @@ spec:
 // byRef is the Pipeline named name whose task "test" uses the Task named task, and its PipelineRun,
 // named run, with a declaration for "test" when declared is not empty.
 func byRef(name, task, run, declared string) string {
-	annotations := "{}"
-	if declared != "" {
-		annotations = "\n    pipelinerun-sidecars.io/test: |\n" + indent(declared, 6)
-	}
-	return pipeline(name, task) + `---
-apiVersion: tekton.dev/v1
-kind: PipelineRun
-metadata:
-  name: ` + run + `
-  annotations: ` + annotations + `
-spec:
-  pipelineRef: {name: ` + name + `}
-  workspaces: [{name: source, emptyDir: {}}]
-`
+	return pipeline(name, task) + "---\n" + pipelineRun(run, name, declared, "")
 }
 
 // The README's example on a real cluster: a PipelineRun whose pipelineRef names a Pipeline whose task

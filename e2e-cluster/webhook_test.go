@@ -52,8 +52,8 @@ type policyServer struct {
 	address   string
 	verdicts  sync.Map // verdictKey to the *admissionv1.AdmissionResponse last given
 	dropped   sync.Map // "<kind>/<name>" of the requests dropped
-	reads     sync.Map // what the policies read of the cluster, by what they asked: a cachedRead
 	readsLock sync.Mutex
+	reads     map[string]cachedRead // what the policies read of the cluster, by what they asked
 	// drop, when it says so for a request, makes the server close the connection without answering,
 	// as a server that is down or over its timeout looks to the API server.
 	drop atomic.Pointer[func(*admissionv1.AdmissionRequest) bool]
@@ -67,6 +67,7 @@ func newPolicyServer(ctx context.Context, module string, manifests []*unstructur
 	}
 	s := &policyServer{
 		policies: map[string]*servedPolicy{},
+		reads:    map[string]cachedRead{},
 		cluster:  cluster,
 		workers:  make(chan struct{}, runtime.NumCPU()),
 	}
@@ -300,8 +301,8 @@ func (s *policyServer) host(p *servedPolicy) oracle.Host {
 		// together read once.
 		s.readsLock.Lock()
 		defer s.readsLock.Unlock()
-		if cached, ok := s.reads.Load(key); ok && !want.DisableCache && time.Now().Before(cached.(cachedRead).until) {
-			return cached.(cachedRead).object, nil
+		if cached, ok := s.reads[key]; ok && !want.DisableCache && time.Now().Before(cached.until) {
+			return cached.object, nil
 		}
 		object, err := s.cluster.Resource(gvr).Namespace(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -313,7 +314,7 @@ func (s *policyServer) host(p *servedPolicy) oracle.Host {
 		}
 		text, err := json.Marshal(object.Object)
 		if err == nil && !want.DisableCache {
-			s.reads.Store(key, cachedRead{object: text, until: time.Now().Add(readCache)})
+			s.reads[key] = cachedRead{object: text, until: time.Now().Add(readCache)}
 		}
 		return text, err
 	}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
-# What the policy reads of the cluster: the Pipeline a PipelineRun's pipelineRef names, and Tekton's
-# feature-flags for injectAs "tekton", answered offline
-# from a session kwctl records (`--record-host-capabilities-interactions`) and replays
-# (`--allow-context-aware --replay-host-capabilities-interactions`), with kwctl or the in-repo runner.
+# What the policy reads of the cluster: the Pipeline a PipelineRun's pipelineRef names, a Pod's TaskRun and
+# Task, and Tekton's feature-flags for injectAs "tekton", answered offline from a session kwctl records
+# (`--record-host-capabilities-interactions`) and replays (`--allow-context-aware
+# --replay-host-capabilities-interactions`), with kwctl or the in-repo runner.
 
 load helpers
 
@@ -77,4 +77,33 @@ as_set() {
   # Not allowed to read the cluster at all.
   run tekton_pod
   [ "$output" = "$expected" ]
+}
+
+# golang_pod SESSION: the one-step golang-test Pod (its workspace `source` bound, the TaskRun's bindings
+# carried), the TaskRun and Task read from SESSION (none: not allowed to read the cluster), as
+# [warnings, the injected container's volumeMounts].
+golang_pod() {
+  local session=()
+  [ -n "${1:-}" ] && session=(--allow-context-aware --replay-host-capabilities-interactions "test_data/context/$1.session.yml")
+  "$KWCTL" run "${session[@]}" --request-path test_data/context/pod-golang-test.json "$POLICY" 2>/dev/null |
+    jq -cS '[.warnings, [.patch | @base64d | fromjson | .[] | select(.path | startswith("/spec/containers/")) | .value.volumeMounts]]'
+}
+
+@test "a Pod-level sidecar gets the workspace the Task read from the cluster shares, where it declares it" {
+  # A one-step Task's step mounts its workspace whether the Task shares or isolates it: the Task says.
+  run golang_pod task-golang-test
+  [ "$status" -eq 0 ]
+  [ "$output" = '[null,[[{"mountPath":"/workspace/source","name":"ws-1bcf2"}]]]' ]
+}
+
+@test "a Task or TaskRun that cannot be read leaves the workspaces as the Pod shows them, with a warning" {
+  local shown='annotation \"pipelinerun-sidecars.io/test\", sidecar \"postgres\": workspaces as this Pod shows them, not as the Task says'
+  run golang_pod task-forbidden
+  [ "$output" = "[[\"workspaces as this Pod shows them: Task \\\"golang-test\\\" could not be read\",\"$shown\"],[null]]" ]
+  local taskrun="[[\"workspaces as this Pod shows them: TaskRun \\\"go-integration-x7k2p-test\\\" could not be read\",\"$shown\"],[null]]"
+  run golang_pod taskrun-forbidden
+  [ "$output" = "$taskrun" ]
+  # Not allowed to read the cluster at all.
+  run golang_pod
+  [ "$output" = "$taskrun" ]
 }

@@ -59,15 +59,19 @@ func runnable(c Case) Case {
 	return c
 }
 
-// TestTektonsOwnCases runs every case of Tekton's own tests with a Task sidecar, both as a TaskRun of
-// a referenced Task (the sidecar injected into the Pod) and as an inline one (injected into the TaskRun).
+// TestTektonsOwnCases runs every case of Tekton's own tests with a Task sidecar as a TaskRun of a
+// referenced Task (the sidecar injected into the Pod), with and without the Task read from the cluster,
+// and as an inline one (injected into the TaskRun).
 func TestTektonsOwnCases(t *testing.T) {
+	modes := []struct {
+		name                 string
+		inline, taskReadable bool
+	}{{"taskRef", false, false}, {"taskRef, Task read", false, true}, {"inline", true, false}}
 	for _, c := range tektonCases {
-		for _, inline := range []bool{false, true} {
+		for _, mode := range modes {
 			c := runnable(c)
-			c.Inline = inline
-			name := c.Name + map[bool]string{false: " (taskRef)", true: " (inline)"}[inline]
-			t.Run(name, func(t *testing.T) { check(t, c) })
+			c.Inline, c.TaskReadable = mode.inline, mode.taskReadable
+			t.Run(c.Name+" ("+mode.name+")", func(t *testing.T) { check(t, c) })
 		}
 	}
 }
@@ -123,5 +127,43 @@ func TestASharedWorkspaceReachesAPodLevelSidecar(t *testing.T) {
 	}
 	if diff := cmp.Diff(Comparable(result.Want), Comparable(result.Got)); diff != "" || result.Refused != "" {
 		t.Errorf("Tekton %s: refused %q (-Tekton +policy):\n%s", Release, result.Refused, diff)
+	}
+}
+
+// TestATaskReadFromTheClusterDecidesItsWorkspaces pins what the Pod alone cannot tell: in a one-step
+// Task a shared workspace and one the step lists look alike, and only the Task says where it declares
+// one. With the Task read, the Pod-level sidecar gets exactly what a Task's own sidecar gets, whole Pod.
+func TestATaskReadFromTheClusterDecidesItsWorkspaces(t *testing.T) {
+	for _, listed := range []bool{false, true} {
+		step := v1.Step{Name: "test", Image: "golang", Command: []string{"go", "test"}}
+		if listed {
+			step.Workspaces = []v1.WorkspaceUsage{{Name: "source"}}
+		}
+		c := Case{
+			Task: v1.TaskSpec{
+				Workspaces: []v1.WorkspaceDeclaration{{Name: "source", MountPath: "/go/src", ReadOnly: true}},
+				Steps:      []v1.Step{step},
+			},
+			Declared: []v1.Sidecar{{Name: "db", Image: "postgres:16"}},
+			Run: v1.TaskRunSpec{Workspaces: []v1.WorkspaceBinding{
+				{Name: "source", EmptyDir: &corev1.EmptyDirVolumeSource{}, SubPath: "src"},
+			}},
+			TaskReadable: true,
+		}
+		result, err := Run(context.Background(), policy, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		diff := cmp.Diff(Comparable(result.Want), Comparable(result.Got))
+		if Release == "v0.58.0" {
+			// Random volume names: the Pod is read as without the Task, and says so.
+			if !warned(result.Warnings, "workspaces as this Pod shows them") {
+				t.Errorf("Tekton %s, step lists the workspace: %v: no warning in %q", Release, listed, result.Warnings)
+			}
+			continue
+		}
+		if diff != "" || result.Refused != "" || len(result.Warnings) > 0 {
+			t.Errorf("step lists the workspace: %v: refused %q, warnings %q (-Tekton +policy):\n%s", listed, result.Refused, result.Warnings, diff)
+		}
 	}
 }

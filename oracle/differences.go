@@ -68,8 +68,15 @@ var Differences = []Difference{
 		// does not show them all: a one-step Task's shared and isolated workspace look alike, a declared
 		// mountPath shows only where a step mounts it, and a sidecar that lists a workspace takes it
 		// away from the steps that do not.
-		Name:    "workspaces-at-pod-level",
-		Applies: func(c Case) bool { return !c.Inline && len(c.Task.Workspaces) > 0 },
+		Name: "workspaces-at-pod-level",
+		// With the Task read from the cluster the Pod is not read for them, unless Tekton named the
+		// volumes at random (before v0.59), config-defaults may have bound what the TaskRun did not, or
+		// a binding's subPath is substituted.
+		Applies: func(c Case) bool {
+			unread := !c.TaskReadable || Release == "v0.58.0" ||
+				c.Cluster.Defaults["default-task-run-workspace-binding"] != "" || substitutedSubPath(c)
+			return !c.Inline && len(c.Task.Workspaces) > 0 && unread
+		},
 		Warning: "workspaces as this Pod shows them, not as the Task says",
 		Paths:   regexp.MustCompile(`^(` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-z]+(@[^\]]*)?\](\.(mountPath|readOnly|subPath))?)?|spec\.containers\[step-[a-z0-9-]+\]\.volumeMounts\[ws-[0-9a-z]+(@[^\]]*)?\])$`),
 	},
@@ -114,6 +121,16 @@ var Differences = []Difference{
 		Paths: regexp.MustCompile(`^(spec\.containers\[step-[a-z0-9-]+\]\.volumeMounts\[ws-[0-9a-z]+(@[^\]]*)?\]` +
 			`|` + sidecarPath + `\.volumeMounts(\[ws-[0-9a-z]+(@[^\]]*)?\](\.mountPath)?)?)$`),
 	},
+}
+
+// substitutedSubPath: a binding's subPath names a param (ApplyParametersToWorkspaceBindings).
+func substitutedSubPath(c Case) bool {
+	for _, binding := range c.Run.Workspaces {
+		if strings.Contains(binding.SubPath, "$(") {
+			return true
+		}
+	}
+	return false
 }
 
 func declares(c Case, test func(v1.Sidecar) bool) bool {

@@ -12,7 +12,8 @@ import (
 // listed by the sidecar with or without a mountPath, optional, bound by the TaskRun (emptyDir, or one
 // claim with a subPath, literal or from a param) or by config-defaults; string, array and object
 // params with defaults; context variables; a script of each shebang kind or none; each feature flag the
-// Pod builder reads about sidecars; a Task sidecar or none; inline TaskRuns and taskRef TaskRuns.
+// Pod builder reads about sidecars; a Task sidecar or none; inline TaskRuns and taskRef TaskRuns, whose
+// Task the policy may or may not read from the cluster.
 func Generate(r *rand.Rand) Case {
 	g := generator{r: r}
 	c := Case{Inline: g.chance(2)}
@@ -25,7 +26,8 @@ func Generate(r *rand.Rand) Case {
 	}
 	c.Declared = []v1.Sidecar{g.sidecar(c.Task)}
 	c.Run = g.run(c.Task, c.Cluster)
-	c.Name = fmt.Sprintf("generated (inline=%v, steps=%d, workspaces=%d)", c.Inline, len(c.Task.Steps), len(c.Task.Workspaces))
+	c.TaskReadable = !c.Inline && g.chance(2)
+	c.Name = fmt.Sprintf("generated (inline=%v, task read=%v, steps=%d, workspaces=%d)", c.Inline, c.TaskReadable, len(c.Task.Steps), len(c.Task.Workspaces))
 	return c
 }
 

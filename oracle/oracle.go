@@ -33,7 +33,10 @@ type Case struct {
 	Declared []v1.Sidecar   // what the PipelineRun author declares in the annotation
 	Run      v1.TaskRunSpec // the TaskRun's spec without taskRef or taskSpec
 	Inline   bool           // the TaskRun embeds the Task (spec.taskSpec) instead of referring to it
-	Settings map[string]any // the policy's settings; nil for ones that admit every declared sidecar
+	// TaskReadable: at Pod admission the policy can read the TaskRun and the Task it refers to from
+	// the cluster; otherwise every read fails, as where the policy is not granted them.
+	TaskReadable bool
+	Settings     map[string]any // the policy's settings; nil for ones that admit every declared sidecar
 }
 
 // Result is what became of a case.
@@ -70,8 +73,54 @@ func Run(ctx context.Context, policy *Policy, c Case) (Result, error) {
 	if err != nil {
 		return result, fmt.Errorf("tekton refuses the TaskRun the policy admitted: %w", err)
 	}
+	if c.TaskReadable && !c.Inline {
+		stored := &v1.Task{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "tekton.dev/v1", Kind: "Task"},
+			ObjectMeta: metav1.ObjectMeta{Name: admitted.Spec.TaskRef.Name, Namespace: admitted.Namespace},
+			Spec:       c.Task,
+		}
+		policy = policy.WithHost(Holding(admitted, stored))
+	}
 	result.Got, err = admit(ctx, policy, c, pod, "Pod", &result)
 	return result, err
+}
+
+// Holding is a Host that answers kubewarden/kubernetes/get_resource from objects, each found by its
+// apiVersion, kind, namespace and name, and fails any other call, and a read of anything else with
+// policy-evaluator's message.
+func Holding(objects ...any) Host {
+	return func(_ context.Context, binding, namespace, operation string, payload []byte) ([]byte, error) {
+		if binding != "kubewarden" || namespace != "kubernetes" || operation != "get_resource" {
+			return nil, fmt.Errorf("host capability %s/%s/%s is not served", binding, namespace, operation)
+		}
+		var want struct {
+			APIVersion string `json:"api_version"`
+			Kind       string `json:"kind"`
+			Name       string `json:"name"`
+			Namespace  string `json:"namespace"`
+		}
+		if err := json.Unmarshal(payload, &want); err != nil {
+			return nil, err
+		}
+		for _, object := range objects {
+			text, err := json.Marshal(object)
+			if err != nil {
+				return nil, err
+			}
+			var head struct {
+				metav1.TypeMeta   `json:",inline"`
+				metav1.ObjectMeta `json:"metadata"`
+			}
+			if err := json.Unmarshal(text, &head); err != nil {
+				return nil, err
+			}
+			if head.APIVersion == want.APIVersion && head.Kind == want.Kind && head.Namespace == want.Namespace && head.Name == want.Name {
+				return text, nil
+			}
+		}
+		return nil, fmt.Errorf("Cannot find %s/%s named '%s' inside of namespace 'Some(%q)'", // policy-evaluator's words
+			want.APIVersion, want.Kind, want.Name, want.Namespace)
+	}
 }
 
 // declaringTask is the Task with the declared sidecars in it: a declared name new to the Task is added

@@ -482,9 +482,10 @@ fn what_the_policy_reads_is_granted_to_its_policy_server_and_nothing_more() {
     let wanted = yaml("policy-metadata.yml")["contextAwareResources"].clone();
     let validating = yaml("deploy/cluster/validate-pipelineruns.yaml");
     assert_eq!(validating["spec"]["contextAwareResources"], wanted);
-    let config_map = serde_json::json!([{"apiVersion": "v1", "kind": "ConfigMap"}]);
+    let pod_side = serde_json::json!([{"apiVersion": "v1", "kind": "ConfigMap"},
+        {"apiVersion": "tekton.dev/v1", "kind": "TaskRun"}, {"apiVersion": "tekton.dev/v1", "kind": "Task"}]);
     let mutating = yaml("deploy/cluster/inject-taskruns-and-pods.yaml");
-    assert_eq!(mutating["spec"]["contextAwareResources"], config_map);
+    assert_eq!(mutating["spec"]["contextAwareResources"], pod_side);
     let documents: Vec<Value> = text("deploy/rbac.yaml")
         .split("\n---\n")
         .map(|document| serde_saphyr::from_str(document).expect("YAML"))
@@ -495,11 +496,12 @@ fn what_the_policy_reads_is_granted_to_its_policy_server_and_nothing_more() {
             .find(|d| d["kind"] == kind)
             .unwrap_or_else(|| panic!("deploy/rbac.yaml has no {kind}"))
     };
-    // One GET of the Pipeline in any namespace; one GET of the feature-flags ConfigMap in Tekton's.
+    // GETs of a Pipeline, a TaskRun and a Task in any namespace; of the feature-flags ConfigMap in
+    // Tekton's.
     let get = serde_json::json!(["get"]);
     assert_eq!(
         of_kind("ClusterRole")["rules"],
-        serde_json::json!([{"apiGroups": ["tekton.dev"], "resources": ["pipelines"], "verbs": get}])
+        serde_json::json!([{"apiGroups": ["tekton.dev"], "resources": ["pipelines", "taskruns", "tasks"], "verbs": get}])
     );
     let role = of_kind("Role");
     assert_eq!(role["metadata"]["namespace"], "tekton-pipelines");
@@ -508,7 +510,7 @@ fn what_the_policy_reads_is_granted_to_its_policy_server_and_nothing_more() {
         serde_json::json!([{"apiGroups": [""], "resources": ["configmaps"],
             "resourceNames": ["feature-flags"], "verbs": get}])
     );
-    assert_eq!(wanted.as_array().map(Vec::len), Some(2));
+    assert_eq!(wanted.as_array().map(Vec::len), Some(4));
     let account = of_kind("ServiceAccount");
     let server = yaml("deploy/policy-server.yaml");
     assert_eq!(

@@ -72,6 +72,8 @@ pub struct Metadata {
 pub struct OwnerReference {
     pub kind: String,
     pub api_version: String,
+    pub name: String,
+    pub uid: String,
     pub controller: Option<bool>,
 }
 
@@ -124,6 +126,8 @@ impl OwnerReference {
         Some(OwnerReference {
             kind: optional(take("kind"), string)?.unwrap_or_default(),
             api_version: optional(take("apiVersion"), string)?.unwrap_or_default(),
+            name: optional(take("name"), string)?.unwrap_or_default(),
+            uid: optional(take("uid"), string)?.unwrap_or_default(),
             controller: match take("controller") {
                 Some(Value::Bool(controller)) => Some(controller),
                 Some(_) => return None,
@@ -179,6 +183,8 @@ pub(super) const HEAD: Shape = Shape::Struct(&Struct {
                         fields: &[
                             field("kind", Shape::String),
                             field("apiVersion", Shape::String),
+                            field("name", Shape::String),
+                            field("uid", Shape::String),
                             field("controller", Shape::Bool),
                         ],
                     })),

@@ -12,6 +12,7 @@ mod envelope;
 pub mod marker;
 mod pipeline_ref;
 mod response;
+mod task_ref;
 mod tekton_config;
 mod verdict;
 
@@ -135,7 +136,9 @@ fn decide(
     };
     match target {
         Target::PipelineRun => check_pipelinerun(&request, read, cluster, warnings),
-        Target::TaskRun | Target::Pod => inject_into(target, &request, read, warnings, audit),
+        Target::TaskRun | Target::Pod => {
+            inject_into(target, &request, read, cluster, warnings, audit)
+        }
     }
 }
 
@@ -211,6 +214,7 @@ fn inject_into(
     target: Target,
     request: &envelope::Request<'_>,
     read: Read<'_>,
+    cluster: &dyn Cluster,
     warnings: &mut Vec<String>,
     audit: &mut BTreeMap<String, String>,
 ) -> Result<Outcome, PolicyError> {
@@ -245,7 +249,18 @@ fn inject_into(
         taskrun::inject(object, &declared, &names, v1beta1, head, settings)
     } else {
         let context = TaskRunContext::read(present);
-        pod::inject(object, &declared, &names, context, settings)
+        // The Task matters only to a Pod with workspaces bound, and is read only then.
+        let namespace = request
+            .namespace
+            .as_deref()
+            .or(metadata.namespace.as_deref());
+        let task = match (&context, namespace) {
+            (Some(context), Some(namespace)) if !context.workspaces.is_empty() => {
+                task_ref::workspaces(metadata, namespace, cluster, warnings)
+            }
+            _ => None,
+        };
+        pod::inject(object, &declared, &names, context, task, settings)
     }
     .map_err(PolicyError::Declarations)?;
     warnings.extend(injected.warnings);

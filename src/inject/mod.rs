@@ -12,6 +12,7 @@ mod lists;
 pub(crate) mod pod;
 mod resources;
 mod script;
+pub(crate) mod task;
 pub(crate) mod taskrun;
 mod workspaces;
 
@@ -194,7 +195,7 @@ pub(crate) mod tests {
         context: Option<context::TaskRunContext>,
         settings: &Settings,
     ) -> Result<Injected, Vec<Problem>> {
-        let injected = pod::inject(pod, declared, already, context, settings)?;
+        let injected = pod::inject(pod, declared, already, context, None, settings)?;
         apply_to_value(pod, &injected.edits);
         Ok(injected)
     }

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::context::TaskRunContext;
 use super::lists::{self, Edits, insertion_point, is_sidecar};
 use super::resources::{self, Resources};
+use super::task::TaskWorkspaces;
 use super::workspaces::{self, PodView};
 use super::{Container, Injected, conflict, reported, script, surroundings};
 use crate::declaration::Declared;
@@ -32,16 +33,18 @@ use crate::tekton::variables::{
 pub const READY_AT_ONCE: &str = "Pod built ready: the steps will not wait for it";
 
 /// Adds the declared sidecars that `already` does not list to the Pod, or replaces a Task-defined
-/// `sidecar-<name>` in place. `context` is what the policy carried from the TaskRun.
+/// `sidecar-<name>` in place. `context` is what the policy carried from the TaskRun, `task` what the
+/// referenced Task declares of its workspaces, when it was read from the cluster.
 pub fn inject(
     pod: &Value,
     declared: &[Declared],
     already: &[String],
     context: Option<TaskRunContext>,
+    task: Option<TaskWorkspaces>,
     settings: &Settings,
 ) -> Result<Injected, Vec<Problem>> {
     let specs = context.clone();
-    let view = PodView::of(pod, context, declared);
+    let view = PodView::of(pod, context, task, declared);
     let around = surroundings(pod.get("spec").unwrap_or(&Value::Null), &[]);
     let mut problems = Vec::new();
     let mut injected = Injected::default();

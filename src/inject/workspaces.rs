@@ -22,7 +22,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::context::TaskRunContext;
+use super::context::{Binding, TaskRunContext};
+use super::task::TaskWorkspaces;
 use crate::declaration::Declared;
 use crate::support::error::{FieldError, listed};
 use crate::support::json::{array, by_name};
@@ -55,6 +56,9 @@ pub(super) struct PodView<'a> {
     context: Option<TaskRunContext>,
     /// The context's bindings by workspace name: the first of a name, as a search finds it.
     bindings: BTreeMap<String, usize>,
+    /// The Task's declarations, when it was read and the context's bindings are on this Pod's volumes,
+    /// and the mounts they give every sidecar, in the bindings' order: then nothing is inferred.
+    task: Option<(TaskWorkspaces, Vec<Value>)>,
 }
 
 /// What a listed workspace comes to.
@@ -66,11 +70,12 @@ pub(super) enum Listed {
 }
 
 impl<'a> PodView<'a> {
-    /// Reads the Pod, and the TaskRun's bindings from `context` when the policy saw the TaskRun, for the
-    /// sidecars `declared`.
+    /// Reads the Pod, the TaskRun's bindings from `context` when the policy saw the TaskRun, and the
+    /// Task's workspace declarations when they were read from the cluster, for the sidecars `declared`.
     pub(super) fn of(
         pod: &'a Value,
         context: Option<TaskRunContext>,
+        task: Option<TaskWorkspaces>,
         declared: &[Declared],
     ) -> Self {
         let all_volumes = array(pod, "/spec/volumes");
@@ -127,7 +132,12 @@ impl<'a> PodView<'a> {
         for (i, binding) in context.iter().flat_map(|c| &c.workspaces).enumerate() {
             bindings.entry(binding.name.clone()).or_insert(i);
         }
+        let task = task.zip(context.as_ref()).and_then(|(task, context)| {
+            let shared = declared_shared(&task, &context.workspaces, &volumes)?;
+            Some((task, shared))
+        });
         PodView {
+            task,
             volumes,
             all_volumes,
             mountable: OnceCell::new(),
@@ -189,12 +199,22 @@ impl<'a> PodView<'a> {
                 "workspace {name:?} is bound to volume {volume:?}, which this Pod does not have: Tekton names workspace volumes by a hash of the workspace since v0.59 (tektoncd/pipeline#7887), and earlier releases at random; a workspace reaches a Pod-level sidecar on v0.59 or later"
             ));
         }
+        let own_path = text(usage, "mountPath");
+        // Tekton's mount of a listed workspace: the binding's, at the listing's path if it gives one.
+        if let Some((task, _)) = &self.task {
+            let binding = Binding {
+                name: name.to_string(),
+                volume,
+                sub_path,
+            };
+            let own = Some(own_path).filter(|p| !p.is_empty());
+            return Ok(Listed::Mount(task.mount(&binding, own)));
+        }
         let same = |m: &&Value| text(m, "subPath") == sub_path;
         let read_only = match self.mounts_of(self.all_by_volume(), &volume).find(same) {
             Some(mount) => mount.get("readOnly").and_then(Value::as_bool) == Some(true),
             None => true,
         };
-        let own_path = text(usage, "mountPath");
         let mount_path = if !own_path.is_empty() {
             own_path.to_string()
         } else {
@@ -258,6 +278,34 @@ impl<'a> PodView<'a> {
     fn all_mounts(&self) -> impl Iterator<Item = &&'a Value> {
         self.steps.iter().chain(&self.task_sidecars).flatten()
     }
+
+    /// The mounts Tekton gives every sidecar: as the Task declares them, or as the Pod shows them.
+    fn shared(&self) -> Vec<&Value> {
+        match &self.task {
+            Some((_, shared)) => shared.iter().collect(),
+            None => self.shared.clone(),
+        }
+    }
+}
+
+/// The mounts the Task's shared workspaces give every sidecar, one per binding in the bindings' order as
+/// `Apply` makes them. None when a binding is not on a workspace volume this Pod has (a Tekton before
+/// v0.59, or an annotation the policy did not write), where they would name volumes the Pod lacks; when
+/// Tekton bound more than the TaskRun did; or when a binding's `subPath` holds a variable, which the
+/// reconciler substitutes (`ApplyParametersToWorkspaceBindings`) and the Pod then shows.
+fn declared_shared(
+    task: &TaskWorkspaces,
+    bindings: &[Binding],
+    volumes: &BTreeSet<&str>,
+) -> Option<Vec<Value>> {
+    let on_the_pod =
+        |b: &Binding| is_workspace_volume(&b.volume) && volumes.contains(b.volume.as_str());
+    let literal = |b: &Binding| !has_variable(&b.sub_path);
+    if !bindings.iter().all(|b| on_the_pod(b) && literal(b)) || !task.all_bound(bindings) {
+        return None;
+    }
+    let shared = bindings.iter().filter(|b| task.is_shared(&b.name));
+    Some(shared.map(|b| task.mount(b, None)).collect())
 }
 
 /// The mounts every step has alike, when that shows the workspace is shared: two steps or more, or a
@@ -346,12 +394,13 @@ pub(super) fn mounts(
         warnings.push(super::LISTING_SHARES.to_string());
     }
     // A template is the platform team's: a Task may not lay a volume over the files it runs.
-    let paths: Vec<&str> = pod.shared.iter().map(|m| text(m, "mountPath")).collect();
+    let shared = pod.shared();
+    let paths: Vec<&str> = shared.iter().map(|m| text(m, "mountPath")).collect();
     let safe = match template {
         Some(_) => safe_for_template(&paths),
         None => vec![true; paths.len()],
     };
-    for ((mount, path), safe) in pod.shared.iter().zip(&paths).zip(safe) {
+    for ((mount, path), safe) in shared.iter().zip(&paths).zip(safe) {
         match template {
             Some(_) if !safe => warnings.push(format!(
                 "no Task workspace at {path:?}: outside {WORKSPACE_DIR}/"
@@ -359,7 +408,7 @@ pub(super) fn mounts(
             _ => mounts.add((*mount).clone()),
         }
     }
-    if pod.all_mounts().next().is_some() {
+    if pod.task.is_none() && pod.all_mounts().next().is_some() {
         warnings.push(AS_THE_POD_SHOWS.to_string());
     }
     if errors.is_empty() {
@@ -421,7 +470,7 @@ mod tests {
         let pod = json!({"spec": {"containers": containers, "volumes": [
             {"name": "ws-1bcf2"}, {"name": "ws-20573"}, {"name": "tekton-internal-bin"}, {"name": "cache"}]}});
         // A test's Pod lives as long as the test: leaking it lets the view borrow it.
-        PodView::of(Box::leak(Box::new(pod)), context, &[])
+        PodView::of(Box::leak(Box::new(pod)), context, None, &[])
     }
 
     fn usage(name: &str, path: &str) -> Value {

@@ -107,3 +107,30 @@ golang_pod() {
   run golang_pod
   [ "$output" = "$taskrun" ]
 }
+
+# ready_pod SESSION: the warnings on a Pod Tekton built with its steps free to start at once, Tekton's
+# feature-flags read from SESSION (none: not allowed to read the cluster), each without its prefix
+# `annotation "...", sidecar "postgres": `.
+ready_pod() {
+  local session=()
+  [ -n "${1:-}" ] && session=(--allow-context-aware --replay-host-capabilities-interactions "test_data/context/$1.session.yml")
+  "$KWCTL" run "${session[@]}" --request-path test_data/context/pod-ready.json "$POLICY" 2>/dev/null |
+    jq -c '[.warnings[] | sub("^annotation \"pipelinerun-sidecars.io/test\", sidecar \"postgres\": "; "")]'
+}
+
+@test "a Pod built ready is warned of where Tekton would await a Task's sidecar, and only there" {
+  local shown='"workspaces as this Pod shows them, not as the Task says"'
+  # await-sidecar-readiness "false": Tekton awaits no sidecar, a Task's own neither.
+  run ready_pod feature-flags-no-await
+  [ "$status" -eq 0 ]
+  [ "$output" = "[$shown]" ]
+  # running-in-environment-with-injected-sidecars "false": it would await a Task's own.
+  run ready_pod feature-flags-no-injected-sidecars
+  [ "$output" = "[$shown,\"Pod built ready: the steps will not wait for it\"]" ]
+  # Not allowed to read them, or the cluster at all: the warning, and what could not be read.
+  local unread="[$shown,\"Pod built ready: feature-flags in \\\"tekton-pipelines\\\" could not be read\",\"Pod built ready: the steps will not wait for it\"]"
+  run ready_pod feature-flags-forbidden
+  [ "$output" = "$unread" ]
+  run ready_pod
+  [ "$output" = "$unread" ]
+}

@@ -24,6 +24,7 @@ use serde_json::value::RawValue;
 use cluster::{Cluster, Unreadable};
 use envelope::{Envelope, HEAD, METADATA, Metadata};
 pub use response::validation_response;
+use tekton_config::FeatureFlags;
 pub use verdict::{Mutated, Outcome, Verdict};
 
 use crate::declaration;
@@ -127,12 +128,15 @@ fn decide(
     {
         return Ok(Outcome::Accept);
     }
-    let settings = tekton_config::resolved(read_settings(envelope.settings)?, cluster, warnings);
+    let settings = read_settings(envelope.settings)?;
+    let flags = FeatureFlags::new(cluster, &settings.tekton_namespace);
+    let settings = tekton_config::resolved(settings, &flags, warnings);
     let read = Read {
         text,
         object: &object,
         metadata: &metadata,
         settings: &settings,
+        flags: &flags,
     };
     match target {
         Target::PipelineRun => check_pipelinerun(&request, read, cluster, warnings),
@@ -150,6 +154,8 @@ struct Read<'r> {
     object: &'r Value,
     metadata: &'r Metadata,
     settings: &'r Settings,
+    /// Tekton's feature flags, read when first asked for.
+    flags: &'r FeatureFlags<'r>,
 }
 
 /// The settings, schema defaults filled in.
@@ -223,6 +229,7 @@ fn inject_into(
         object,
         metadata,
         settings,
+        flags,
     } = read;
     let task = metadata.labels.get(PIPELINE_TASK_LABEL).map(String::as_str);
     let marker_key = marker::key(&settings.annotation_prefix);
@@ -272,7 +279,11 @@ fn inject_into(
                 .find(|d| d.sidecar.name() == name)
                 .map_or("", |d| d.annotation.as_str())
         };
-        if target == Target::Pod && metadata.built_ready() {
+        // A Pod built ready differs from the Task's own only where Tekton awaits a Task's sidecars.
+        if target == Target::Pod
+            && metadata.built_ready()
+            && tekton_config::steps_await_sidecars(flags, warnings) != Some(false)
+        {
             let ready = injected.names.iter();
             warnings.extend(ready.map(|n| warning(from(n), n, pod::READY_AT_ONCE)));
         }

@@ -1,8 +1,12 @@
-//! Tekton's configuration, read from the cluster where the settings leave a decision to it: with
-//! `injectAs: tekton`, the `enable-kubernetes-sidecar` flag of the `feature-flags` ConfigMap in
-//! `tektonNamespace` says whether Tekton runs a Task's sidecars as Kubernetes native sidecars
-//! (`pkg/apis/config/feature_flags.go`, read in `pkg/pod/pod.go`'s `Build`), and so how the policy
-//! injects and judges a declared one.
+//! Tekton's configuration, read from the cluster where the settings leave a decision to it, or where
+//! the Pod alone cannot tell. Both come from the `feature-flags` ConfigMap in `tektonNamespace`
+//! (`pkg/apis/config/feature_flags.go`, read in `pkg/pod/pod.go`'s `Build`), read at most once per
+//! request: with `injectAs: tekton`, `enable-kubernetes-sidecar` says whether Tekton runs a Task's
+//! sidecars as Kubernetes native sidecars, and so how the policy injects and judges a declared one; for a
+//! Pod Tekton built with its steps free to start at once, `await-sidecar-readiness` says whether it would
+//! have made them wait for a Task's own sidecar.
+
+use std::cell::OnceCell;
 
 use serde_json::Value;
 
@@ -16,28 +20,62 @@ pub(crate) const FEATURE_FLAGS: &str = "feature-flags";
 /// The flag, which Tekton reads with Go's `strconv.ParseBool`, `false` when it is absent.
 const ENABLE_KUBERNETES_SIDECAR: &str = "enable-kubernetes-sidecar";
 
+/// The flag, `true` when it is absent (`DefaultAwaitSidecarReadiness`).
+const AWAIT_SIDECAR_READINESS: &str = "await-sidecar-readiness";
+
+/// Tekton's `feature-flags` in a namespace, read from the cluster when first asked for, once.
+pub(super) struct FeatureFlags<'c> {
+    cluster: &'c dyn Cluster,
+    namespace: String,
+    read: OnceCell<Option<Value>>,
+}
+
+impl<'c> FeatureFlags<'c> {
+    pub(super) fn new(cluster: &'c dyn Cluster, namespace: &str) -> Self {
+        FeatureFlags {
+            cluster,
+            namespace: namespace.to_string(),
+            read: OnceCell::new(),
+        }
+    }
+
+    /// The ConfigMap, or none when it cannot be read.
+    fn config_map(&self) -> Option<&Value> {
+        let read = || {
+            let namespace = &self.namespace;
+            self.cluster
+                .get("v1", "ConfigMap", namespace, FEATURE_FLAGS)
+                .ok()
+        };
+        self.read.get_or_init(read).as_ref()
+    }
+
+    /// "<start>feature-flags in \"<namespace>\" could not be read<end>", on one line.
+    fn unreadable(&self, start: &str, end: &str) -> String {
+        let start = format!("{start}{FEATURE_FLAGS} in ");
+        within_a_line(&start, &self.namespace, &format!(" could not be read{end}"))
+    }
+}
+
 /// `settings` with `injectAs: tekton` made `native` or `container` as the cluster's flag says: one read
 /// of the ConfigMap, and `container` (what Tekton does without the flag) with a warning when it cannot
 /// be read or its value is not one Tekton reads. Other settings are returned as they are.
 pub(super) fn resolved(
     mut settings: Settings,
-    cluster: &dyn Cluster,
+    flags: &FeatureFlags<'_>,
     warnings: &mut Vec<String>,
 ) -> Settings {
     if settings.inject_as != InjectAs::Tekton {
         return settings;
     }
     const FALLBACK: &str = ": sidecars go in as containers";
-    let native = match cluster.get("v1", "ConfigMap", &settings.tekton_namespace, FEATURE_FLAGS) {
-        Err(_) => {
-            warnings.push(within_a_line(
-                &format!("injectAs \"tekton\": {FEATURE_FLAGS} in "),
-                &settings.tekton_namespace,
-                &format!(" could not be read{FALLBACK}"),
-            ));
+    let native = match flags.config_map() {
+        None => {
+            warnings.push(flags.unreadable("injectAs \"tekton\": ", FALLBACK));
             false
         }
-        Ok(config_map) => match config_map.pointer(&format!("/data/{ENABLE_KUBERNETES_SIDECAR}")) {
+        Some(config_map) => match config_map.pointer(&format!("/data/{ENABLE_KUBERNETES_SIDECAR}"))
+        {
             None => false,
             Some(Value::String(value)) => parse_bool(value).unwrap_or_else(|| {
                 warnings.push(within_a_line(
@@ -61,6 +99,22 @@ pub(super) fn resolved(
         InjectAs::Container
     };
     settings
+}
+
+/// Whether Tekton makes the first step of a Task's Pod wait for the Task's sidecars to be ready
+/// (`isPodReadyImmediately` in `pkg/pod/pod.go`); none, with a warning, when the flags cannot be read.
+/// A value `ParseBool` does not read makes Tekton's config store refuse the ConfigMap and keep what it
+/// had, the default at first: the steps wait.
+pub(super) fn steps_await_sidecars(
+    flags: &FeatureFlags<'_>,
+    warnings: &mut Vec<String>,
+) -> Option<bool> {
+    let Some(config_map) = flags.config_map() else {
+        warnings.push(flags.unreadable("Pod built ready: ", ""));
+        return None;
+    };
+    let value = config_map.pointer(&format!("/data/{AWAIT_SIDECAR_READINESS}"));
+    Some(value.and_then(Value::as_str).and_then(parse_bool) != Some(false))
 }
 
 /// Go's `strconv.ParseBool`.
@@ -112,11 +166,9 @@ mod tests {
         settings["injectAs"] = json!("tekton");
         let cluster = Holding::new(config_map);
         let mut warnings = Vec::new();
-        let settings = resolved(
-            Settings::from_value(settings).expect("valid settings"),
-            &cluster,
-            &mut warnings,
-        );
+        let settings = Settings::from_value(settings).expect("valid settings");
+        let flags = FeatureFlags::new(&cluster, &settings.tekton_namespace);
+        let settings = resolved(settings, &flags, &mut warnings);
         assert_eq!(settings.inject_as, expected);
         assert_eq!(warnings, expected_warnings);
         assert_eq!(cluster.reads.get(), expected_reads);
@@ -139,7 +191,8 @@ mod tests {
         let mut warnings = Vec::new();
         let settings =
             Settings::from_value(json!({"injectAs": inject_as})).expect("valid settings");
-        let settings = resolved(settings, &cluster, &mut warnings);
+        let flags = FeatureFlags::new(&cluster, &settings.tekton_namespace);
+        let settings = resolved(settings, &flags, &mut warnings);
         assert_eq!(
             (settings.inject_as, warnings.len(), cluster.reads.get()),
             (expected, 0, 0)
@@ -164,7 +217,8 @@ mod tests {
         let settings =
             Settings::from_value(json!({"injectAs": "tekton", "tektonNamespace": namespace}))
                 .expect("valid settings");
-        resolved(settings, &cluster, &mut warnings);
+        let flags = FeatureFlags::new(&cluster, &settings.tekton_namespace);
+        resolved(settings, &flags, &mut warnings);
         assert_eq!(warnings.len(), 1);
         let warning = &warnings[0];
         assert!(
@@ -176,6 +230,48 @@ mod tests {
                 && warning.contains("…\"")
                 && warning.ends_with(": sidecars go in as containers"),
             "{warning}"
+        );
+    }
+
+    #[rstest]
+    #[case::does_not_wait(flags("tekton-pipelines", json!({"await-sidecar-readiness": "false"})), Some(false), &[])]
+    #[case::as_go_spells_it(flags("tekton-pipelines", json!({"await-sidecar-readiness": "F"})), Some(false), &[])]
+    #[case::waits(flags("tekton-pipelines", json!({"await-sidecar-readiness": "true"})), Some(true), &[])]
+    #[case::default(flags("tekton-pipelines", json!({})), Some(true), &[])]
+    #[case::refused_by_tekton(flags("tekton-pipelines", json!({"await-sidecar-readiness": "no"})), Some(true), &[])]
+    #[case::unreadable(None, None, &["Pod built ready: feature-flags in \"tekton-pipelines\" could not be read"])]
+    fn steps_await_sidecars_as_tekton_reads_the_flag(
+        #[case] config_map: Option<Value>,
+        #[case] expected: Option<bool>,
+        #[case] expected_warnings: &[&str],
+    ) {
+        let cluster = Holding::new(config_map);
+        let flags = FeatureFlags::new(&cluster, "tekton-pipelines");
+        let mut warnings = Vec::new();
+        assert_eq!(steps_await_sidecars(&flags, &mut warnings), expected);
+        assert_eq!(warnings, expected_warnings);
+    }
+
+    /// injectAs and readiness share one read of the ConfigMap.
+    #[test]
+    fn the_flags_are_read_once() {
+        let cluster = Holding::new(flags(
+            "tekton-pipelines",
+            json!({"enable-kubernetes-sidecar": "true", "await-sidecar-readiness": "false"}),
+        ));
+        let settings = Settings::from_value(json!({"injectAs": "tekton"})).expect("valid settings");
+        let flags = FeatureFlags::new(&cluster, &settings.tekton_namespace);
+        let mut warnings = Vec::new();
+        let settings = resolved(settings, &flags, &mut warnings);
+        let awaited = steps_await_sidecars(&flags, &mut warnings);
+        assert_eq!(
+            (
+                settings.inject_as,
+                awaited,
+                warnings.len(),
+                cluster.reads.get()
+            ),
+            (InjectAs::Native, Some(false), 0, 1)
         );
     }
 }

@@ -13,7 +13,7 @@ use crate::tekton::variables::has_variable;
 use crate::tekton::workspaces::declared_mount_path;
 
 /// A Task's workspace declarations, and the workspaces its steps and sidecars list.
-#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(crate) struct TaskWorkspaces {
     /// Path and `readOnly` by name, the first declaration of a name (`getDeclaredWorkspace`).
     declared: BTreeMap<String, (String, bool)>,

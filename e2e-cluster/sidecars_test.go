@@ -65,6 +65,21 @@ const postgres = `
     requests: {cpu: 100m, memory: 128Mi}
 `
 
+// postgresWithVariables is postgres written with the variables Tekton substitutes in a Task's sidecar:
+// a param's default, the TaskRun's and the Task's names, the workspace's path.
+const postgresWithVariables = `
+- name: postgres
+  image: postgres:14
+  env:
+    - {name: POSTGRES_DB, value: "$(params.package)"}
+    - {name: RUN, value: "$(context.taskRun.name) of $(context.task.name) in $(context.taskRun.namespace)"}
+    - {name: PGDATA, value: "$(workspaces.source.path)/pg"}
+  readinessProbe:
+    exec: {command: [pg_isready, -h, 127.0.0.1]}
+  computeResources:
+    requests: {cpu: 100m, memory: 128Mi}
+`
+
 // indent is text with every line indented by n spaces.
 func indent(text string, n int) string {
 	pad := strings.Repeat(" ", n)
@@ -96,7 +111,8 @@ func byRef(name, task, run, declared string) string {
 // uses a namespaced Task gets, from Tekton's controller and the policy, the Pod that Tekton's
 // controller builds for the same Task declaring the sidecar, whole, and without a warning. The policy
 // reads the Pod's TaskRun and its Task through deploy/rbac.yaml's account: a one-step Task's shared and
-// isolated workspace look alike in its Pod, and only the Task tells them apart.
+// isolated workspace look alike in its Pod, and only the Task tells them apart; and the variables Tekton
+// substitutes in a Task's sidecar, the policy substitutes from them.
 func TestPipelineRefTaskRunsAsIfTheTaskDeclaredTheSidecar(t *testing.T) {
 	for _, c := range []struct {
 		name, mountPath string
@@ -104,12 +120,14 @@ func TestPipelineRefTaskRunsAsIfTheTaskDeclaredTheSidecar(t *testing.T) {
 		// isolated: the last step lists the workspace (the CRD wants its mountPath), so Tekton mounts it
 		// into no sidecar.
 		isolated bool
+		sidecar  string // the declared sidecar; postgres when empty
 	}{
 		{name: "two-steps-workspace-at-its-default-path", steps: 2},
 		{name: "two-steps-workspace-at-a-declared-mountpath", steps: 2, mountPath: "/go/src"},
 		{name: "one-step-workspace-at-its-default-path", steps: 1},
 		{name: "one-step-workspace-at-a-declared-mountpath", steps: 1, mountPath: "/go/src"},
 		{name: "one-step-workspace-the-step-lists", steps: 1, mountPath: "/go/src", isolated: true},
+		{name: "one-step-variables", steps: 1, mountPath: "/go/src", sidecar: postgresWithVariables},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			annotated, declaring := c.name+"-annotated", c.name+"-declaring"
@@ -122,8 +140,12 @@ func TestPipelineRefTaskRunsAsIfTheTaskDeclaredTheSidecar(t *testing.T) {
 				}
 				return text
 			}
-			create(t, task(annotated, "")+"---"+task(declaring, postgres)+"---"+
-				byRef(annotated, annotated, annotated, postgres)+"---"+byRef(declaring, declaring, declaring, ""))
+			sidecar := c.sidecar
+			if sidecar == "" {
+				sidecar = postgres
+			}
+			create(t, task(annotated, "")+"---"+task(declaring, sidecar)+"---"+
+				byRef(annotated, annotated, annotated, sidecar)+"---"+byRef(declaring, declaring, declaring, ""))
 			got, want := podOf(t, annotated, "test"), podOf(t, declaring, "test")
 			verdict, ok := suite.server.verdict("Pod", got.GetName())
 			if !ok {

@@ -99,8 +99,8 @@ golang_pod() {
 @test "a Task or TaskRun that cannot be read leaves the workspaces as the Pod shows them, with a warning" {
   local shown='annotation \"pipelinerun-sidecars.io/test\", sidecar \"postgres\": workspaces as this Pod shows them, not as the Task says'
   run golang_pod task-forbidden
-  [ "$output" = "[[\"workspaces as this Pod shows them: Task \\\"golang-test\\\" could not be read\",\"$shown\"],[null]]" ]
-  local taskrun="[[\"workspaces as this Pod shows them: TaskRun \\\"go-integration-x7k2p-test\\\" could not be read\",\"$shown\"],[null]]"
+  [ "$output" = "[[\"Task not known: Task \\\"golang-test\\\" could not be read\",\"$shown\"],[null]]" ]
+  local taskrun="[[\"Task not known: TaskRun \\\"go-integration-x7k2p-test\\\" could not be read\",\"$shown\"],[null]]"
   run golang_pod taskrun-forbidden
   [ "$output" = "$taskrun" ]
   # Not allowed to read the cluster at all.
@@ -133,4 +133,17 @@ ready_pod() {
   [ "$output" = "$unread" ]
   run ready_pod
   [ "$output" = "$unread" ]
+}
+
+@test "a Pod-level sidecar's variables are made from the TaskRun and Task read from the cluster" {
+  local env='[.patch | @base64d | fromjson | .[] | select(.path | startswith("/spec/containers/")) | .value.env]'
+  run "$KWCTL" run --allow-context-aware --replay-host-capabilities-interactions test_data/context/task-golang-test.session.yml \
+    --request-path test_data/context/pod-golang-test-variables.json "$POLICY"
+  [ "$status" -eq 0 ]
+  [ "$(jq -c '.warnings' <<<"${lines[-1]}")" = null ]
+  [ "$(jq -c "$env" <<<"${lines[-1]}")" = '[[{"name":"POSTGRES_DB","value":"github.com/acme/orders"},{"name":"RUN","value":"go-integration-x7k2p-test of golang-test"},{"name":"PGDATA","value":"/workspace/source/pg"}]]' ]
+  # Without the reads they stay as written, and the warnings say so.
+  run evaluate context/pod-golang-test-variables.json
+  [ "$(jq -c "$env" <<<"$output")" = '[[{"name":"POSTGRES_DB","value":"$(params.package)"},{"name":"RUN","value":"$(context.taskRun.name) of $(context.task.name)"},{"name":"PGDATA","value":"$(workspaces.source.path)/pg"}]]' ]
+  [ "$(jq -r '.warnings[-1]' <<<"$output")" = 'annotation "pipelinerun-sidecars.io/test", sidecar "postgres": Tekton variables stay literal in a Pod-level sidecar' ]
 }

@@ -56,9 +56,12 @@ var Differences = []Difference{
 	{
 		// pkg/reconciler/taskrun/resources/apply.go: Tekton substitutes params, context and workspace
 		// variables in the TaskSpec before the Pod is built; in the Pod nothing is substituted. An
-		// image or volume name with a variable is refused; elsewhere the text stays as written.
-		Name:    "literal-variables-at-pod-level",
-		Applies: func(c Case) bool { return !c.Inline && declares(c, hasVariable) },
+		// image or volume name with a variable is refused; elsewhere the text stays as written. With
+		// the Task read from the cluster the policy substitutes them itself, all but the retry count.
+		Name: "literal-variables-at-pod-level",
+		Applies: func(c Case) bool {
+			return !c.Inline && declares(c, hasVariable) && (!c.TaskReadable || declares(c, retryCount))
+		},
 		Paths:   regexp.MustCompile(`^` + sidecarPath + `\.(env\[[A-Z]+\]\.value|args|command)$`),
 		Warning: "Tekton variables stay literal in a Pod-level sidecar",
 	},
@@ -144,12 +147,20 @@ func declares(c Case, test func(v1.Sidecar) bool) bool {
 
 var tektonVariable = regexp.MustCompile(`\$\((params|context|workspaces)[.\[]`)
 
-func hasVariable(s v1.Sidecar) bool {
+func hasVariable(s v1.Sidecar) bool { return tektonVariable.MatchString(substituted(s)) }
+
+// retryCount: $(context.task.retry-count), which Tekton counts in the TaskRun's status.
+func retryCount(s v1.Sidecar) bool {
+	return strings.Contains(substituted(s), "$(context.task.retry-count)")
+}
+
+// substituted is the text of the fields of s that Tekton substitutes and the generator writes.
+func substituted(s v1.Sidecar) string {
 	text := s.Image + s.Script + strings.Join(s.Args, " ") + strings.Join(s.Command, " ")
 	for _, env := range s.Env {
 		text += env.Value
 	}
-	return tektonVariable.MatchString(text)
+	return text
 }
 
 // refusals are the refusals a valid case may meet, each with the documented difference it belongs to.

@@ -129,7 +129,8 @@ func (g generator) sidecar(task v1.TaskSpec) v1.Sidecar {
 			Exec: &corev1.ExecAction{Command: []string{"pg_isready"}}}}
 	}
 	if g.chance(3) {
-		sidecar.Env = []corev1.EnvVar{{Name: "RUN", Value: g.pick("plain", "$(context.taskRun.name)")}}
+		sidecar.Env = []corev1.EnvVar{{Name: "RUN", Value: g.pick("plain", "$(context.taskRun.name)",
+			"$(context.taskRun.uid) of $(context.task.name)", "$(context.task.retry-count)")}}
 	}
 	for _, p := range task.Params {
 		if p.Name == "tag" && g.chance(3) {
@@ -138,6 +139,9 @@ func (g generator) sidecar(task v1.TaskSpec) v1.Sidecar {
 		if p.Name == "db" && g.chance(3) {
 			sidecar.Env = append(sidecar.Env, corev1.EnvVar{Name: "DB", Value: "$(params.db.name)"})
 		}
+	}
+	if len(task.Workspaces) > 0 && g.chance(4) {
+		sidecar.Env = append(sidecar.Env, corev1.EnvVar{Name: "SRC", Value: "$(workspaces." + task.Workspaces[0].Name + ".path)"})
 	}
 	if g.chance(4) {
 		sidecar.Script = g.pick("echo hi", "#!/bin/sh\necho hi", "#!/usr/bin/env bash\necho hi",

@@ -29,6 +29,7 @@ pub use verdict::{Mutated, Outcome, Verdict};
 
 use crate::declaration;
 use crate::inject::context::{self, TaskRunContext};
+use crate::inject::task::KnownTask;
 use crate::inject::{self, pod, taskrun};
 use crate::settings::{self, Settings};
 use crate::support::error::{PolicyError, render_settings_errors, warning};
@@ -36,7 +37,8 @@ use crate::support::json::kind_of;
 use crate::support::json_edit;
 use crate::support::json_pruned::{self, Keep};
 use crate::support::shape::{self, Unknown};
-use crate::tekton::variables::Named;
+use crate::tekton::sidecar::Sidecar;
+use crate::tekton::variables::{Named, names_tekton_variable};
 use crate::tekton::{PIPELINE_TASK_LABEL, TASKRUN_LABEL};
 use crate::validation::pipelinerun;
 
@@ -256,16 +258,21 @@ fn inject_into(
         taskrun::inject(object, &declared, &names, v1beta1, head, settings)
     } else {
         let context = TaskRunContext::read(present);
-        // The Task matters only to a Pod with workspaces bound, and is read only then.
+        // The Task matters only to a Pod with workspaces bound or a sidecar with variables, and is read
+        // only then.
         let namespace = request
             .namespace
             .as_deref()
             .or(metadata.namespace.as_deref());
-        let task = match (&context, namespace) {
-            (Some(context), Some(namespace)) if !context.workspaces.is_empty() => {
-                task_ref::workspaces(metadata, namespace, cluster, warnings)
+        let bound = context.as_ref().is_some_and(|c| !c.workspaces.is_empty());
+        let mut pending = declared
+            .iter()
+            .filter(|d| !names.iter().any(|n| n == d.sidecar.name()));
+        let task = match namespace {
+            Some(namespace) if pending.any(|d| bound || with_variables(&d.sidecar)) => {
+                task_ref::known(metadata, namespace, cluster, warnings)
             }
-            _ => None,
+            _ => KnownTask::default(),
         };
         pod::inject(object, &declared, &names, context, task, settings)
     }
@@ -304,6 +311,14 @@ fn inject_into(
     json_edit::apply(text, &edits)
         .map(|text| Outcome::Mutate(Mutated::new(text)))
         .ok_or_else(|| PolicyError::Request("the object is not valid JSON".to_string()))
+}
+
+/// Whether a sidecar names a Tekton variable where Tekton would substitute it in a Task's sidecar.
+fn with_variables(sidecar: &Sidecar) -> bool {
+    let fields = sidecar.fields().iter();
+    fields
+        .filter(|(field, _)| *field != "workspaces")
+        .any(|(_, value)| names_tekton_variable(value))
 }
 
 /// What of the object a target's path reads. A Pod's steps, most of its text, are left out of the tree.

@@ -114,7 +114,7 @@ impl<'a> InlineTask<'a> {
             errors.extend(self.over_template(template));
         }
         let mounts = self.workspace_mounts(declared.list("workspaces"), &mut errors, &mut warnings);
-        let sidecar = joined(declared, mounts, replaced);
+        let sidecar = joined(declared, mounts, replaced, |w| self.path_applies(w));
         let mounted = judge(declared, &sidecar, variables, settings, &mut errors);
         let mounted: Vec<&str> = mounted.iter().map(String::as_str).collect();
         errors.extend(pod_level::problems(
@@ -130,6 +130,15 @@ impl<'a> InlineTask<'a> {
             warnings.push(super::LISTING_SHARES.to_string());
         }
         Ok((sidecar, warnings))
+    }
+
+    /// Whether Tekton gives workspace `name` a path (`applyWorkspaceMountPath`): not when it is optional
+    /// and unbound, where `$(workspaces.<name>.path)` is empty (`ApplyWorkspaces`). A required one left
+    /// unbound is bound by config-defaults, or the TaskRun does not run.
+    fn path_applies(&self, name: &str) -> bool {
+        let optional = |d: &&Value| d.get("optional") == Some(&Value::Bool(true));
+        let declaration = self.declared.get(name).and_then(|all| all.first());
+        self.bindings.contains_key(name) || !declaration.is_some_and(optional)
     }
 
     /// The mounts that stand for the workspaces the sidecar lists (`usages`): the volume named by
@@ -200,15 +209,21 @@ impl<'a> InlineTask<'a> {
 }
 
 /// The declared sidecar as it stands in the Task: its listed workspaces replaced by `mounts` (after its
-/// own volume mounts, none at a path one of them has), `$(workspaces.<w>.path)` made the path it listed,
-/// and the workspaces `replaced` lists kept: those are isolated to that sidecar (`workspace.Apply`), and
-/// replacing it must not hand them to the steps or to other sidecars.
-fn joined(declared: &Sidecar, mounts: Vec<Value>, replaced: Option<&Value>) -> Container {
+/// own volume mounts, none at a path one of them has), `$(workspaces.<w>.path)` made the path it listed
+/// where Tekton gives `<w>` a path (`path_applies`), and the workspaces `replaced` lists kept: those are
+/// isolated to that sidecar (`workspace.Apply`), and replacing it must not hand them to the steps or to
+/// other sidecars.
+fn joined(
+    declared: &Sidecar,
+    mounts: Vec<Value>,
+    replaced: Option<&Value>,
+    path_applies: impl Fn(&str) -> bool,
+) -> Container {
     let own_paths: Vec<(&str, &str)> = declared
         .list("workspaces")
         .iter()
         .map(|w| (text(w, "name"), text(w, "mountPath")))
-        .filter(|(_, path)| !path.is_empty())
+        .filter(|(name, path)| !path.is_empty() && path_applies(name))
         .collect();
     let mut all = Mounts::new(declared.list("volumeMounts").to_vec());
     for mount in mounts {

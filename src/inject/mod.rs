@@ -195,7 +195,14 @@ pub(crate) mod tests {
         context: Option<context::TaskRunContext>,
         settings: &Settings,
     ) -> Result<Injected, Vec<Problem>> {
-        let injected = pod::inject(pod, declared, already, context, None, settings)?;
+        let injected = pod::inject(
+            pod,
+            declared,
+            already,
+            context,
+            Default::default(),
+            settings,
+        )?;
         apply_to_value(pod, &injected.edits);
         Ok(injected)
     }

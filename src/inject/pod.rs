@@ -9,22 +9,25 @@
 //! container with `restartPolicy: Always`, after Tekton's own init containers, as Tekton does with
 //! `enable-kubernetes-sidecar`.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::context::TaskRunContext;
 use super::lists::{self, Edits, insertion_point, is_sidecar};
 use super::resources::{self, Resources};
-use super::task::TaskWorkspaces;
+use super::task::KnownTask;
 use super::workspaces::{self, PodView};
 use super::{Container, Injected, conflict, reported, script, surroundings};
 use crate::declaration::Declared;
+use crate::settings::images::image_problem;
 use crate::settings::pod_level::{self, Surroundings};
 use crate::settings::{InjectAs, OnConflict, Settings};
 use crate::support::error::{FieldError, Problem, warning};
 use crate::support::json::array;
 use crate::tekton::sidecar::{Sidecar, text};
 use crate::tekton::variables::{
-    LITERAL_AT_POD_LEVEL, has_variable, names_tekton_variable, pod_level_variable,
+    LITERAL_AT_POD_LEVEL, Variables, has_variable, names_tekton_variable, pod_level_variable,
     sidecar_container_name,
 };
 
@@ -33,18 +36,18 @@ use crate::tekton::variables::{
 pub const READY_AT_ONCE: &str = "Pod built ready: the steps will not wait for it";
 
 /// Adds the declared sidecars that `already` does not list to the Pod, or replaces a Task-defined
-/// `sidecar-<name>` in place. `context` is what the policy carried from the TaskRun, `task` what the
-/// referenced Task declares of its workspaces, when it was read from the cluster.
+/// `sidecar-<name>` in place. `context` is what the policy carried from the TaskRun, `task` what is known
+/// of the Task from the cluster.
 pub fn inject(
     pod: &Value,
     declared: &[Declared],
     already: &[String],
     context: Option<TaskRunContext>,
-    task: Option<TaskWorkspaces>,
+    task: KnownTask,
     settings: &Settings,
 ) -> Result<Injected, Vec<Problem>> {
     let specs = context.clone();
-    let view = PodView::of(pod, context, task, declared);
+    let view = PodView::of(pod, context, task.workspaces, declared);
     let around = surroundings(pod.get("spec").unwrap_or(&Value::Null), &[]);
     let mut problems = Vec::new();
     let mut injected = Injected::default();
@@ -104,7 +107,12 @@ pub fn inject(
             template: entry.template.as_deref(),
             settings,
         };
-        match build.container(&entry.sidecar, &view) {
+        let sidecar = substituted(&entry.sidecar, task.variables.as_ref());
+        if let Some(error) = made_image_problem(&entry.sidecar, &sidecar, settings) {
+            problems.extend(report(vec![error]));
+            continue;
+        }
+        match build.container(&sidecar, &view) {
             Ok((container, warnings)) => {
                 let built = Value::Object(container);
                 match existing {
@@ -133,6 +141,37 @@ pub fn inject(
     }
     injected.edits = lists::edits(edits, insertion_points);
     Ok(injected)
+}
+
+/// The sidecar as Tekton makes a Task's sidecar when it substitutes `variables`, if they are known.
+fn substituted<'s>(sidecar: &'s Sidecar, variables: Option<&Variables>) -> Cow<'s, Sidecar> {
+    let Some(variables) = variables else {
+        return Cow::Borrowed(sidecar);
+    };
+    let own: Vec<(&str, &str)> = sidecar
+        .list("workspaces")
+        .iter()
+        .map(|usage| (text(usage, "name"), text(usage, "mountPath")))
+        .filter(|(_, path)| !path.is_empty())
+        .collect();
+    let variables = variables.for_sidecar(&own);
+    Cow::Owned(sidecar.substituted(&|text: &str| variables.made(text)))
+}
+
+/// Why the image a variable became is not allowed: the declaration's guardrails judged only images
+/// without one (`settings::guardrails::check`).
+fn made_image_problem(
+    written: &Sidecar,
+    made: &Sidecar,
+    settings: &Settings,
+) -> Option<FieldError> {
+    let written = written.text("image").filter(|i| has_variable(i))?;
+    let image = made.text("image").filter(|i| !has_variable(i))?;
+    let problem = image_problem(image, &settings.allowed_images)?;
+    Some(FieldError::new(
+        "image",
+        format!("{written:?} is {image:?} in this TaskRun, and {problem}"),
+    ))
 }
 
 /// Where a sidecar goes among the sidecars of its list as it will be (for its script's name): at `at`

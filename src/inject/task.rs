@@ -1,7 +1,9 @@
-//! What a referenced Task declares of its workspaces, read from the cluster at Pod CREATE. With it, a
-//! Pod-level sidecar gets the workspaces `workspace.Apply` (`pkg/workspace/apply.go`) gives a Task's own
-//! sidecar, where the Pod alone shows only what the steps got: which workspaces are shared (no step or
-//! sidecar of the Task lists them), at the path and with the `readOnly` the Task declares.
+//! What the Task of a Pod, read from the cluster at Pod CREATE, tells a Pod-level sidecar. Its workspace
+//! declarations: with them, the sidecar gets the workspaces `workspace.Apply` (`pkg/workspace/apply.go`)
+//! gives a Task's own sidecar, where the Pod alone shows only what the steps got: which workspaces are
+//! shared (no step or sidecar of the Task lists them), at the path and with the `readOnly` the Task
+//! declares. And its params, with the TaskRun's values: the variables Tekton substitutes in a Task's
+//! sidecar before the Pod exists, which the policy then substitutes itself.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,8 +11,17 @@ use serde_json::{Map, Value};
 
 use super::context::Binding;
 use crate::support::json::array;
-use crate::tekton::variables::has_variable;
+use crate::tekton::variables::{Variables, has_variable};
 use crate::tekton::workspaces::declared_mount_path;
+
+/// What is known of a Pod's Task: nothing, when it was not read.
+#[derive(Default)]
+pub struct KnownTask {
+    /// Its workspace declarations, when they do not depend on what Tekton substitutes.
+    pub(crate) workspaces: Option<TaskWorkspaces>,
+    /// What Tekton substitutes in its sidecars, with the TaskRun's params, name and bindings.
+    pub(crate) variables: Option<Variables>,
+}
 
 /// A Task's workspace declarations, and the workspaces its steps and sidecars list.
 #[cfg_attr(test, derive(Debug, PartialEq))]

@@ -284,13 +284,14 @@ mod tests {
     fn a_listed_workspace_becomes_a_mount_and_isolates_nothing() {
         let mut tr = taskrun(Value::Null);
         let decl = [declared(
-            json!({"name": "db", "image": "p", "script": "ls $(workspaces.source.path)",
-            "workspaces": [{"name": "source", "mountPath": "/data"}, {"name": "maybe"}]}),
+            json!({"name": "db", "image": "p", "script": "ls $(workspaces.source.path) $(workspaces.maybe.path)",
+            "workspaces": [{"name": "source", "mountPath": "/data"}, {"name": "maybe", "mountPath": "/m"}]}),
         )];
         let injected = inject_into(&mut tr, &decl, &Settings::default()).expect("ok");
         assert_eq!(
             tr["spec"]["taskSpec"]["sidecars"],
-            json!([{"name": "db", "image": "p", "script": "ls /data",
+            // Tekton makes the path of an optional workspace left unbound empty (`ApplyWorkspaces`).
+            json!([{"name": "db", "image": "p", "script": "ls /data $(workspaces.maybe.path)",
                     "volumeMounts": [{"name": "$(workspaces.source.volume)", "mountPath": "/data", "subPath": "src", "readOnly": true}]}])
         );
         assert_eq!(

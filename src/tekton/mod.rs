@@ -13,6 +13,7 @@ mod replacements;
 pub(crate) mod sidecar;
 #[cfg(test)]
 mod sidecar_oracle;
+mod sidecar_replacements;
 mod sidecar_type;
 #[cfg(test)]
 mod strict;

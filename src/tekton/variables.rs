@@ -87,6 +87,24 @@ impl Variables {
     /// those are not resolvable. `named` is the TaskRun's metadata, which admission has read.
     pub(crate) fn for_inline_taskrun(taskrun: &Value, named: Named<'_>) -> Variables {
         let spec = taskrun.pointer("/spec/taskSpec").unwrap_or(&Value::Null);
+        let context = context(named, named.name, None);
+        Variables::for_taskrun(taskrun, spec, context)
+    }
+
+    /// What Tekton substitutes in the sidecars of `spec`, the Task `task` that `taskrun` (read from the
+    /// cluster, so with its name and uid) runs, when it builds the TaskRun's first Pod. The retry count is
+    /// left out: a retry's Pod may be judged on a TaskRun read before the retry.
+    pub(crate) fn for_referenced_task(taskrun: &Value, spec: &Value, task: &str) -> Variables {
+        let text = |pointer: &str| taskrun.pointer(pointer).and_then(Value::as_str);
+        let named = Named {
+            name: text("/metadata/name"),
+            namespace: text("/metadata/namespace"),
+        };
+        let context = context(named, Some(task), text("/metadata/uid"));
+        Variables::for_taskrun(taskrun, spec, context)
+    }
+
+    fn for_taskrun(taskrun: &Value, spec: &Value, context: Replacements) -> Variables {
         let defaults = array(spec, "/params");
         let given = array(taskrun, "/spec/params");
         if defaults.len() > MAX_PARAMS || given.len() > MAX_PARAMS {
@@ -97,7 +115,7 @@ impl Variables {
         }
         let mut variables = Variables::default();
         variables.passes.push(params(defaults, given).into());
-        variables.passes.push(context(named).into());
+        variables.passes.push(context.into());
         let mut results = Replacements::default();
         for result in array(spec, "/results") {
             if let Some(name) = result.get("name").and_then(Value::as_str) {
@@ -254,7 +272,7 @@ pub(crate) struct ForSidecar<'a> {
 }
 
 impl ForSidecar<'_> {
-    /// `text` after every pass Tekton makes.
+    /// `text` after every pass Tekton makes; a variable none of them knows stays as written.
     fn substitute(&self, text: &str) -> Result<String, Ambiguous> {
         let mut text = text.to_string();
         for pass in &self.variables.passes {
@@ -273,6 +291,13 @@ impl ForSidecar<'_> {
     fn own_path(&self, key: &str) -> Option<&str> {
         let workspace = key.strip_prefix("workspaces.")?.strip_suffix(".path")?;
         self.own.get(workspace).copied()
+    }
+
+    /// `text` as Tekton will make it, a variable none of its passes knows left as written; none where that
+    /// cannot be known.
+    pub(crate) fn made(&self, text: &str) -> Option<String> {
+        let known = !self.variables.too_many_params && self.variables.odd_workspace.is_none();
+        known.then(|| self.substitute(text).ok()).flatten()
     }
 
     /// `text` as Tekton will make it, or why it cannot be known.
@@ -312,18 +337,21 @@ pub(crate) struct Named<'a> {
     pub(crate) namespace: Option<&'a str>,
 }
 
-/// `getContextReplacements`; for an inline spec the task's name is the TaskRun's.
-fn context(named: Named<'_>) -> Replacements {
-    let name = named.name.filter(|v| !v.is_empty());
-    let namespace = named.namespace.filter(|v| !v.is_empty());
+/// `getContextReplacements`, with what is known of it; for an inline spec the task's name is the
+/// TaskRun's.
+fn context(named: Named<'_>, task: Option<&str>, uid: Option<&str>) -> Replacements {
     let known = [
-        ("context.taskRun.name", name),
-        ("context.task.name", name),
-        ("context.taskRun.namespace", namespace),
+        ("context.taskRun.name", named.name),
+        ("context.task.name", task),
+        ("context.taskRun.namespace", named.namespace),
+        ("context.taskRun.uid", uid),
     ];
     known
         .into_iter()
-        .filter_map(|(key, value)| Some((key.to_string(), value?.to_string())))
+        .filter_map(|(key, value)| {
+            let value = value.filter(|v| !v.is_empty())?;
+            Some((key.to_string(), value.to_string()))
+        })
         .collect()
 }
 

@@ -1,7 +1,7 @@
 //! The Task a TaskRun's Pod runs, read from the cluster at Pod CREATE for what it declares of its
-//! workspaces and its params. Neither the Pod nor the TaskRun's status holds it yet: Tekton's reconciler sets
-//! `tr.Status.TaskSpec` in memory (`storeTaskSpecAndMergeMeta`, `pkg/reconciler/taskrun/taskrun.go`) in
-//! the same `reconcile` that calls `createPod`, and the status is written only once `ReconcileKind`
+//! workspaces and its params. Neither the Pod nor the TaskRun's status holds it yet: Tekton's reconciler
+//! sets `tr.Status.TaskSpec` in memory (`storeTaskSpecAndMergeMeta`, `pkg/reconciler/taskrun/taskrun.go`)
+//! in the same `reconcile` that calls `createPod`, and the status is written only once `ReconcileKind`
 //! returns (`updateStatus` in knative's generated `pkg/client/injection/reconciler/pipeline/v1/taskrun`).
 //! So the policy reads the Pod's TaskRun for its spec, and the namespaced Task its `taskRef` names, as
 //! Tekton's `LocalTaskRefResolver` gets it. A Task that comes through a resolver or a bundle is not in

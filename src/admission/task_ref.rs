@@ -1,16 +1,20 @@
 //! The Task a TaskRun's Pod runs, read from the cluster at Pod CREATE for what it declares of its
-//! workspaces and its params. Neither the Pod nor the TaskRun's status holds it yet: Tekton's reconciler
-//! sets `tr.Status.TaskSpec` in memory (`storeTaskSpecAndMergeMeta`, `pkg/reconciler/taskrun/taskrun.go`)
-//! in the same `reconcile` that calls `createPod`, and the status is written only once `ReconcileKind`
-//! returns (`updateStatus` in knative's generated `pkg/client/injection/reconciler/pipeline/v1/taskrun`).
-//! So the policy reads the Pod's TaskRun for its spec, and the namespaced Task its `taskRef` names, as
-//! Tekton's `LocalTaskRefResolver` gets it. A Task that comes through a resolver or a bundle is not in
-//! the namespace under its name, and is not read.
+//! workspaces and its params. The Pod does not hold it, and at the first Pod neither does the TaskRun's
+//! status: Tekton's reconciler sets `tr.Status.TaskSpec` in memory (`storeTaskSpecAndMergeMeta`,
+//! `pkg/reconciler/taskrun/taskrun.go`) in the same `reconcile` that calls `createPod`, and the status is
+//! written only once `ReconcileKind` returns (`updateStatus` in knative's generated
+//! `pkg/client/injection/reconciler/pipeline/v1/taskrun`). So the policy reads the Pod's TaskRun and takes
+//! the Task as Tekton does (`GetTaskFuncFromTaskRun` and `GetTaskData` in
+//! `pkg/reconciler/taskrun/resources/`): `status.taskSpec` once it is written (a retry's Pod, one created
+//! again), else the namespaced Task its `taskRef` names, as `LocalTaskRefResolver` gets it, else its inline
+//! `taskSpec`. A Task that comes through a resolver or a bundle is not in the namespace under its name,
+//! and is not read.
 
 use serde_json::Value;
 
 use super::cluster::{Cluster, within_a_line};
 use super::envelope::Metadata;
+use crate::inject::context::bindings;
 use crate::inject::task::{KnownTask, TaskWorkspaces};
 use crate::tekton::variables::Variables;
 
@@ -31,11 +35,12 @@ pub(super) fn known(
     KnownTask {
         workspaces: TaskWorkspaces::of(&spec),
         variables: Some(Variables::for_referenced_task(&taskrun, &spec, &name)),
+        bindings: Some(bindings(&taskrun)),
     }
 }
 
-/// The TaskRun, the spec of its Task and the Task's name (the TaskRun's for an inline spec, as
-/// `GetTaskData` in `pkg/reconciler/taskrun/resources/taskspec.go` names it).
+/// The TaskRun, the spec of its Task and the Task's name (the `taskRef`'s, else the TaskRun's, as
+/// `GetTaskData` names it).
 fn read(
     pod: &Metadata,
     namespace: &str,
@@ -60,15 +65,20 @@ fn read(
         warnings.push(not_read("TaskRun", &owner.name));
         return None;
     };
-    // Go reads a `null` taskSpec as none, and Tekton then runs the taskRef.
-    if let Some(spec) = taskrun
-        .pointer_mut("/spec/taskSpec")
-        .filter(|s| !s.is_null())
-    {
-        let spec = spec.take();
-        return Some((taskrun, spec, owner.name.clone()));
+    let reference = taskrun.pointer_mut("/spec/taskRef").map(Value::take);
+    let reference = reference.unwrap_or_default();
+    let named = reference
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty());
+    let name = named.unwrap_or(&owner.name).to_string();
+    if let Some(spec) = take_spec(&mut taskrun, "/status/taskSpec") {
+        return Some((taskrun, spec, name));
     }
-    let name = local_task(taskrun.pointer("/spec/taskRef")?)?;
+    if named.is_none() {
+        return take_spec(&mut taskrun, "/spec/taskSpec").map(|spec| (taskrun, spec, name));
+    }
+    let name = local_task(&reference)?;
     match cluster.get("tekton.dev/v1", "Task", namespace, &name) {
         Ok(mut task) => {
             let spec = task.get_mut("spec").map(Value::take).unwrap_or_default();
@@ -79,6 +89,12 @@ fn read(
             None
         }
     }
+}
+
+/// The spec at `pointer` in `taskrun`, taken out of it; Go reads a `null` spec as none.
+fn take_spec(taskrun: &mut Value, pointer: &str) -> Option<Value> {
+    let spec = taskrun.pointer_mut(pointer).filter(|s| !s.is_null());
+    spec.map(Value::take)
 }
 
 /// The name of the namespaced Task `reference` names; none for a resolver, a bundle or another kind.
@@ -152,7 +168,7 @@ mod tests {
             "metadata": {"name": "golang-test", "namespace": "ci"}, "spec": task_spec(isolated)})
     }
 
-    const REF: fn() -> Value = || json!({"taskRef": {"name": "golang-test"}});
+    const REF: fn() -> Value = || json!({"taskRef": {"name": "golang-test"}, "workspaces": [{"name": "source", "emptyDir": {}}]});
 
     /// The sidecar's volume mounts, the warnings and the reads of the cluster.
     fn injected(pod: Value, objects: Vec<Value>) -> (Value, Vec<String>, usize) {
@@ -186,7 +202,7 @@ mod tests {
     #[case::listed_at_its_own_path(json!([{"name": "source", "mountPath": "/db"}]), vec![taskrun(REF(), UID), task(true)],
         json!([{"name": workspace_volume("source"), "mountPath": "/db", "readOnly": true}]),
         vec!["annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": a listed workspace stays shared with the steps"], 2)]
-    #[case::inline_spec_of_the_taskrun(json!([]), vec![taskrun(json!({"taskSpec": task_spec(true)}), UID)], Value::Null, vec![], 1)]
+    #[case::inline_spec_of_the_taskrun(json!([]), vec![taskrun(json!({"taskSpec": task_spec(true), "workspaces": [{"name": "source", "emptyDir": {}}]}), UID)], Value::Null, vec![], 1)]
     #[case::taskrun_not_readable(json!([]), vec![task(true)], shared_as_the_pod_shows(),
         vec!["Task not known: TaskRun \"run-test\" could not be read", AS_SHOWN], 1)]
     #[case::another_taskrun_of_the_name(json!([]), vec![taskrun(REF(), "other"), task(true)], shared_as_the_pod_shows(),
@@ -301,5 +317,128 @@ mod tests {
             matches!(&message, Err(m) if m.contains("\"$(params.image)\" is \"evil.example.com/miner\" in this TaskRun, and")),
             "{message:?}"
         );
+    }
+
+    /// The Pod's sidecar container and the warnings, for `pod` under `settings`, the cluster holding
+    /// `objects`.
+    fn built(pod: Value, settings: Value, objects: Vec<Value>) -> (Value, Vec<String>) {
+        let cluster = Holding::new(objects);
+        let payload = json!({"request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "operation": "CREATE", "namespace": "ci", "object": pod}, "settings": settings});
+        let verdict = verdict_reading(payload.to_string().as_bytes(), &cluster);
+        let Ok(Outcome::Mutate(mutated)) = verdict.outcome else {
+            panic!("not injected: {:?}", verdict.outcome);
+        };
+        let pod: Value = serde_json::from_str(mutated.text()).expect("JSON");
+        (pod["spec"]["containers"][1].clone(), verdict.warnings)
+    }
+
+    /// Whoever creates a TaskRun can write its `taskrun.json`: once the TaskRun is read, its own
+    /// bindings stand, and a binding it does not have gives no mount.
+    #[test]
+    fn the_taskrun_s_bindings_stand_over_a_forged_annotation() {
+        let (source, creds) = (workspace_volume("source"), workspace_volume("creds"));
+        let mut pod = pod_declaring(json!([{"name": "db", "image": "postgres:16"}]));
+        pod["spec"]["volumes"] = json!([{"name": source, "emptyDir": {}}, {"name": creds, "secret": {"secretName": "push"}}]);
+        let forged = json!({"workspaces": [{"name": "source", "volume": source}, {"name": "creds", "volume": creds},
+            {"name": "x", "volume": creds}]});
+        pod["metadata"]["annotations"]["pipelinerun-sidecars.io/taskrun.json"] =
+            json!(forged.to_string());
+        let mut spec = task_spec(false);
+        spec["workspaces"] = json!([{"name": "source", "mountPath": "/go/src"}, {"name": "creds"}]);
+        spec["steps"][0]["workspaces"] = json!([{"name": "creds"}]);
+        let task = json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
+            "metadata": {"name": "golang-test", "namespace": "ci"}, "spec": spec});
+        let run = taskrun(
+            json!({"taskRef": {"name": "golang-test"}, "workspaces": [
+            {"name": "source", "emptyDir": {}}, {"name": "creds", "secret": {"secretName": "push"}}]}),
+            UID,
+        );
+        let (container, _) = built(pod, json!({}), vec![run, task]);
+        assert_eq!(
+            container["volumeMounts"],
+            json!([{"name": source, "mountPath": "/go/src"}])
+        );
+    }
+
+    /// A template's listing without a path of its own goes where the Task declares the workspace, which
+    /// the Task's author chose: never over the template's files.
+    #[rstest]
+    #[case::under_workspace("/workspace/src", json!([{"name": workspace_volume("source"), "mountPath": "/workspace/src", "readOnly": true}]), 0)]
+    #[case::over_its_binaries("/usr/local/bin", Value::Null, 1)]
+    fn a_template_s_listing_is_held_to_the_template_s_paths(
+        #[case] declared_at: &str,
+        #[case] mounts: Value,
+        #[case] warned: usize,
+    ) {
+        let pod = pod_declaring(json!([{"template": "dind"}]));
+        let mut spec = task_spec(true);
+        spec["workspaces"][0]["mountPath"] = json!(declared_at);
+        spec["steps"][0]["workspaces"] = json!([{"name": "source", "mountPath": "/s"}]);
+        let task = json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
+            "metadata": {"name": "golang-test", "namespace": "ci"}, "spec": spec});
+        let settings = json!({"templates": {"dind": {"image": "docker:27-dind", "workspaces": [{"name": "source"}]}}});
+        let (container, warnings) = built(pod, settings, vec![taskrun(REF(), UID), task]);
+        assert_eq!(container["volumeMounts"], mounts);
+        let outside = warnings.iter().filter(|w| {
+            w.ends_with(&format!(
+                "no Task workspace at \"{declared_at}\": outside /workspace/"
+            ))
+        });
+        assert_eq!(outside.count(), warned, "{warnings:?}");
+    }
+
+    /// A volume a param names is mounted as Tekton mounts it in a Task's sidecar.
+    #[test]
+    fn a_volume_a_param_names_is_mounted() {
+        let mut pod = pod_declaring(json!([{"name": "db", "image": "postgres:16",
+            "volumeMounts": [{"name": "$(params.cache)", "mountPath": "/cache"}]}]));
+        pod["spec"]["volumes"]
+            .as_array_mut()
+            .expect("volumes")
+            .push(json!({"name": "cache", "emptyDir": {}}));
+        let mut spec = task_spec(true);
+        spec["params"] = json!([{"name": "cache", "default": "cache"}]);
+        let task = json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
+            "metadata": {"name": "golang-test", "namespace": "ci"}, "spec": spec});
+        let (container, warnings) = built(pod, json!({}), vec![taskrun(REF(), UID), task]);
+        assert_eq!(
+            container["volumeMounts"],
+            json!([{"name": "cache", "mountPath": "/cache"}])
+        );
+        assert_eq!(warnings, Vec::<String>::new());
+    }
+
+    /// Once Tekton writes the Task it ran into the TaskRun's status (a retry's Pod), that is the Task
+    /// (`GetTaskFuncFromTaskRun`), read or not, resolved or not; and a `taskRef`'s name is the Task's
+    /// name even beside a `taskSpec` (`GetTaskData`).
+    #[rstest]
+    #[case::status_over_the_stored_task(json!({"taskRef": {"name": "golang-test"}}), json!({"taskSpec": {"params": [{"name": "v", "default": "from-status"}]}}), "from-status golang-test", 1)]
+    #[case::status_of_a_resolved_task(json!({"taskRef": {"resolver": "hub"}}), json!({"taskSpec": {"params": [{"name": "v", "default": "hub"}]}}), "hub run-test", 1)]
+    #[case::task_ref_before_task_spec(json!({"taskRef": {"name": "golang-test"}, "taskSpec": {"params": [{"name": "v", "default": "inline"}]}}), json!({}), "stored golang-test", 2)]
+    fn the_task_is_taken_as_tekton_takes_it(
+        #[case] spec: Value,
+        #[case] status: Value,
+        #[case] expected: &str,
+        #[case] reads: usize,
+    ) {
+        let pod = pod_declaring(json!([{"name": "db", "image": "postgres:16",
+            "env": [{"name": "V", "value": "$(params.v) $(context.task.name)"}]}]));
+        let mut run = taskrun(spec, UID);
+        run["status"] = status;
+        let mut stored = task_spec(true);
+        stored["params"] = json!([{"name": "v", "default": "stored"}]);
+        let task = json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
+            "metadata": {"name": "golang-test", "namespace": "ci"}, "spec": stored});
+        let cluster = Holding::new([run, task]);
+        let payload = json!({"request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "operation": "CREATE", "namespace": "ci", "object": pod}, "settings": {}});
+        let verdict = verdict_reading(payload.to_string().as_bytes(), &cluster);
+        let Ok(Outcome::Mutate(mutated)) = verdict.outcome else {
+            panic!("not injected: {:?}", verdict.outcome);
+        };
+        let pod: Value = serde_json::from_str(mutated.text()).expect("JSON");
+        assert_eq!(pod["spec"]["containers"][1]["env"][0]["value"], expected);
+        assert_eq!(cluster.reads.get(), reads);
     }
 }

@@ -100,26 +100,13 @@ pub(crate) struct Annotation<'a> {
     pub(crate) present: Option<&'a str>,
 }
 
-/// At TaskRun CREATE of a referenced Task: writes the annotation `key` and moves the `sidecarSpecs`
-/// entries of declared sidecars into it. Returns the changes (none: the TaskRun stays as it is).
-///
-/// The annotation is the policy's: the bindings are always worked out again from the TaskRun's spec, so
-/// one written by hand (or copied from a PipelineRun) cannot name other volumes. The `sidecarSpecs` it
-/// already holds for declared sidecars are kept, as a second evaluation must change nothing after the
-/// first moved them out of the spec; they set resources only, which the declaration could set as well.
-pub(crate) fn carry(
-    taskrun: &Value,
-    annotation: Annotation<'_>,
-    declared: &[Declared],
-    v1beta1: bool,
-) -> Vec<Edit> {
-    let Annotation { key, present } = annotation;
-    let is_declared = |name: &str| declared.iter().any(|d| d.sidecar.name() == name);
+/// The workspace bindings of `taskrun`'s spec, each with the volume `CreateVolumes` gives it.
+pub(crate) fn bindings(taskrun: &Value) -> Vec<Binding> {
     let bindings = array(taskrun, "/spec/workspaces");
     let volumes = create_volumes(bindings);
     // A name bound twice, which Tekton's validation refuses, is carried once.
     let mut carried = BTreeSet::new();
-    let workspaces: Vec<Binding> = bindings
+    bindings
         .iter()
         .filter_map(|binding| {
             let name = binding.get("name").and_then(Value::as_str)?;
@@ -138,7 +125,25 @@ pub(crate) fn carry(
                 sub_path,
             })
         })
-        .collect();
+        .collect()
+}
+
+/// At TaskRun CREATE of a referenced Task: writes the annotation `key` and moves the `sidecarSpecs`
+/// entries of declared sidecars into it. Returns the changes (none: the TaskRun stays as it is).
+///
+/// The annotation is the policy's: the bindings are always worked out again from the TaskRun's spec, so
+/// one written by hand (or copied from a PipelineRun) cannot name other volumes. The `sidecarSpecs` it
+/// already holds for declared sidecars are kept, as a second evaluation must change nothing after the
+/// first moved them out of the spec; they set resources only, which the declaration could set as well.
+pub(crate) fn carry(
+    taskrun: &Value,
+    annotation: Annotation<'_>,
+    declared: &[Declared],
+    v1beta1: bool,
+) -> Vec<Edit> {
+    let Annotation { key, present } = annotation;
+    let is_declared = |name: &str| declared.iter().any(|d| d.sidecar.name() == name);
+    let workspaces = bindings(taskrun);
     let list = if v1beta1 {
         "sidecarOverrides"
     } else {

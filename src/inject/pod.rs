@@ -47,7 +47,14 @@ pub fn inject(
     settings: &Settings,
 ) -> Result<Injected, Vec<Problem>> {
     let specs = context.clone();
-    let view = PodView::of(pod, context, task.workspaces, declared);
+    // Each pending sidecar as it will be built: the Pod is read for what those name.
+    let made_sidecars: Vec<(&Declared, Cow<'_, Sidecar>)> = declared
+        .iter()
+        .filter(|d| !already.iter().any(|n| n == d.sidecar.name()))
+        .map(|d| (d, substituted(&d.sidecar, task.variables.as_ref())))
+        .collect();
+    let as_built = made_sidecars.iter().map(|(_, s)| s.as_ref());
+    let view = view(pod, context, task, as_built);
     let around = surroundings(pod.get("spec").unwrap_or(&Value::Null), &[]);
     let mut problems = Vec::new();
     let mut injected = Injected::default();
@@ -62,10 +69,7 @@ pub fn inject(
     let insertion_points = lists.map(insertion_point);
     let mut made: Vec<String> = Vec::new();
     problems.extend(judged_in_place(declared, already, lists, &around, settings));
-    for entry in declared
-        .iter()
-        .filter(|d| !already.iter().any(|name| name == d.sidecar.name()))
-    {
+    for (entry, sidecar) in &made_sidecars {
         let name = entry.sidecar.name();
         let report = |errors: Vec<FieldError>| reported(entry, errors);
         let container_name = sidecar_container_name(name);
@@ -73,12 +77,7 @@ pub fn inject(
             problems.extend(report(vec![cut_alike(&container_name)]));
             continue;
         }
-        let named =
-            |c: &Value| c.get("name").and_then(Value::as_str) == Some(container_name.as_str());
-        let existing = lists
-            .iter()
-            .enumerate()
-            .find_map(|(list, items)| items.iter().position(named).map(|i| (list, i)));
+        let existing = position(lists, &container_name);
         if existing.is_some() && settings.on_conflict == OnConflict::Reject {
             problems.push(conflict(entry));
             continue;
@@ -98,6 +97,7 @@ pub fn inject(
         let at = existing.map_or(insert_at, |(_, i)| i);
         let index = sidecar_index(target, at, insert_at, edits.insert.len());
         let build = Build {
+            written: &entry.sidecar,
             container_name: &container_name,
             native: list == 1,
             script_path: script::path(index, name),
@@ -107,23 +107,16 @@ pub fn inject(
             template: entry.template.as_deref(),
             settings,
         };
-        let sidecar = substituted(&entry.sidecar, task.variables.as_ref());
-        if let Some(error) = made_image_problem(&entry.sidecar, &sidecar, settings) {
-            problems.extend(report(vec![error]));
-            continue;
-        }
-        match build.container(&sidecar, &view) {
+        match build.container(sidecar, &view) {
             Ok((container, warnings)) => {
                 let built = Value::Object(container);
                 match existing {
                     Some((_, i)) => edits.replace.push((i, built)),
                     None => edits.insert.push(built),
                 }
-                injected.warnings.extend(
-                    warnings
-                        .into_iter()
-                        .map(|w| warning(&entry.annotation, name, &w)),
-                );
+                let warned = warnings.into_iter();
+                let warned = warned.map(|w| warning(&entry.annotation, name, &w));
+                injected.warnings.extend(warned);
                 injected.names.push(name.to_string());
                 made.push(container_name);
             }
@@ -141,6 +134,26 @@ pub fn inject(
     }
     injected.edits = lists::edits(edits, insertion_points);
     Ok(injected)
+}
+
+/// The Pod as the sidecars `made` see it, with the TaskRun's own bindings when it was read from the
+/// cluster, over the ones carried on its annotation. A TaskRun that binds nothing leaves the Pod's
+/// workspace volumes, if any, to config-defaults' binding: they are read as without bindings.
+fn view<'p, 's>(
+    pod: &'p Value,
+    context: Option<TaskRunContext>,
+    task: KnownTask,
+    made: impl Iterator<Item = &'s Sidecar>,
+) -> PodView<'p> {
+    let context = match task.bindings {
+        Some(workspaces) if workspaces.is_empty() => None,
+        Some(workspaces) => Some(TaskRunContext {
+            workspaces,
+            ..context.unwrap_or_default()
+        }),
+        None => context,
+    };
+    PodView::of(pod, context, task.workspaces, made)
 }
 
 /// The sidecar as Tekton makes a Task's sidecar when it substitutes `variables`, if they are known.
@@ -172,6 +185,13 @@ fn made_image_problem(
         "image",
         format!("{written:?} is {image:?} in this TaskRun, and {problem}"),
     ))
+}
+
+/// The list (containers, init containers) and the index of the container `name`, if the Pod has it.
+fn position(lists: [&[Value]; 2], name: &str) -> Option<(usize, usize)> {
+    let named = |c: &Value| c.get("name").and_then(Value::as_str) == Some(name);
+    let mut found = lists.iter().enumerate();
+    found.find_map(|(list, items)| items.iter().position(named).map(|i| (list, i)))
 }
 
 /// Where a sidecar goes among the sidecars of its list as it will be (for its script's name): at `at`
@@ -239,6 +259,8 @@ fn judged_in_place(
 
 /// What building one container needs besides the sidecar and the Pod.
 struct Build<'a> {
+    /// The sidecar as declared, before its variables were made.
+    written: &'a Sidecar,
     container_name: &'a str,
     native: bool,
     /// The path Tekton would give the sidecar's script file: the script's `$0`.
@@ -265,6 +287,7 @@ impl Build<'_> {
         if let Some(image) = sidecar.text("image").filter(|i| has_variable(i)) {
             errors.push(pod_level_variable("image", image));
         }
+        errors.extend(made_image_problem(self.written, sidecar, self.settings));
         let (mounts, mut warnings) = workspaces::mounts(sidecar, self.template, pod)
             .unwrap_or_else(|problems| {
                 errors.extend(problems);

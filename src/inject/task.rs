@@ -21,6 +21,9 @@ pub struct KnownTask {
     pub(crate) workspaces: Option<TaskWorkspaces>,
     /// What Tekton substitutes in its sidecars, with the TaskRun's params, name and bindings.
     pub(crate) variables: Option<Variables>,
+    /// The bindings of the TaskRun read from the cluster, which stand in for the ones carried on the
+    /// `taskrun.json` annotation: whoever creates a TaskRun can write that.
+    pub(crate) bindings: Option<Vec<Binding>>,
 }
 
 /// A Task's workspace declarations, and the workspaces its steps and sidecars list.

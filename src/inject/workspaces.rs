@@ -2,7 +2,9 @@
 //! them to a Task's sidecar: its own `volumeMounts` (on volumes the Pod has), the workspaces it lists, and
 //! the workspaces the Task shares with every sidecar.
 //!
-//! The Pod shows what Tekton mounted, not why, so some of it is inferred, and only from evidence:
+//! When the Task was read from the cluster (`super::task`), its declarations decide, on the TaskRun's own
+//! bindings. Otherwise the Pod shows what Tekton mounted, not why, so some of it is inferred, and only
+//! from evidence:
 //!
 //! * a workspace is shared (Tekton mounts it into every sidecar) only when every step mounts it alike and
 //!   either two steps or more do, or a sidecar of the Task has it too: a one-step Task whose step lists
@@ -10,9 +12,8 @@
 //!   sidecar must not get more than Tekton would give it;
 //! * a listed workspace's volume and `subPath` come from the TaskRun's bindings (carried on the
 //!   `<prefix>/taskrun.json` annotation) the way `CreateVolumes` makes them, its `readOnly` from a
-//!   container that mounts it (read-only when none does: the Task's declaration is not in the Pod), and
-//!   its path, unless the sidecar gives one, from the shared mount or Tekton's default
-//!   `/workspace/<name>`.
+//!   container that mounts it (read-only when none does), and its path, unless the sidecar gives one, from
+//!   the shared mount or Tekton's default `/workspace/<name>`.
 //!
 //! A listed workspace adds a mount and takes none away: unlike a Task's own sidecar, a declared one does
 //! not make the workspace isolated, so the steps keep theirs.
@@ -24,7 +25,6 @@ use serde_json::{Map, Value};
 
 use super::context::{Binding, TaskRunContext};
 use super::task::TaskWorkspaces;
-use crate::declaration::Declared;
 use crate::support::error::{FieldError, listed};
 use crate::support::json::{array, by_name};
 use crate::tekton::safe_for_template;
@@ -70,20 +70,19 @@ pub(super) enum Listed {
 }
 
 impl<'a> PodView<'a> {
-    /// Reads the Pod, the TaskRun's bindings from `context` when the policy saw the TaskRun, and the
-    /// Task's workspace declarations when they were read from the cluster, for the sidecars `declared`.
-    pub(super) fn of(
+    /// Reads the Pod, the TaskRun's bindings from `context`, and the Task's workspace declarations when
+    /// they were read from the cluster, for the sidecars `sidecars` (as they will be built).
+    pub(super) fn of<'s>(
         pod: &'a Value,
         context: Option<TaskRunContext>,
         task: Option<TaskWorkspaces>,
-        declared: &[Declared],
+        sidecars: impl Iterator<Item = &'s Sidecar>,
     ) -> Self {
         let all_volumes = array(pod, "/spec/volumes");
-        let mut wanted: BTreeSet<&str> = declared
-            .iter()
-            .flat_map(|d| d.sidecar.list("volumeMounts"))
-            .map(|m| text(m, "name"))
-            .collect();
+        let mut wanted: BTreeSet<&str> = BTreeSet::new();
+        for mount in sidecars.flat_map(|s| s.list("volumeMounts")) {
+            wanted.insert(text(mount, "name"));
+        }
         if let Some(context) = &context {
             wanted.extend(context.workspaces.iter().map(|b| b.volume.as_str()));
         }
@@ -380,11 +379,18 @@ pub(super) fn mounts(
     }
     let mut mounts = Mounts::new(mounts);
     let mut listed = false;
+    // A template's listing without a path of its own is mounted where the Task says, which a Task's
+    // author chose: held to the same test as the shared workspaces below.
+    let mut placed_by_the_task = Vec::new();
     for (i, usage) in sidecar.list("workspaces").iter().enumerate() {
         match pod.listed(usage) {
             Ok(Listed::Mount(mount)) => {
                 listed = true;
-                mounts.add(mount);
+                if template.is_some() && text(usage, "mountPath").is_empty() {
+                    placed_by_the_task.push(mount);
+                } else {
+                    mounts.add(mount);
+                }
             }
             Ok(Listed::Unbound(warning)) => warnings.push(warning),
             Err(problem) => errors.push(FieldError::new(format!("workspaces[{i}].name"), problem)),
@@ -394,7 +400,7 @@ pub(super) fn mounts(
         warnings.push(super::LISTING_SHARES.to_string());
     }
     // A template is the platform team's: a Task may not lay a volume over the files it runs.
-    let shared = pod.shared();
+    let shared: Vec<&Value> = placed_by_the_task.iter().chain(pod.shared()).collect();
     let paths: Vec<&str> = shared.iter().map(|m| text(m, "mountPath")).collect();
     let safe = match template {
         Some(_) => safe_for_template(&paths),
@@ -470,7 +476,7 @@ mod tests {
         let pod = json!({"spec": {"containers": containers, "volumes": [
             {"name": "ws-1bcf2"}, {"name": "ws-20573"}, {"name": "tekton-internal-bin"}, {"name": "cache"}]}});
         // A test's Pod lives as long as the test: leaking it lets the view borrow it.
-        PodView::of(Box::leak(Box::new(pod)), context, None, &[])
+        PodView::of(Box::leak(Box::new(pod)), context, None, std::iter::empty())
     }
 
     fn usage(name: &str, path: &str) -> Value {

@@ -14,6 +14,11 @@ use super::replacements::Replacements;
 /// API server stores; a param past this stays unresolved, and the fields that use it are refused.
 const MAX_RESOLVED: usize = 256 * 1024;
 
+/// The most text the policy makes for all defaults that reference params together: a Task of a thousand
+/// such defaults, each just under [`MAX_RESOLVED`], would otherwise make a quarter of a gigabyte (four
+/// times over, once per key); the defaults past it stay unresolved.
+const MAX_RESOLVED_TOTAL: usize = 1024 * 1024;
+
 /// The most references of a default to its own param that the policy follows: each makes the whole text
 /// again; past them the param stays unresolved.
 const MAX_SELF_READS: usize = 16;
@@ -81,11 +86,16 @@ pub(super) fn params(defaults: &[Value], given: &[Value]) -> Replacements {
     for (name, value) in defaults.iter().filter(|(_, value)| !references(value)) {
         insert_param(&mut pass, name, value);
     }
+    let mut made = 0usize;
     for (name, value) in &defaults {
+        if made > MAX_RESOLVED_TOTAL {
+            break;
+        }
         if let ParamValue::String(text) = value
             && text.contains("$(params.")
             && let Some(resolved) = resolve_default(&pass, name, text)
         {
+            made = made.saturating_add(resolved.len());
             insert_param(&mut pass, name, &ParamValue::String(resolved));
         }
     }
@@ -261,6 +271,23 @@ mod tests {
 
     fn value_of(pass: &Replacements, key: &str) -> Option<String> {
         pass.get(key).map(str::to_string)
+    }
+
+    /// A thousand defaults that each make a value just under the cap of one stop being worked out once
+    /// together they pass the cap of all: the rest stay unresolved.
+    #[test]
+    fn all_defaults_together_are_bounded() {
+        let mut defaults = vec![json!({"name": "big", "default": "x".repeat(2500)})];
+        for i in 0..999 {
+            defaults.push(json!({"name": format!("p{i}"), "default": "$(params.big)".repeat(100)}));
+        }
+        let pass = params(&defaults, &[]);
+        let resolved = (0..999)
+            .filter(|i| pass.get(&format!("params.p{i}")).is_some())
+            .count();
+        // Each is 250,000 bytes: the first five pass the 1 MiB cap, and the sixth is not made.
+        assert_eq!(resolved, 5);
+        assert_eq!(value_of(&pass, "params.p0").map(|v| v.len()), Some(250_000));
     }
 
     #[rstest::rstest]

@@ -6,20 +6,24 @@
 
 load helpers
 
-# with_session SESSION REQUEST: the AdmissionResponse, the cluster's answers taken from the session.
-with_session() {
-  "$KWCTL" run --allow-context-aware --replay-host-capabilities-interactions "test_data/context/$1.session.yml" \
-    --request-path "test_data/context/$2.json" "$POLICY" 2>/dev/null
+# replayed SESSION REQUEST [ARG...]: the AdmissionResponse for test_data/REQUEST, the cluster's answers
+# taken from test_data/context/SESSION.session.yml (an empty SESSION: not allowed to read the cluster); the
+# ARGs go to `kwctl run` before the policy.
+replayed() {
+  local session=()
+  [ -n "$1" ] && session=(--allow-context-aware --replay-host-capabilities-interactions "test_data/context/$1.session.yml")
+  "$KWCTL" run "${session[@]}" --request-path "test_data/$2" "${@:3}" "$POLICY" 2>/dev/null
 }
 
+
 @test "a key naming a task of the referenced Pipeline is accepted without a word" {
-  run with_session pipeline-go-integration pipelinerun-ref
+  run replayed pipeline-go-integration context/pipelinerun-ref.json
   [ "$status" -eq 0 ]
   [ "$(jq -c '[.allowed, .warnings]' <<<"$output")" = '[true,null]' ]
 }
 
 @test "a key naming no task of the referenced Pipeline is refused with the nearest task" {
-  run with_session pipeline-go-integration pipelinerun-ref-typo
+  run replayed pipeline-go-integration context/pipelinerun-ref-typo.json
   [ "$status" -eq 0 ]
   [ "$(jq -r '.allowed' <<<"$output")" = "false" ]
   [ "$(jq -r '.status.message' <<<"$output")" = 'pipelinerun-sidecars: annotation "pipelinerun-sidecars.io/tests": names no task of this pipeline; did you mean "test"?' ]
@@ -28,7 +32,7 @@ with_session() {
 @test "a Pipeline that cannot be read leaves the keys unchecked, with a warning, never a refusal" {
   local expected='[true,["keys naming tasks are not checked: Pipeline \"go-integration\" could not be read"]]'
   # Not in the cluster.
-  run with_session pipeline-missing pipelinerun-ref-typo
+  run replayed pipeline-missing context/pipelinerun-ref-typo.json
   [ "$(jq -c '[.allowed, .warnings]' <<<"$output")" = "$expected" ]
   # Not allowed to read it.
   run evaluate context/pipelinerun-ref-typo.json
@@ -43,10 +47,8 @@ with_session() {
 # tekton_pod SESSION: the answer for a TaskRun's Pod under injectAs "tekton", Tekton's feature-flags read
 # from SESSION (none: not allowed to read the cluster), as [patch, warnings].
 tekton_pod() {
-  local session=()
-  [ -n "${1:-}" ] && session=(--allow-context-aware --replay-host-capabilities-interactions "test_data/context/$1.session.yml")
-  "$KWCTL" run "${session[@]}" --request-path test_data/pod-tep-hub.json \
-    --settings-path test_data/context/settings-tekton.yaml "$POLICY" 2>/dev/null | jq -c '[(.patch | @base64d | fromjson), .warnings]'
+  replayed "${1:-}" pod-tep-hub.json --settings-path test_data/context/settings-tekton.yaml |
+    jq -c '[(.patch | @base64d | fromjson), .warnings]'
 }
 
 # as_set SETTINGS: the answer for the same Pod with injectAs set, as [patch, warnings].
@@ -83,9 +85,7 @@ as_set() {
 # carried), the TaskRun and Task read from SESSION (none: not allowed to read the cluster), as
 # [warnings, the injected container's volumeMounts].
 golang_pod() {
-  local session=()
-  [ -n "${1:-}" ] && session=(--allow-context-aware --replay-host-capabilities-interactions "test_data/context/$1.session.yml")
-  "$KWCTL" run "${session[@]}" --request-path test_data/context/pod-golang-test.json "$POLICY" 2>/dev/null |
+  replayed "${1:-}" context/pod-golang-test.json |
     jq -cS '[.warnings, [.patch | @base64d | fromjson | .[] | select(.path | startswith("/spec/containers/")) | .value.volumeMounts]]'
 }
 
@@ -112,9 +112,7 @@ golang_pod() {
 # feature-flags read from SESSION (none: not allowed to read the cluster), each without its prefix
 # `annotation "...", sidecar "postgres": `.
 ready_pod() {
-  local session=()
-  [ -n "${1:-}" ] && session=(--allow-context-aware --replay-host-capabilities-interactions "test_data/context/$1.session.yml")
-  "$KWCTL" run "${session[@]}" --request-path test_data/context/pod-ready.json "$POLICY" 2>/dev/null |
+  replayed "${1:-}" context/pod-ready.json |
     jq -c '[.warnings[] | sub("^annotation \"pipelinerun-sidecars.io/test\", sidecar \"postgres\": "; "")]'
 }
 
@@ -137,11 +135,10 @@ ready_pod() {
 
 @test "a Pod-level sidecar's variables are made from the TaskRun and Task read from the cluster" {
   local env='[.patch | @base64d | fromjson | .[] | select(.path | startswith("/spec/containers/")) | .value.env]'
-  run "$KWCTL" run --allow-context-aware --replay-host-capabilities-interactions test_data/context/task-golang-test.session.yml \
-    --request-path test_data/context/pod-golang-test-variables.json "$POLICY"
+  run replayed task-golang-test context/pod-golang-test-variables.json
   [ "$status" -eq 0 ]
-  [ "$(jq -c '.warnings' <<<"${lines[-1]}")" = null ]
-  [ "$(jq -c "$env" <<<"${lines[-1]}")" = '[[{"name":"POSTGRES_DB","value":"github.com/acme/orders"},{"name":"RUN","value":"go-integration-x7k2p-test of golang-test"},{"name":"PGDATA","value":"/workspace/source/pg"}]]' ]
+  [ "$(jq -c '.warnings' <<<"$output")" = null ]
+  [ "$(jq -c "$env" <<<"$output")" = '[[{"name":"POSTGRES_DB","value":"github.com/acme/orders"},{"name":"RUN","value":"go-integration-x7k2p-test of golang-test"},{"name":"PGDATA","value":"/workspace/source/pg"}]]' ]
   # Without the reads they stay as written, and the warnings say so.
   run evaluate context/pod-golang-test-variables.json
   [ "$(jq -c "$env" <<<"$output")" = '[[{"name":"POSTGRES_DB","value":"$(params.package)"},{"name":"RUN","value":"$(context.taskRun.name) of $(context.task.name)"},{"name":"PGDATA","value":"$(workspaces.source.path)/pg"}]]' ]

@@ -37,8 +37,7 @@ use crate::support::json::kind_of;
 use crate::support::json_edit;
 use crate::support::json_pruned::{self, Keep};
 use crate::support::shape::{self, Unknown};
-use crate::tekton::sidecar::Sidecar;
-use crate::tekton::variables::{Named, names_tekton_variable};
+use crate::tekton::variables::Named;
 use crate::tekton::{PIPELINE_TASK_LABEL, TASKRUN_LABEL};
 use crate::validation::pipelinerun;
 
@@ -265,11 +264,9 @@ fn inject_into(
             .as_deref()
             .or(metadata.namespace.as_deref());
         let bound = context.as_ref().is_some_and(|c| !c.workspaces.is_empty());
-        let mut pending = declared
-            .iter()
-            .filter(|d| !names.iter().any(|n| n == d.sidecar.name()));
+        let mut pending = declared.iter().filter(|d| !d.among(&names));
         let task = match namespace {
-            Some(namespace) if pending.any(|d| bound || with_variables(&d.sidecar)) => {
+            Some(namespace) if pending.any(|d| bound || d.sidecar.names_variables()) => {
                 task_ref::known(metadata, namespace, cluster, warnings)
             }
             _ => KnownTask::default(),
@@ -311,14 +308,6 @@ fn inject_into(
     json_edit::apply(text, &edits)
         .map(|text| Outcome::Mutate(Mutated::new(text)))
         .ok_or_else(|| PolicyError::Request("the object is not valid JSON".to_string()))
-}
-
-/// Whether a sidecar names a Tekton variable where Tekton would substitute it in a Task's sidecar.
-fn with_variables(sidecar: &Sidecar) -> bool {
-    let fields = sidecar.fields().iter();
-    fields
-        .filter(|(field, _)| *field != "workspaces")
-        .any(|(_, value)| names_tekton_variable(value))
 }
 
 /// What of the object a target's path reads. A Pod's steps, most of its text, are left out of the tree.

@@ -164,28 +164,50 @@ mod tests {
     }
 
     fn task(isolated: bool) -> Value {
-        json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
-            "metadata": {"name": "golang-test", "namespace": "ci"}, "spec": task_spec(isolated)})
+        stored(task_spec(isolated))
     }
 
     const REF: fn() -> Value = || json!({"taskRef": {"name": "golang-test"}, "workspaces": [{"name": "source", "emptyDir": {}}]});
 
-    /// The sidecar's volume mounts, the warnings and the reads of the cluster.
-    fn injected(pod: Value, objects: Vec<Value>) -> (Value, Vec<String>, usize) {
+    /// What the policy makes of `pod` under `settings`, the cluster holding `objects`: the injected
+    /// sidecar's container (or the refusal), the warnings and the reads of the cluster.
+    fn admitted(
+        pod: Value,
+        settings: Value,
+        objects: Vec<Value>,
+    ) -> (Result<Value, String>, Vec<String>, usize) {
         let cluster = Holding::new(objects);
         let payload = json!({"request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "operation": "CREATE", "namespace": "ci", "object": pod}, "settings": {}});
+            "operation": "CREATE", "namespace": "ci", "object": pod}, "settings": settings});
         let verdict = verdict_reading(payload.to_string().as_bytes(), &cluster);
-        let Ok(Outcome::Mutate(mutated)) = verdict.outcome else {
-            panic!("not injected: {:?}", verdict.outcome);
+        let container = match verdict.outcome {
+            Ok(Outcome::Mutate(mutated)) => {
+                let pod: Value = serde_json::from_str(mutated.text()).expect("JSON");
+                Ok(pod["spec"]["containers"][1].clone())
+            }
+            Ok(other) => Err(format!("{other:?}")),
+            Err(error) => Err(error.to_string()),
         };
-        let pod: Value = serde_json::from_str(mutated.text()).expect("JSON");
-        let mounts = pod.pointer("/spec/containers/1/volumeMounts").cloned();
-        (
-            mounts.unwrap_or(Value::Null),
-            verdict.warnings,
-            cluster.reads.get(),
-        )
+        (container, verdict.warnings, cluster.reads.get())
+    }
+
+    /// The injected sidecar's volume mounts, the warnings and the reads of the cluster.
+    fn injected(pod: Value, objects: Vec<Value>) -> (Value, Vec<String>, usize) {
+        let (container, warnings, reads) = admitted(pod, json!({}), objects);
+        let mounts = container.expect("injected").get("volumeMounts").cloned();
+        (mounts.unwrap_or(Value::Null), warnings, reads)
+    }
+
+    /// The injected sidecar's container and the warnings.
+    fn built(pod: Value, settings: Value, objects: Vec<Value>) -> (Value, Vec<String>) {
+        let (container, warnings, _) = admitted(pod, settings, objects);
+        (container.expect("injected"), warnings)
+    }
+
+    /// The Task `golang-test` in `ci`, with `spec`.
+    fn stored(spec: Value) -> Value {
+        json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
+            "metadata": {"name": "golang-test", "namespace": "ci"}, "spec": spec})
     }
 
     const AS_SHOWN: &str = "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": workspaces as this Pod shows them, not as the Task says";
@@ -215,9 +237,7 @@ mod tests {
         shared_as_the_pod_shows(), vec![AS_SHOWN], 1)]
     #[case::of_another_kind(json!([]), vec![taskrun(json!({"taskRef": {"name": "golang-test", "kind": "ClusterTask"}}), UID), task(true)],
         shared_as_the_pod_shows(), vec![AS_SHOWN], 1)]
-    #[case::a_mount_path_with_a_variable(json!([]), vec![taskrun(REF(), UID), json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
-            "metadata": {"name": "golang-test", "namespace": "ci"},
-            "spec": {"workspaces": [{"name": "source", "mountPath": "$(params.path)"}]}})],
+    #[case::a_mount_path_with_a_variable(json!([]), vec![taskrun(REF(), UID), stored(json!({"workspaces": [{"name": "source", "mountPath": "$(params.path)"}]}))],
         shared_as_the_pod_shows(), vec![AS_SHOWN], 2)]
     fn the_task_decides_what_a_pod_level_sidecar_gets(
         #[case] listed: Value,
@@ -262,22 +282,13 @@ mod tests {
         let mut spec = task_spec(false);
         spec["params"] =
             json!([{"name": "version", "default": "15"}, {"name": "flags", "default": "-v"}]);
-        let task = json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
-            "metadata": {"name": "golang-test", "namespace": "ci"}, "spec": spec});
+        let task = stored(spec);
         let run = taskrun(
             json!({"taskRef": {"name": "golang-test"}, "params": [{"name": "version", "value": "16"}],
             "workspaces": [{"name": "source", "emptyDir": {}}]}),
             UID,
         );
-        let cluster = Holding::new([run, task]);
-        let payload = json!({"request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "operation": "CREATE", "namespace": "ci", "object": pod_declaring(declaration)}, "settings": {}});
-        let verdict = verdict_reading(payload.to_string().as_bytes(), &cluster);
-        let Ok(Outcome::Mutate(mutated)) = verdict.outcome else {
-            panic!("not injected: {:?}", verdict.outcome);
-        };
-        let pod: Value = serde_json::from_str(mutated.text()).expect("JSON");
-        let container = &pod["spec"]["containers"][1];
+        let (container, warnings) = built(pod_declaring(declaration), json!({}), vec![run, task]);
         assert_eq!(container["image"], "postgres:16");
         // Tekton keeps a retry count in the TaskRun's status, which a retry's Pod may be judged on
         // before it is written: it stays as written, and the warning says so.
@@ -292,7 +303,7 @@ mod tests {
                    {"name": "SRC", "value": "/go/src"}])
         );
         assert_eq!(
-            verdict.warnings,
+            warnings,
             [
                 "annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": Tekton variables stay literal in a Pod-level sidecar"
             ]
@@ -305,32 +316,14 @@ mod tests {
         let declaration = json!([{"name": "db", "image": "$(params.image)"}]);
         let mut spec = task_spec(false);
         spec["params"] = json!([{"name": "image", "default": "evil.example.com/miner"}]);
-        let task = json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
-            "metadata": {"name": "golang-test", "namespace": "ci"}, "spec": spec});
-        let cluster = Holding::new([taskrun(REF(), UID), task]);
-        let payload = json!({"request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "operation": "CREATE", "namespace": "ci", "object": pod_declaring(declaration)},
-            "settings": {"allowedImages": ["docker.io/library/*"]}});
-        let verdict = verdict_reading(payload.to_string().as_bytes(), &cluster);
-        let message = verdict.outcome.map(|_| ()).map_err(|e| e.to_string());
+        let task = stored(spec);
+        let settings = json!({"allowedImages": ["docker.io/library/*"]});
+        let objects = vec![taskrun(REF(), UID), task];
+        let (message, _, _) = admitted(pod_declaring(declaration), settings, objects);
         assert!(
             matches!(&message, Err(m) if m.contains("\"$(params.image)\" is \"evil.example.com/miner\" in this TaskRun, and")),
             "{message:?}"
         );
-    }
-
-    /// The Pod's sidecar container and the warnings, for `pod` under `settings`, the cluster holding
-    /// `objects`.
-    fn built(pod: Value, settings: Value, objects: Vec<Value>) -> (Value, Vec<String>) {
-        let cluster = Holding::new(objects);
-        let payload = json!({"request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "operation": "CREATE", "namespace": "ci", "object": pod}, "settings": settings});
-        let verdict = verdict_reading(payload.to_string().as_bytes(), &cluster);
-        let Ok(Outcome::Mutate(mutated)) = verdict.outcome else {
-            panic!("not injected: {:?}", verdict.outcome);
-        };
-        let pod: Value = serde_json::from_str(mutated.text()).expect("JSON");
-        (pod["spec"]["containers"][1].clone(), verdict.warnings)
     }
 
     /// Whoever creates a TaskRun can write its `taskrun.json`: once the TaskRun is read, its own
@@ -347,8 +340,7 @@ mod tests {
         let mut spec = task_spec(false);
         spec["workspaces"] = json!([{"name": "source", "mountPath": "/go/src"}, {"name": "creds"}]);
         spec["steps"][0]["workspaces"] = json!([{"name": "creds"}]);
-        let task = json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
-            "metadata": {"name": "golang-test", "namespace": "ci"}, "spec": spec});
+        let task = stored(spec);
         let run = taskrun(
             json!({"taskRef": {"name": "golang-test"}, "workspaces": [
             {"name": "source", "emptyDir": {}}, {"name": "creds", "secret": {"secretName": "push"}}]}),
@@ -375,8 +367,7 @@ mod tests {
         let mut spec = task_spec(true);
         spec["workspaces"][0]["mountPath"] = json!(declared_at);
         spec["steps"][0]["workspaces"] = json!([{"name": "source", "mountPath": "/s"}]);
-        let task = json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
-            "metadata": {"name": "golang-test", "namespace": "ci"}, "spec": spec});
+        let task = stored(spec);
         let settings = json!({"templates": {"dind": {"image": "docker:27-dind", "workspaces": [{"name": "source"}]}}});
         let (container, warnings) = built(pod, settings, vec![taskrun(REF(), UID), task]);
         assert_eq!(container["volumeMounts"], mounts);
@@ -399,8 +390,7 @@ mod tests {
             .push(json!({"name": "cache", "emptyDir": {}}));
         let mut spec = task_spec(true);
         spec["params"] = json!([{"name": "cache", "default": "cache"}]);
-        let task = json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
-            "metadata": {"name": "golang-test", "namespace": "ci"}, "spec": spec});
+        let task = stored(spec);
         let (container, warnings) = built(pod, json!({}), vec![taskrun(REF(), UID), task]);
         assert_eq!(
             container["volumeMounts"],
@@ -426,19 +416,11 @@ mod tests {
             "env": [{"name": "V", "value": "$(params.v) $(context.task.name)"}]}]));
         let mut run = taskrun(spec, UID);
         run["status"] = status;
-        let mut stored = task_spec(true);
-        stored["params"] = json!([{"name": "v", "default": "stored"}]);
-        let task = json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
-            "metadata": {"name": "golang-test", "namespace": "ci"}, "spec": stored});
-        let cluster = Holding::new([run, task]);
-        let payload = json!({"request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "operation": "CREATE", "namespace": "ci", "object": pod}, "settings": {}});
-        let verdict = verdict_reading(payload.to_string().as_bytes(), &cluster);
-        let Ok(Outcome::Mutate(mutated)) = verdict.outcome else {
-            panic!("not injected: {:?}", verdict.outcome);
-        };
-        let pod: Value = serde_json::from_str(mutated.text()).expect("JSON");
-        assert_eq!(pod["spec"]["containers"][1]["env"][0]["value"], expected);
-        assert_eq!(cluster.reads.get(), reads);
+        let mut spec = task_spec(true);
+        spec["params"] = json!([{"name": "v", "default": "stored"}]);
+        let task = stored(spec);
+        let (container, _, read) = admitted(pod, json!({}), vec![run, task]);
+        assert_eq!(container.expect("injected")["env"][0]["value"], expected);
+        assert_eq!(read, reads);
     }
 }

@@ -24,6 +24,13 @@ pub struct Declared {
     pub template: Option<String>,
 }
 
+impl Declared {
+    /// Whether `names` (what the marker lists as injected already) has this sidecar.
+    pub fn among(&self, names: &[String]) -> bool {
+        names.iter().any(|name| name == self.sidecar.name())
+    }
+}
+
 /// The annotation's value read as YAML within `budget`: the list of its entries, or why it is not one.
 fn list_of_sidecars(value: &str, budget: &Budget) -> Result<Vec<Value>, FieldError> {
     match read_document_within(value, budget) {

@@ -27,8 +27,7 @@ use crate::support::error::{FieldError, Problem, warning};
 use crate::support::json::array;
 use crate::tekton::sidecar::{Sidecar, text};
 use crate::tekton::variables::{
-    LITERAL_AT_POD_LEVEL, Variables, has_variable, names_tekton_variable, pod_level_variable,
-    sidecar_container_name,
+    LITERAL_AT_POD_LEVEL, Variables, has_variable, pod_level_variable, sidecar_container_name,
 };
 
 /// The warning for a sidecar injected into a Pod Tekton built with its steps free to start at once:
@@ -50,7 +49,7 @@ pub fn inject(
     // Each pending sidecar as it will be built: the Pod is read for what those name.
     let made_sidecars: Vec<(&Declared, Cow<'_, Sidecar>)> = declared
         .iter()
-        .filter(|d| !already.iter().any(|n| n == d.sidecar.name()))
+        .filter(|d| !d.among(already))
         .map(|d| (d, substituted(&d.sidecar, task.variables.as_ref())))
         .collect();
     let as_built = made_sidecars.iter().map(|(_, s)| s.as_ref());
@@ -234,10 +233,7 @@ fn judged_in_place(
     settings: &Settings,
 ) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for entry in declared
-        .iter()
-        .filter(|d| already.iter().any(|name| name == d.sidecar.name()))
-    {
+    for entry in declared.iter().filter(|d| d.among(already)) {
         let container_name = sidecar_container_name(entry.sidecar.name());
         let Some(container) = lists
             .into_iter()
@@ -313,11 +309,7 @@ impl Build<'_> {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let literal = sidecar
-            .fields()
-            .iter()
-            .any(|(field, value)| field != "workspaces" && names_tekton_variable(value));
-        if literal {
+        if sidecar.names_variables() {
             warnings.push(LITERAL_AT_POD_LEVEL.to_string());
         }
         if command.is_some() {

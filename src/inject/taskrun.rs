@@ -67,10 +67,7 @@ pub fn inject(
     let mut problems = Vec::new();
     let mut injected = Injected::default();
     let mut sidecars = array(taskrun, "/spec/taskSpec/sidecars").to_vec();
-    for entry in declared
-        .iter()
-        .filter(|d| !already.iter().any(|name| name == d.sidecar.name()))
-    {
+    for entry in declared.iter().filter(|d| !d.among(already)) {
         let name = entry.sidecar.name();
         let existing = sidecars
             .iter()

@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use super::sidecar_type::Sidecar;
-use super::variables::has_variable;
+use super::variables::{has_variable, names_tekton_variable};
 
 /// The texts Tekton substitutes, each as the members that lead to it; `[]` is every item of a list.
 const TEXTS: &[&[&str]] = &[
@@ -35,6 +35,13 @@ const TEXTS: &[&[&str]] = &[
 ];
 
 impl Sidecar {
+    /// Whether it names a Tekton variable outside its `workspaces` listing (whose paths the listing
+    /// gives, not a substitution).
+    pub(crate) fn names_variables(&self) -> bool {
+        let fields = self.0.iter().filter(|(field, _)| *field != "workspaces");
+        fields.map(|(_, value)| value).any(names_tekton_variable)
+    }
+
     /// The sidecar with each text Tekton substitutes that holds a variable made by `made`, and left as
     /// written where `made` gives nothing.
     pub(crate) fn substituted(&self, made: &dyn Fn(&str) -> Option<String>) -> Sidecar {

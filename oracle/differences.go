@@ -73,11 +73,11 @@ var Differences = []Difference{
 		// away from the steps that do not.
 		Name: "workspaces-at-pod-level",
 		// With the Task read from the cluster the Pod is not read for them, unless Tekton named the
-		// volumes at random (before v0.59), config-defaults may have bound what the TaskRun did not, or
-		// a binding's subPath is substituted.
+		// volumes at random (before v0.59), config-defaults may have bound what the TaskRun did not and
+		// cannot be read, or a binding's subPath is substituted.
 		Applies: func(c Case) bool {
 			unread := !c.TaskReadable || Release == "v0.58.0" ||
-				c.Cluster.Defaults["default-task-run-workspace-binding"] != "" || substitutedSubPath(c)
+				defaultBinding(c) && !c.DefaultsReadable || substitutedSubPath(c)
 			return !c.Inline && len(c.Task.Workspaces) > 0 && unread
 		},
 		Warning: "workspaces as this Pod shows them, not as the Task says",
@@ -98,11 +98,13 @@ var Differences = []Difference{
 	{
 		// pkg/reconciler/taskrun/taskrun.go updateTaskRunWithDefaultWorkspaces: config-defaults'
 		// default-task-run-workspace-binding binds what the TaskRun leaves unbound, in the reconciler,
-		// after admission. The policy does not read Tekton's ConfigMaps: a sidecar that lists such a
-		// workspace gets no mount for it, and the policy says so.
+		// after admission. The policy reads config-defaults; where it cannot (or, at Pod admission,
+		// cannot read the Task, which says what is required), a sidecar that lists such a workspace
+		// gets no mount for it, and the policy says so.
 		Name: "default-workspace-binding",
 		Applies: func(c Case) bool {
-			return c.Cluster.Defaults["default-task-run-workspace-binding"] != "" &&
+			unread := !c.DefaultsReadable || !c.Inline && !c.TaskReadable
+			return defaultBinding(c) && unread &&
 				declares(c, func(s v1.Sidecar) bool { return len(s.Workspaces) > 0 })
 		},
 		// Without the mount, the listing takes nothing from the steps either (mountAsIsolatedWorkspace).
@@ -278,4 +280,9 @@ func containerNamed(pod *corev1.Pod, name string) *corev1.Container {
 		}
 	}
 	return nil
+}
+
+// defaultBinding is whether config-defaults binds the workspaces a TaskRun leaves unbound.
+func defaultBinding(c Case) bool {
+	return c.Cluster.Defaults["default-task-run-workspace-binding"] != ""
 }

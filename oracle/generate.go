@@ -27,7 +27,8 @@ func Generate(r *rand.Rand) Case {
 	c.Declared = []v1.Sidecar{g.sidecar(c.Task)}
 	c.Run = g.run(c.Task, c.Cluster)
 	c.TaskReadable = !c.Inline && g.chance(2)
-	c.Name = fmt.Sprintf("generated (inline=%v, task read=%v, steps=%d, workspaces=%d)", c.Inline, c.TaskReadable, len(c.Task.Steps), len(c.Task.Workspaces))
+	c.DefaultsReadable = g.chance(2)
+	c.Name = fmt.Sprintf("generated (inline=%v, task read=%v, defaults read=%v, steps=%d, workspaces=%d)", c.Inline, c.TaskReadable, c.DefaultsReadable, len(c.Task.Steps), len(c.Task.Workspaces))
 	return c
 }
 
@@ -52,7 +53,7 @@ func (g generator) cluster() Cluster {
 	}
 	cluster := Cluster{FeatureFlags: flags, MinorVersion: g.pick("28", "29", "34")}
 	if g.chance(4) {
-		cluster.Defaults = map[string]string{"default-task-run-workspace-binding": "emptyDir: {}"}
+		cluster.Defaults = map[string]string{"default-task-run-workspace-binding": g.pick("emptyDir: {}", "emptyDir: {}\nsubPath: d")}
 	}
 	return cluster
 }

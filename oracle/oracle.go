@@ -36,7 +36,10 @@ type Case struct {
 	// TaskReadable: at Pod admission the policy can read the TaskRun and the Task it refers to from
 	// the cluster; otherwise every read fails, as where the policy is not granted them.
 	TaskReadable bool
-	Settings     map[string]any // the policy's settings; nil for ones that admit every declared sidecar
+	// DefaultsReadable: the policy can read Tekton's config-defaults ConfigMap (at TaskRun and Pod
+	// admission); otherwise that read fails.
+	DefaultsReadable bool
+	Settings         map[string]any // the policy's settings; nil for ones that admit every declared sidecar
 }
 
 // Result is what became of a case.
@@ -61,6 +64,11 @@ func Run(ctx context.Context, policy *Policy, c Case) (Result, error) {
 		return Result{}, fmt.Errorf("%w: %w", ErrTektonRefuses, err)
 	}
 	result := Result{Want: want}
+	var held []any
+	if c.DefaultsReadable {
+		held = append(held, c.Cluster.defaultsConfigMap())
+	}
+	policy = policy.WithHost(Holding(held...))
 	admitted, err := admit(ctx, policy, c, c.Cluster.Defaulted(tr), "TaskRun", &result)
 	if err != nil || result.Refused != "" {
 		return result, err
@@ -79,7 +87,7 @@ func Run(ctx context.Context, policy *Policy, c Case) (Result, error) {
 			ObjectMeta: metav1.ObjectMeta{Name: admitted.Spec.TaskRef.Name, Namespace: admitted.Namespace},
 			Spec:       c.Task,
 		}
-		policy = policy.WithHost(Holding(admitted, stored))
+		policy = policy.WithHost(Holding(append(held, admitted, stored)...))
 	}
 	result.Got, err = admit(ctx, policy, c, pod, "Pod", &result)
 	return result, err

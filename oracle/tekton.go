@@ -48,11 +48,17 @@ func (c Cluster) context() context.Context {
 		ObjectMeta: metav1.ObjectMeta{Name: config.GetFeatureFlagsConfigName(), Namespace: tektonNamespace},
 		Data:       c.FeatureFlags,
 	})
-	store.OnConfigChanged(&corev1.ConfigMap{
+	store.OnConfigChanged(c.defaultsConfigMap())
+	return store.ToContext(context.Background())
+}
+
+// defaultsConfigMap is config-defaults as the cluster stores it.
+func (c Cluster) defaultsConfigMap() *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Name: config.GetDefaultsConfigName(), Namespace: tektonNamespace},
 		Data:       c.Defaults,
-	})
-	return store.ToContext(context.Background())
+	}
 }
 
 // native is whether Tekton makes sidecars native ones (Builder.Build, IsNativeSidecarSupport).

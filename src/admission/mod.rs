@@ -8,6 +8,7 @@
 //! waPC.
 
 pub mod cluster;
+mod config_defaults;
 mod envelope;
 pub mod marker;
 mod pipeline_ref;
@@ -24,7 +25,7 @@ use serde_json::value::RawValue;
 use cluster::{Cluster, Unreadable};
 use envelope::{Envelope, HEAD, METADATA, Metadata};
 pub use response::validation_response;
-use tekton_config::FeatureFlags;
+use tekton_config::TektonConfigMap;
 pub use verdict::{Mutated, Outcome, Verdict};
 
 use crate::declaration;
@@ -130,14 +131,22 @@ fn decide(
         return Ok(Outcome::Accept);
     }
     let settings = read_settings(envelope.settings)?;
-    let flags = FeatureFlags::new(cluster, &settings.tekton_namespace);
+    let flags = TektonConfigMap::feature_flags(cluster, &settings.tekton_namespace);
+    let defaults = TektonConfigMap::config_defaults(cluster, &settings.tekton_namespace);
     let settings = tekton_config::resolved(settings, &flags, warnings);
+    // Only a Pod-level sidecar takes config-defaults' resources from the policy: Tekton gives a Task's
+    // own.
+    let settings = match target {
+        Target::Pod => config_defaults::resolved(settings, &defaults, warnings),
+        Target::PipelineRun | Target::TaskRun => settings,
+    };
     let read = Read {
         text,
         object: &object,
         metadata: &metadata,
         settings: &settings,
         flags: &flags,
+        defaults: &defaults,
     };
     match target {
         Target::PipelineRun => check_pipelinerun(&request, read, cluster, warnings),
@@ -156,7 +165,9 @@ struct Read<'r> {
     metadata: &'r Metadata,
     settings: &'r Settings,
     /// Tekton's feature flags, read when first asked for.
-    flags: &'r FeatureFlags<'r>,
+    flags: &'r TektonConfigMap<'r>,
+    /// Tekton's config-defaults, read when first asked for.
+    defaults: &'r TektonConfigMap<'r>,
 }
 
 /// The settings, schema defaults filled in.
@@ -231,6 +242,7 @@ fn inject_into(
         metadata,
         settings,
         flags,
+        defaults,
     } = read;
     let task = metadata.labels.get(PIPELINE_TASK_LABEL).map(String::as_str);
     let marker_key = marker::key(&settings.annotation_prefix);
@@ -254,20 +266,34 @@ fn inject_into(
                 present,
             },
         };
-        taskrun::inject(object, &declared, &names, v1beta1, head, settings)
+        let default_binding = match taskrun::leaves_to_defaults(object, &declared, &names) {
+            true => config_defaults::workspace_binding(defaults, warnings),
+            false => None,
+        };
+        let default_binding = default_binding.as_ref();
+        taskrun::inject(
+            object,
+            &declared,
+            &names,
+            v1beta1,
+            head,
+            default_binding,
+            settings,
+        )
     } else {
         let context = TaskRunContext::read(present);
-        // The Task matters only to a Pod with workspaces bound or a sidecar with variables, and is read
-        // only then.
+        // The Task matters only to a Pod with workspaces bound (by the TaskRun, or by config-defaults,
+        // which the Pod's volumes show) or a sidecar with variables, and is read only then.
         let namespace = request
             .namespace
             .as_deref()
             .or(metadata.namespace.as_deref());
-        let bound = context.as_ref().is_some_and(|c| !c.workspaces.is_empty());
+        let bound = context.as_ref().is_some_and(|c| !c.workspaces.is_empty())
+            || pod::has_workspace_volumes(object);
         let mut pending = declared.iter().filter(|d| !d.among(&names));
         let task = match namespace {
             Some(namespace) if pending.any(|d| bound || d.sidecar.names_variables()) => {
-                task_ref::known(metadata, namespace, cluster, warnings)
+                task_ref::known(metadata, namespace, cluster, defaults, warnings)
             }
             _ => KnownTask::default(),
         };

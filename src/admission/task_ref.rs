@@ -13,9 +13,12 @@
 use serde_json::Value;
 
 use super::cluster::{Cluster, within_a_line};
+use super::config_defaults;
 use super::envelope::Metadata;
+use super::tekton_config::TektonConfigMap;
 use crate::inject::context::bindings;
 use crate::inject::task::{KnownTask, TaskWorkspaces};
+use crate::support::json::array;
 use crate::tekton::variables::Variables;
 
 /// The start of the warning for a Task or TaskRun that could not be read.
@@ -27,15 +30,58 @@ pub(super) fn known(
     pod: &Metadata,
     namespace: &str,
     cluster: &dyn Cluster,
+    defaults: &TektonConfigMap<'_>,
     warnings: &mut Vec<String>,
 ) -> KnownTask {
-    let Some((taskrun, spec, name)) = read(pod, namespace, cluster, warnings) else {
+    let Some((mut taskrun, spec, name)) = read(pod, namespace, cluster, warnings) else {
         return KnownTask::default();
     };
+    let workspaces = TaskWorkspaces::of(&spec);
+    if let Some(workspaces) = &workspaces {
+        bind_by_default(&mut taskrun, workspaces, defaults, warnings);
+    }
     KnownTask {
-        workspaces: TaskWorkspaces::of(&spec),
+        workspaces,
         variables: Some(Variables::for_referenced_task(&taskrun, &spec, &name)),
         bindings: Some(bindings(&taskrun)),
+    }
+}
+
+/// `taskrun` with config-defaults' binding for each required workspace it leaves unbound, added as
+/// Tekton's reconciler adds it before it builds the Pod (`updateTaskRunWithDefaultWorkspaces`), so that
+/// the volumes are named as `CreateVolumes` names them. The ConfigMap is read only when one is unbound.
+fn bind_by_default(
+    taskrun: &mut Value,
+    workspaces: &TaskWorkspaces,
+    defaults: &TektonConfigMap<'_>,
+    warnings: &mut Vec<String>,
+) {
+    let bound = array(taskrun, "/spec/workspaces").iter();
+    let bound = bound.filter_map(|b| b.get("name").and_then(Value::as_str));
+    let unbound: Vec<String> = workspaces.unbound(bound).map(str::to_string).collect();
+    if unbound.is_empty() {
+        return;
+    }
+    let Some(binding) = config_defaults::workspace_binding(defaults, warnings) else {
+        return;
+    };
+    let Some(spec) = taskrun.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let list = spec
+        .entry("workspaces")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !list.is_array() {
+        *list = Value::Array(Vec::new());
+    }
+    if let Value::Array(list) = list {
+        for name in unbound {
+            let mut named = binding.clone();
+            if let Value::Object(fields) = &mut named {
+                fields.insert("name".to_string(), Value::String(name));
+            }
+            list.push(named);
+        }
     }
 }
 
@@ -239,6 +285,20 @@ mod tests {
         shared_as_the_pod_shows(), vec![AS_SHOWN], 1)]
     #[case::a_mount_path_with_a_variable(json!([]), vec![taskrun(REF(), UID), stored(json!({"workspaces": [{"name": "source", "mountPath": "$(params.path)"}]}))],
         shared_as_the_pod_shows(), vec![AS_SHOWN], 2)]
+    #[case::bound_by_config_defaults(json!([]), vec![taskrun(UNBOUND(), UID), task(false), defaults("emptyDir: {}")],
+        shared(), vec![], 3)]
+    #[case::bound_by_config_defaults_at_a_sub_path(json!([]), vec![taskrun(UNBOUND(), UID), task(false), defaults("emptyDir: {}\nsubPath: cache")],
+        json!([{"name": workspace_volume("source"), "mountPath": "/go/src", "subPath": "cache", "readOnly": true}]), vec![], 3)]
+    #[case::listed_and_bound_by_config_defaults(json!([{"name": "source", "mountPath": "/db"}]),
+        vec![taskrun(UNBOUND(), UID), task(true), defaults("persistentVolumeClaim: {claimName: cache}")],
+        json!([{"name": workspace_volume("source"), "mountPath": "/db", "readOnly": true}]),
+        vec!["annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": a listed workspace stays shared with the steps"], 3)]
+    #[case::config_defaults_not_readable(json!([]), vec![taskrun(UNBOUND(), UID), task(false)], shared_as_the_pod_shows(),
+        vec!["workspace binding not known: config-defaults in \"tekton-pipelines\" could not be read", AS_SHOWN], 3)]
+    #[case::config_defaults_not_a_binding(json!([]), vec![taskrun(UNBOUND(), UID), task(false), defaults("[emptyDir]")], shared_as_the_pod_shows(),
+        vec!["workspace binding not known: default-task-run-workspace-binding is not a workspace binding", AS_SHOWN], 3)]
+    #[case::config_defaults_bind_nothing(json!([]), vec![taskrun(UNBOUND(), UID), task(false), defaults("")], shared_as_the_pod_shows(),
+        vec![AS_SHOWN], 3)]
     fn the_task_decides_what_a_pod_level_sidecar_gets(
         #[case] listed: Value,
         #[case] objects: Vec<Value>,
@@ -256,6 +316,16 @@ mod tests {
         );
     }
 
+    /// A TaskRun of `golang-test` that leaves its workspace to config-defaults.
+    const UNBOUND: fn() -> Value = || json!({"taskRef": {"name": "golang-test"}});
+
+    /// Tekton's config-defaults with `binding` for the workspaces a TaskRun leaves unbound.
+    fn defaults(binding: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "config-defaults", "namespace": "tekton-pipelines"},
+            "data": {"default-task-run-workspace-binding": binding}})
+    }
+
     /// Without the Task, a one-step Pod's workspace could be isolated: the sidecar gets nothing.
     fn shared_as_the_pod_shows() -> Value {
         Value::Null
@@ -266,6 +336,8 @@ mod tests {
     fn nothing_is_read_without_workspaces() {
         let mut pod = pod(json!([]));
         pod["metadata"]["annotations"]["pipelinerun-sidecars.io/taskrun.json"] = json!("{}");
+        pod["spec"]["volumes"] = json!([]);
+        pod["spec"]["containers"][0]["volumeMounts"] = json!([]);
         let (_, warnings, reads) = injected(pod, vec![taskrun(REF(), UID), task(false)]);
         assert_eq!((warnings.len(), reads), (0, 0), "{warnings:?}");
     }
@@ -405,7 +477,8 @@ mod tests {
     #[rstest]
     #[case::status_over_the_stored_task(json!({"taskRef": {"name": "golang-test"}}), json!({"taskSpec": {"params": [{"name": "v", "default": "from-status"}]}}), "from-status golang-test", 1)]
     #[case::status_of_a_resolved_task(json!({"taskRef": {"resolver": "hub"}}), json!({"taskSpec": {"params": [{"name": "v", "default": "hub"}]}}), "hub run-test", 1)]
-    #[case::task_ref_before_task_spec(json!({"taskRef": {"name": "golang-test"}, "taskSpec": {"params": [{"name": "v", "default": "inline"}]}}), json!({}), "stored golang-test", 2)]
+    #[case::task_ref_before_task_spec(json!({"taskRef": {"name": "golang-test"}, "taskSpec": {"params": [{"name": "v", "default": "inline"}]},
+        "workspaces": [{"name": "source", "emptyDir": {}}]}), json!({}), "stored golang-test", 2)]
     fn the_task_is_taken_as_tekton_takes_it(
         #[case] spec: Value,
         #[case] status: Value,

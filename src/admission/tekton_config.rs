@@ -1,10 +1,10 @@
 //! Tekton's configuration, read from the cluster where the settings leave a decision to it, or where
-//! the Pod alone cannot tell. Both come from the `feature-flags` ConfigMap in `tektonNamespace`
-//! (`pkg/apis/config/feature_flags.go`, read in `pkg/pod/pod.go`'s `Build`), read at most once per
-//! request: with `injectAs: tekton`, `enable-kubernetes-sidecar` says whether Tekton runs a Task's
-//! sidecars as Kubernetes native sidecars, and so how the policy injects and judges a declared one; for a
-//! Pod Tekton built with its steps free to start at once, `await-sidecar-readiness` says whether it would
-//! have made them wait for a Task's own sidecar.
+//! the Pod alone cannot tell: its two ConfigMaps in `tektonNamespace`, each read at most once per request
+//! (`TektonConfigMap`). This module reads `feature-flags` (`pkg/apis/config/feature_flags.go`, read in
+//! `pkg/pod/pod.go`'s `Build`): with `injectAs: tekton`, `enable-kubernetes-sidecar` says whether Tekton
+//! runs a Task's sidecars as Kubernetes native sidecars, and so how the policy injects and judges a
+//! declared one; for a Pod Tekton built with its steps free to start at once, `await-sidecar-readiness`
+//! says whether it would have made them wait for a Task's own sidecar. `config_defaults` reads the other.
 
 use std::cell::OnceCell;
 
@@ -17,24 +17,40 @@ use crate::settings::{InjectAs, Settings};
 /// config/controller.yaml).
 pub(crate) const FEATURE_FLAGS: &str = "feature-flags";
 
+/// The ConfigMap that holds Tekton's defaults (`CONFIG_DEFAULTS_NAME` in Tekton's
+/// config/controller.yaml).
+pub(crate) const CONFIG_DEFAULTS: &str = "config-defaults";
+
 /// The flag, which Tekton reads with Go's `strconv.ParseBool`, `false` when it is absent.
 const ENABLE_KUBERNETES_SIDECAR: &str = "enable-kubernetes-sidecar";
 
 /// The flag, `true` when it is absent (`DefaultAwaitSidecarReadiness`).
 const AWAIT_SIDECAR_READINESS: &str = "await-sidecar-readiness";
 
-/// Tekton's `feature-flags` in a namespace, read from the cluster when first asked for, once.
-pub(super) struct FeatureFlags<'c> {
+/// One of Tekton's ConfigMaps in a namespace, read from the cluster when first asked for, once.
+pub(super) struct TektonConfigMap<'c> {
     cluster: &'c dyn Cluster,
     namespace: String,
+    name: &'static str,
     read: OnceCell<Option<Value>>,
 }
 
-impl<'c> FeatureFlags<'c> {
-    pub(super) fn new(cluster: &'c dyn Cluster, namespace: &str) -> Self {
-        FeatureFlags {
+impl<'c> TektonConfigMap<'c> {
+    /// `feature-flags` in `namespace`.
+    pub(super) fn feature_flags(cluster: &'c dyn Cluster, namespace: &str) -> Self {
+        Self::named(cluster, namespace, FEATURE_FLAGS)
+    }
+
+    /// `config-defaults` in `namespace`.
+    pub(super) fn config_defaults(cluster: &'c dyn Cluster, namespace: &str) -> Self {
+        Self::named(cluster, namespace, CONFIG_DEFAULTS)
+    }
+
+    fn named(cluster: &'c dyn Cluster, namespace: &str, name: &'static str) -> Self {
+        TektonConfigMap {
             cluster,
             namespace: namespace.to_string(),
+            name,
             read: OnceCell::new(),
         }
     }
@@ -44,15 +60,24 @@ impl<'c> FeatureFlags<'c> {
         let read = || {
             let namespace = &self.namespace;
             self.cluster
-                .get("v1", "ConfigMap", namespace, FEATURE_FLAGS)
+                .get("v1", "ConfigMap", namespace, self.name)
                 .ok()
         };
         self.read.get_or_init(read).as_ref()
     }
 
-    /// "<start>feature-flags in \"<namespace>\" could not be read<end>", on one line.
-    fn unreadable(&self, start: &str, end: &str) -> String {
-        let start = format!("{start}{FEATURE_FLAGS} in ");
+    /// The value of `key` in the ConfigMap's data: `Ok(None)` when it has none, `Err` with
+    /// "<name> in \"<namespace>\" could not be read" when the ConfigMap cannot be read.
+    pub(super) fn data(&self, key: &str) -> Result<Option<&Value>, String> {
+        match self.config_map() {
+            Some(config_map) => Ok(config_map.get("data").and_then(|data| data.get(key))),
+            None => Err(self.unreadable("", "")),
+        }
+    }
+
+    /// "<start><name> in \"<namespace>\" could not be read<end>", on one line.
+    pub(super) fn unreadable(&self, start: &str, end: &str) -> String {
+        let start = format!("{start}{} in ", self.name);
         within_a_line(&start, &self.namespace, &format!(" could not be read{end}"))
     }
 }
@@ -62,36 +87,33 @@ impl<'c> FeatureFlags<'c> {
 /// be read or its value is not one Tekton reads. Other settings are returned as they are.
 pub(super) fn resolved(
     mut settings: Settings,
-    flags: &FeatureFlags<'_>,
+    flags: &TektonConfigMap<'_>,
     warnings: &mut Vec<String>,
 ) -> Settings {
     if settings.inject_as != InjectAs::Tekton {
         return settings;
     }
     const FALLBACK: &str = ": sidecars go in as containers";
-    let native = match flags.config_map() {
-        None => {
+    let native = match flags.data(ENABLE_KUBERNETES_SIDECAR) {
+        Err(_) => {
             warnings.push(flags.unreadable("injectAs \"tekton\": ", FALLBACK));
             false
         }
-        Some(config_map) => match config_map.pointer(&format!("/data/{ENABLE_KUBERNETES_SIDECAR}"))
-        {
-            None => false,
-            Some(Value::String(value)) => parse_bool(value).unwrap_or_else(|| {
-                warnings.push(within_a_line(
-                    &format!("injectAs \"tekton\": {ENABLE_KUBERNETES_SIDECAR} is "),
-                    value,
-                    &format!(", not true or false{FALLBACK}"),
-                ));
-                false
-            }),
-            Some(_) => {
-                warnings.push(format!(
-                    "injectAs \"tekton\": {ENABLE_KUBERNETES_SIDECAR} is not a string{FALLBACK}"
-                ));
-                false
-            }
-        },
+        Ok(None) => false,
+        Ok(Some(Value::String(value))) => parse_bool(value).unwrap_or_else(|| {
+            warnings.push(within_a_line(
+                &format!("injectAs \"tekton\": {ENABLE_KUBERNETES_SIDECAR} is "),
+                value,
+                &format!(", not true or false{FALLBACK}"),
+            ));
+            false
+        }),
+        Ok(Some(_)) => {
+            warnings.push(format!(
+                "injectAs \"tekton\": {ENABLE_KUBERNETES_SIDECAR} is not a string{FALLBACK}"
+            ));
+            false
+        }
     };
     settings.inject_as = if native {
         InjectAs::Native
@@ -106,14 +128,13 @@ pub(super) fn resolved(
 /// A value `ParseBool` does not read makes Tekton's config store refuse the ConfigMap and keep what it
 /// had, the default at first: the steps wait.
 pub(super) fn steps_await_sidecars(
-    flags: &FeatureFlags<'_>,
+    flags: &TektonConfigMap<'_>,
     warnings: &mut Vec<String>,
 ) -> Option<bool> {
-    let Some(config_map) = flags.config_map() else {
+    let Ok(value) = flags.data(AWAIT_SIDECAR_READINESS) else {
         warnings.push(flags.unreadable("Pod built ready: ", ""));
         return None;
     };
-    let value = config_map.pointer(&format!("/data/{AWAIT_SIDECAR_READINESS}"));
     Some(value.and_then(Value::as_str).and_then(parse_bool) != Some(false))
 }
 
@@ -167,7 +188,7 @@ mod tests {
         let cluster = Holding::new(config_map);
         let mut warnings = Vec::new();
         let settings = Settings::from_value(settings).expect("valid settings");
-        let flags = FeatureFlags::new(&cluster, &settings.tekton_namespace);
+        let flags = TektonConfigMap::feature_flags(&cluster, &settings.tekton_namespace);
         let settings = resolved(settings, &flags, &mut warnings);
         assert_eq!(settings.inject_as, expected);
         assert_eq!(warnings, expected_warnings);
@@ -191,7 +212,7 @@ mod tests {
         let mut warnings = Vec::new();
         let settings =
             Settings::from_value(json!({"injectAs": inject_as})).expect("valid settings");
-        let flags = FeatureFlags::new(&cluster, &settings.tekton_namespace);
+        let flags = TektonConfigMap::feature_flags(&cluster, &settings.tekton_namespace);
         let settings = resolved(settings, &flags, &mut warnings);
         assert_eq!(
             (settings.inject_as, warnings.len(), cluster.reads.get()),
@@ -217,7 +238,7 @@ mod tests {
         let settings =
             Settings::from_value(json!({"injectAs": "tekton", "tektonNamespace": namespace}))
                 .expect("valid settings");
-        let flags = FeatureFlags::new(&cluster, &settings.tekton_namespace);
+        let flags = TektonConfigMap::feature_flags(&cluster, &settings.tekton_namespace);
         resolved(settings, &flags, &mut warnings);
         assert_eq!(warnings.len(), 1);
         let warning = &warnings[0];
@@ -246,7 +267,7 @@ mod tests {
         #[case] expected_warnings: &[&str],
     ) {
         let cluster = Holding::new(config_map);
-        let flags = FeatureFlags::new(&cluster, "tekton-pipelines");
+        let flags = TektonConfigMap::feature_flags(&cluster, "tekton-pipelines");
         let mut warnings = Vec::new();
         assert_eq!(steps_await_sidecars(&flags, &mut warnings), expected);
         assert_eq!(warnings, expected_warnings);
@@ -260,7 +281,7 @@ mod tests {
             json!({"enable-kubernetes-sidecar": "true", "await-sidecar-readiness": "false"}),
         ));
         let settings = Settings::from_value(json!({"injectAs": "tekton"})).expect("valid settings");
-        let flags = FeatureFlags::new(&cluster, &settings.tekton_namespace);
+        let flags = TektonConfigMap::feature_flags(&cluster, &settings.tekton_namespace);
         let mut warnings = Vec::new();
         let settings = resolved(settings, &flags, &mut warnings);
         let awaited = steps_await_sidecars(&flags, &mut warnings);

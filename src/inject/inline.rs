@@ -38,6 +38,8 @@ pub(super) struct InlineTask<'a> {
     /// list rather than one, for a map type the module has already).
     declared: BTreeMap<&'a str, Vec<&'a Value>>,
     bindings: BTreeMap<&'a str, Vec<&'a Value>>,
+    /// config-defaults' binding, which Tekton gives every required workspace left unbound, if known.
+    default_binding: Option<&'a Value>,
     /// The workspaces a step or a sidecar of the Task lists: Tekton mounts the others into every sidecar.
     listed: BTreeSet<&'a str>,
     /// The TaskRun's `podTemplate` and the Task's volumes.
@@ -45,7 +47,8 @@ pub(super) struct InlineTask<'a> {
 }
 
 impl<'a> InlineTask<'a> {
-    pub(super) fn of(taskrun: &'a Value) -> Self {
+    /// The inline Task of `taskrun`, with config-defaults' `default_binding`, if known.
+    pub(super) fn of(taskrun: &'a Value, default_binding: Option<&'a Value>) -> Self {
         let spec = taskrun.pointer("/spec/taskSpec").unwrap_or(&Value::Null);
         let listed = array(spec, "/steps")
             .iter()
@@ -57,6 +60,7 @@ impl<'a> InlineTask<'a> {
             declarations: array(spec, "/workspaces"),
             declared: by_name(array(spec, "/workspaces")),
             bindings: by_name(array(taskrun, "/spec/workspaces")),
+            default_binding,
             listed,
             around: surroundings(
                 taskrun.pointer("/spec/podTemplate").unwrap_or(&Value::Null),
@@ -136,9 +140,34 @@ impl<'a> InlineTask<'a> {
     /// and unbound, where `$(workspaces.<name>.path)` is empty (`ApplyWorkspaces`). A required one left
     /// unbound is bound by config-defaults, or the TaskRun does not run.
     fn path_applies(&self, name: &str) -> bool {
-        let optional = |d: &&Value| d.get("optional") == Some(&Value::Bool(true));
+        let undeclared = !self.declared.contains_key(name);
+        self.bindings.contains_key(name) || undeclared || self.required(name)
+    }
+
+    /// The binding of workspace `name`: the TaskRun's, else, for a required one, config-defaults'.
+    fn binding(&self, name: &str) -> Option<&'a Value> {
+        let own = self.bindings.get(name).and_then(|all| all.first()).copied();
+        own.or_else(|| self.default_binding.filter(|_| self.required(name)))
+    }
+
+    /// Whether the Task declares workspace `name` and not as `optional`.
+    fn required(&self, name: &str) -> bool {
         let declaration = self.declared.get(name).and_then(|all| all.first());
-        self.bindings.contains_key(name) || !declaration.is_some_and(optional)
+        declaration.is_some_and(|d| d.get("optional") != Some(&Value::Bool(true)))
+    }
+
+    /// Whether a sidecar of `pending` lists a required workspace the TaskRun leaves unbound: one only
+    /// config-defaults' binding gives a mount.
+    pub(super) fn leaves_to_defaults<'d>(
+        &self,
+        mut pending: impl Iterator<Item = &'d Declared>,
+    ) -> bool {
+        pending.any(|entry| {
+            let listed = entry.sidecar.list("workspaces").iter();
+            listed
+                .map(|usage| text(usage, "name"))
+                .any(|name| self.required(name) && !self.bindings.contains_key(name))
+        })
     }
 
     /// The mounts that stand for the workspaces the sidecar lists (`usages`): the volume named by
@@ -156,7 +185,7 @@ impl<'a> InlineTask<'a> {
                 errors.push(self.undeclared(i, name));
                 continue;
             };
-            let Some(binding) = self.bindings.get(name).and_then(|all| all.first()) else {
+            let Some(binding) = self.binding(name) else {
                 warnings.push(format!("workspace {name:?} is not bound: no mount for it"));
                 continue;
             };

@@ -10,7 +10,7 @@ pub(crate) mod context;
 mod inline;
 mod lists;
 pub(crate) mod pod;
-mod resources;
+pub(crate) mod resources;
 mod script;
 pub(crate) mod task;
 pub(crate) mod taskrun;
@@ -236,7 +236,7 @@ pub(crate) mod tests {
                 present: present.as_deref(),
             },
         };
-        let injected = taskrun::inject(taskrun, declared, already, v1beta1, head, settings)?;
+        let injected = taskrun::inject(taskrun, declared, already, v1beta1, head, None, settings)?;
         apply_to_value(taskrun, &injected.edits);
         Ok(injected)
     }

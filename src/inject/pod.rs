@@ -29,6 +29,7 @@ use crate::tekton::sidecar::{Sidecar, text};
 use crate::tekton::variables::{
     LITERAL_AT_POD_LEVEL, Variables, has_variable, pod_level_variable, sidecar_container_name,
 };
+use crate::tekton::workspaces::is_workspace_volume;
 
 /// The warning for a sidecar injected into a Pod Tekton built with its steps free to start at once:
 /// for a Task that declared it, Tekton would have made the first step wait (`isPodReadyImmediately`).
@@ -153,6 +154,13 @@ fn view<'p, 's>(
         None => context,
     };
     PodView::of(pod, context, task.workspaces, made)
+}
+
+/// Whether the Pod has a volume named as Tekton names a workspace's.
+pub fn has_workspace_volumes(pod: &Value) -> bool {
+    let names = array(pod, "/spec/volumes").iter();
+    let mut names = names.filter_map(|v| v.get("name").and_then(Value::as_str));
+    names.any(is_workspace_volume)
 }
 
 /// The sidecar as Tekton makes a Task's sidecar when it substitutes `variables`, if they are known.
@@ -325,7 +333,9 @@ impl Build<'_> {
         let resources = resources::cluster_default(
             specified,
             self.container_name,
-            &self.settings.default_container_resource_requirements,
+            self.settings
+                .default_container_resource_requirements
+                .table(),
         );
         // What Tekton's Pod builder copies of a Sidecar into its container; the rest is Tekton's to use.
         let mut container: Map<String, Value> = sidecar

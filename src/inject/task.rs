@@ -79,10 +79,18 @@ impl TaskWorkspaces {
     /// after admission (`updateTaskRunWithDefaultWorkspaces` in `pkg/reconciler/taskrun/taskrun.go`): the
     /// bindings the policy carried are then not all of them.
     pub(super) fn all_bound(&self, bindings: &[Binding]) -> bool {
-        let bound: BTreeSet<&str> = bindings.iter().map(|b| b.name.as_str()).collect();
-        self.required
-            .iter()
-            .all(|name| bound.contains(name.as_str()))
+        let mut unbound = self.unbound(bindings.iter().map(|b| b.name.as_str()));
+        unbound.next().is_none()
+    }
+
+    /// The required workspaces none of `bound` names, in name order: the ones config-defaults binds.
+    pub(crate) fn unbound<'s, 'b>(
+        &'s self,
+        bound: impl Iterator<Item = &'b str>,
+    ) -> impl Iterator<Item = &'s str> {
+        let bound: BTreeSet<&str> = bound.collect();
+        let unbound = self.required.iter().map(String::as_str);
+        unbound.filter(move |name| !bound.contains(name))
     }
 
     /// Whether Tekton mounts workspace `name` into every sidecar of the Task.

@@ -32,17 +32,29 @@ pub struct Head<'a> {
     pub(crate) carrier: Annotation<'a>,
 }
 
+/// Whether a sidecar still to be injected into the TaskRun's inline Task lists a required workspace the
+/// TaskRun leaves unbound, which only config-defaults' `default-task-run-workspace-binding` binds.
+pub fn leaves_to_defaults(taskrun: &Value, declared: &[Declared], already: &[String]) -> bool {
+    let inline = taskrun
+        .pointer("/spec/taskSpec")
+        .is_some_and(Value::is_object);
+    let pending = declared.iter().filter(|d| !d.among(already));
+    inline && InlineTask::of(taskrun, None).leaves_to_defaults(pending)
+}
+
 /// Merges `declared` into the TaskRun's inline `spec.taskSpec.sidecars`, or, for a referenced Task,
 /// carries the bindings and `sidecarSpecs` its Pod will need on the annotation `head.carrier`.
 ///
 /// `already` is the marker's list: those were injected by an earlier evaluation and are left as they
 /// are. `v1beta1` spells `computeResources` as `resources`, as that API version does.
+/// `default_binding` is config-defaults' binding, when it was read ([`leaves_to_defaults`]).
 pub fn inject(
     taskrun: &Value,
     declared: &[Declared],
     already: &[String],
     v1beta1: bool,
     head: Head<'_>,
+    default_binding: Option<&Value>,
     settings: &Settings,
 ) -> Result<Injected, Vec<Problem>> {
     if let Some(problem) = bound_twice(taskrun, declared) {
@@ -63,7 +75,7 @@ pub fn inject(
         });
     }
     let variables = variables(taskrun, declared, head.named);
-    let task = InlineTask::of(taskrun);
+    let task = InlineTask::of(taskrun, default_binding);
     let mut problems = Vec::new();
     let mut injected = Injected::default();
     let mut sidecars = array(taskrun, "/spec/taskSpec/sidecars").to_vec();

@@ -33,6 +33,7 @@ pub fn validate(payload: &[u8]) -> Result<Settings, Vec<SettingsError>> {
         .chain(
             settings
                 .default_container_resource_requirements
+                .table()
                 .iter()
                 .map(|(key, r)| (format!("defaultContainerResourceRequirements.{key}"), r)),
         );
@@ -149,6 +150,9 @@ mod tests {
     #[case::bad_overridable(json!({"templates": {"dind": {"image": "docker:dind", "overridable": ["imgae"]}}}), vec!["settings.templates.dind.overridable[0]: is \"imgae\"; allowed values are \"name\", \"image\", \"command\", \"args\", \"script\", \"workingDir\", \"ports\", \"envFrom\", \"env\", \"computeResources\", \"resources\", \"volumeMounts\", \"volumeDevices\", \"livenessProbe\", \"readinessProbe\", \"startupProbe\", \"lifecycle\", \"terminationMessagePath\", \"terminationMessagePolicy\", \"imagePullPolicy\", \"securityContext\", \"stdin\", \"stdinOnce\", \"tty\", \"workspaces\", \"restartPolicy\""])]
     #[case::template_image_not_allowed(json!({"allowedImages": ["ghcr.io/acme/*"], "templates": {"redis": {"image": "redis:7"}}}), vec!["settings.templates.redis.image: \"redis:7\" (docker.io/library/redis:7) matches none of the allowedImages patterns: ghcr.io/acme/*"])]
     #[case::bad_quantity(json!({"defaultResources": {"limits": {"memory": "lots"}}}), vec!["settings.defaultResources.limits.memory: \"lots\" is not a Kubernetes quantity such as 500m, 2, 128Mi or 1Gi"])]
+    #[case::container_defaults_neither_table_nor_tekton(json!({"defaultContainerResourceRequirements": "cluster"}), vec!["settings.defaultContainerResourceRequirements: \"cluster\" is not allowed: give a map of resource requirements by container name, or \"tekton\" to read Tekton's config-defaults from the cluster"])]
+    #[case::container_defaults_bad_entry(json!({"defaultContainerResourceRequirements": {"default": {"request": {}}}}), vec!["settings.defaultContainerResourceRequirements.default.request: unknown field; did you mean \"requests\"?"])]
+    #[case::container_defaults_not_a_table(json!({"defaultContainerResourceRequirements": 1}), vec!["settings.defaultContainerResourceRequirements: 1 is not of types \"string\", \"object\""])]
     #[case::not_an_object(json!(["x"]), vec!["settings: [\"x\"] is not of type \"object\""])]
     fn invalid_settings_are_reported_with_path_and_hint(
         #[case] payload: Value,

@@ -55,6 +55,39 @@ pub(crate) enum InjectAs {
     Tekton,
 }
 
+/// Tekton's `default-container-resource-requirements`: a `ResourceRequirements` by container name,
+/// `prefix-<p>` or `default`.
+pub(crate) type ContainerResources = BTreeMap<String, Map<String, Value>>;
+
+/// Where the policy takes Tekton's `default-container-resource-requirements` from.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum ContainerDefaults {
+    /// From config-defaults in the cluster: read, then a `Copy`, before anything is decided
+    /// (`admission::config_defaults`).
+    Tekton(FromTekton),
+    /// A copy the platform team keeps in step.
+    Copy(ContainerResources),
+}
+
+/// The word that makes a setting follow Tekton's configuration in the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum FromTekton {
+    Tekton,
+}
+
+impl ContainerDefaults {
+    /// The table; none while it is still to be read from the cluster.
+    pub(crate) fn table(&self) -> &ContainerResources {
+        static NONE: ContainerResources = BTreeMap::new();
+        match self {
+            ContainerDefaults::Copy(table) => table,
+            ContainerDefaults::Tekton(_) => &NONE,
+        }
+    }
+}
+
 /// A platform team's sidecar: its fields, kept as JSON so that a declaration's overrides merge over them
 /// field by field, and the fields a declaration may set.
 ///
@@ -106,9 +139,8 @@ pub struct Settings {
     pub(crate) max_sidecars_per_task: usize,
     /// Requests and limits for the resources a declaration leaves out (a `ResourceRequirements`).
     pub(crate) default_resources: Map<String, Value>,
-    /// Tekton's `default-container-resource-requirements`, mirrored for Pod-level sidecars: a
-    /// `ResourceRequirements` by container name, `prefix-<p>` or `default`.
-    pub(crate) default_container_resource_requirements: BTreeMap<String, Map<String, Value>>,
+    /// Tekton's `default-container-resource-requirements`, for Pod-level sidecars.
+    pub(crate) default_container_resource_requirements: ContainerDefaults,
     /// What a declaration that names a Task's own sidecar does.
     pub(crate) on_conflict: OnConflict,
     /// Where Pod-level injection puts a sidecar.

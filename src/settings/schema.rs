@@ -89,6 +89,8 @@ fn allowed_keys(segments: &[String]) -> Vec<&'static str> {
     let mut node = schema();
     for segment in segments {
         node = resolve(node);
+        // A setting that is a word or an object holds the object's schema in its `else`.
+        node = node.get("else").unwrap_or(node);
         node = match node.get("properties").and_then(|p| p.get(segment)) {
             Some(property) => property,
             None => match node.get("additionalProperties") {

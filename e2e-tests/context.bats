@@ -1,17 +1,18 @@
 #!/usr/bin/env bats
 # What the policy reads of the cluster: the Pipeline a PipelineRun's pipelineRef names, a Pod's TaskRun and
-# Task, and Tekton's feature-flags for injectAs "tekton", answered offline from a session kwctl records
+# Task, and Tekton's feature-flags and config-defaults, answered offline from a session kwctl records
 # (`--record-host-capabilities-interactions`) and replays (`--allow-context-aware
 # --replay-host-capabilities-interactions`), with kwctl or the in-repo runner.
 
 load helpers
 
 # replayed SESSION REQUEST [ARG...]: the AdmissionResponse for test_data/REQUEST, the cluster's answers
-# taken from test_data/context/SESSION.session.yml (an empty SESSION: not allowed to read the cluster); the
-# ARGs go to `kwctl run` before the policy.
+# taken from test_data/context/SESSION.session.yml, or from SESSION when it is a path (an empty SESSION: not
+# allowed to read the cluster); the ARGs go to `kwctl run` before the policy.
 replayed() {
-  local session=()
-  [ -n "$1" ] && session=(--allow-context-aware --replay-host-capabilities-interactions "test_data/context/$1.session.yml")
+  local session=() file="$1"
+  [[ "$file" = /* ]] || file="test_data/context/$1.session.yml"
+  [ -n "$1" ] && session=(--allow-context-aware --replay-host-capabilities-interactions "$file")
   "$KWCTL" run "${session[@]}" --request-path "test_data/$2" "${@:3}" "$POLICY" 2>/dev/null
 }
 
@@ -108,29 +109,72 @@ golang_pod() {
   [ "$output" = "$taskrun" ]
 }
 
-# ready_pod SESSION: the warnings on a Pod Tekton built with its steps free to start at once, Tekton's
-# feature-flags read from SESSION (none: not allowed to read the cluster), each without its prefix
-# `annotation "...", sidecar "postgres": `.
+# ready_pod SESSION: the warnings on a Pod Tekton built with its steps free to start at once, its TaskRun
+# and Task read as task-golang-test records them, then Tekton's feature-flags as SESSION does (none: not
+# allowed to read the cluster at all), each without its prefix `annotation "...", sidecar "postgres": `.
 ready_pod() {
-  replayed "${1:-}" context/pod-ready.json |
-    jq -c '[.warnings[] | sub("^annotation \"pipelinerun-sidecars.io/test\", sidecar \"postgres\": "; "")]'
+  local session=""
+  if [ -n "${1:-}" ]; then
+    session="$BATS_TEST_TMPDIR/ready-$1.session.yml"
+    cat test_data/context/task-golang-test.session.yml "test_data/context/$1.session.yml" >"$session"
+  fi
+  replayed "$session" context/pod-ready.json |
+    jq -c '[.warnings // [] | .[] | sub("^annotation \"pipelinerun-sidecars.io/test\", sidecar \"postgres\": "; "")]'
+}
+
+# joined SESSION...: the sessions one after the other, as one file (a recording of those reads in turn).
+joined() {
+  local file="$BATS_TEST_TMPDIR/joined.session.yml" session
+  : >"$file"
+  for session in "$@"; do cat "test_data/context/$session.session.yml" >>"$file"; done
+  echo "$file"
+}
+
+@test "a Pod-level sidecar gets a workspace config-defaults binds, as the Task says, read from the cluster" {
+  # The same sidecar and mount as for the Pod whose TaskRun binds the workspace itself.
+  local bound
+  bound=$(golang_pod task-golang-test)
+  [ "$(jq -c '.[1]' <<<"$bound")" = '[[{"mountPath":"/workspace/source","name":"ws-1bcf2"}]]' ]
+  run replayed "$(joined taskrun-unbound config-defaults-binding)" context/pod-golang-test-default-binding.json
+  [ "$status" -eq 0 ]
+  [ "$(jq -cS '[.warnings, [.patch | @base64d | fromjson | .[] | select(.path | startswith("/spec/containers/")) | .value.volumeMounts]]' <<<"$output")" = "$bound" ]
+  # config-defaults not readable: the workspaces go as the Pod shows them, and the warnings say why.
+  run replayed "$(joined taskrun-unbound config-defaults-forbidden)" context/pod-golang-test-default-binding.json
+  [ "$(jq -c '.warnings' <<<"$output")" = '["workspace binding not known: config-defaults in \"tekton-pipelines\" could not be read","annotation \"pipelinerun-sidecars.io/test\", sidecar \"postgres\": workspaces as this Pod shows them, not as the Task says"]' ]
+}
+
+@test "defaultContainerResourceRequirements tekton gives a Pod-level sidecar config-defaults' resources" {
+  local tekton copy
+  # The same Pod as with the copy of the table in the settings.
+  tekton=$(replayed "$(joined config-defaults-resources task-golang-test)" context/pod-golang-test.json \
+    --settings-path test_data/context/settings-container-defaults-tekton.yaml)
+  copy=$(replayed task-golang-test context/pod-golang-test.json --settings-path test_data/settings-config-defaults.yaml)
+  [ "$(jq -c '[.patch, .warnings]' <<<"$tekton")" = "$(jq -c '[.patch, .warnings]' <<<"$copy")" ]
+  [ "$(jq -c '.patch | @base64d | fromjson | .[] | select(.path | startswith("/spec/containers/")) | .value.resources' <<<"$tekton")" = \
+    '{"limits":{"memory":"256Mi"},"requests":{"cpu":"100m","memory":"64Mi"}}' ]
+  # config-defaults not readable: no defaults, as without a copy, and a warning.
+  run replayed "$(joined config-defaults-forbidden task-golang-test)" context/pod-golang-test.json \
+    --settings-path test_data/context/settings-container-defaults-tekton.yaml
+  [ "$(jq -c '.patch' <<<"$output")" = "$(replayed task-golang-test context/pod-golang-test.json | jq -c .patch)" ]
+  [ "$(jq -c '.warnings' <<<"$output")" = '["container resource defaults not known: config-defaults in \"tekton-pipelines\" could not be read"]' ]
 }
 
 @test "a Pod built ready is warned of where Tekton would await a Task's sidecar, and only there" {
-  local shown='"workspaces as this Pod shows them, not as the Task says"'
   # await-sidecar-readiness "false": Tekton awaits no sidecar, a Task's own neither.
   run ready_pod feature-flags-no-await
   [ "$status" -eq 0 ]
-  [ "$output" = "[$shown]" ]
+  [ "$output" = "[]" ]
   # running-in-environment-with-injected-sidecars "false": it would await a Task's own.
   run ready_pod feature-flags-no-injected-sidecars
-  [ "$output" = "[$shown,\"Pod built ready: the steps will not wait for it\"]" ]
-  # Not allowed to read them, or the cluster at all: the warning, and what could not be read.
-  local unread="[$shown,\"Pod built ready: feature-flags in \\\"tekton-pipelines\\\" could not be read\",\"Pod built ready: the steps will not wait for it\"]"
+  [ "$output" = '["Pod built ready: the steps will not wait for it"]' ]
+  # Not allowed to read them: the warning, and what could not be read.
+  local unread='"Pod built ready: feature-flags in \"tekton-pipelines\" could not be read","Pod built ready: the steps will not wait for it"'
   run ready_pod feature-flags-forbidden
-  [ "$output" = "$unread" ]
+  [ "$output" = "[$unread]" ]
+  # Not allowed to read the cluster at all: nor the Task, whose workspaces go as the Pod shows them.
+  local task='"Task not known: TaskRun \"go-integration-x7k2p-test\" could not be read","workspaces as this Pod shows them, not as the Task says"'
   run ready_pod
-  [ "$output" = "$unread" ]
+  [ "$output" = "[$task,$unread]" ]
 }
 
 @test "a Pod-level sidecar's variables are made from the TaskRun and Task read from the cluster" {

@@ -496,8 +496,8 @@ fn what_the_policy_reads_is_granted_to_its_policy_server_and_nothing_more() {
             .find(|d| d["kind"] == kind)
             .unwrap_or_else(|| panic!("deploy/rbac.yaml has no {kind}"))
     };
-    // GETs of a Pipeline, a TaskRun and a Task in any namespace; of the feature-flags ConfigMap in
-    // Tekton's.
+    // GETs of a Pipeline, a TaskRun and a Task in any namespace; of the feature-flags and config-defaults
+    // ConfigMaps in Tekton's.
     let get = serde_json::json!(["get"]);
     assert_eq!(
         of_kind("ClusterRole")["rules"],
@@ -508,7 +508,7 @@ fn what_the_policy_reads_is_granted_to_its_policy_server_and_nothing_more() {
     assert_eq!(
         role["rules"],
         serde_json::json!([{"apiGroups": [""], "resources": ["configmaps"],
-            "resourceNames": ["feature-flags"], "verbs": get}])
+            "resourceNames": ["feature-flags", "config-defaults"], "verbs": get}])
     );
     assert_eq!(wanted.as_array().map(Vec::len), Some(4));
     let account = of_kind("ServiceAccount");

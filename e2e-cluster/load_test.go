@@ -173,6 +173,17 @@ func containerNames(pod unstructured.Unstructured, list ...string) []string {
 	return names
 }
 
+// container is the container named name in the Pod's containers, if it has one.
+func container(pod unstructured.Unstructured, name string) map[string]any {
+	containers, _, _ := unstructured.NestedSlice(pod.Object, "spec", "containers")
+	for _, c := range containers {
+		if container, _ := c.(map[string]any); container["name"] == name {
+			return container
+		}
+	}
+	return nil
+}
+
 // histogram is one webhook's latency histogram: cumulative counts by upper bound, in seconds.
 type histogram struct {
 	bounds []float64

@@ -246,24 +246,86 @@ func TestInjectAsTektonFollowsTheFeatureFlag(t *testing.T) {
 		strings.NewReplacer("native-annotated", "native-declaring"))
 }
 
-// flagged sets a flag of Tekton's feature-flags until the test ends, and gives Tekton's controller a
-// moment to see it.
+// config-defaults on a real cluster: Tekton binds the workspace a PipelineRun leaves unbound
+// (default-task-run-workspace-binding) and gives a sidecar without resources the cluster's
+// (default-container-resource-requirements). The policy reads both through deploy/rbac.yaml's Role, with
+// defaultContainerResourceRequirements "tekton" and no defaultResources, and the Pod-level sidecar is,
+// whole and without a warning, the one Tekton's controller builds for the Task that declares it.
+func TestConfigDefaultsFollowTheCluster(t *testing.T) {
+	configured(t, "config-defaults", map[string]string{
+		"default-task-run-workspace-binding":      "emptyDir: {}",
+		"default-container-resource-requirements": "prefix-sidecar:\n  requests: {cpu: 50m, memory: 32Mi}\n",
+	})
+	tekton := func(settings map[string]any) {
+		settings["defaultContainerResourceRequirements"] = "tekton"
+		settings["defaultResources"] = map[string]any{}
+	}
+	withSettings(t, injectPolicy, tekton)
+	withSettings(t, validatePolicy, tekton)
+	sidecar := postgres[:strings.Index(postgres, "  computeResources:")]
+	unbound := func(name, declared string) string {
+		return `
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata: {name: ` + name + `}
+spec:
+  tasks:
+    - name: test
+      taskRef: {name: ` + name + `}
+---
+` + strings.Replace(pipelineRun(name, name, declared, ""), "  workspaces: [{name: source, emptyDir: {}}]\n", "", 1)
+	}
+	create(t, goTest("defaults-annotated", "/go/src", 1, "")+"---"+goTest("defaults-declaring", "/go/src", 1, sidecar)+
+		"---"+unbound("defaults-annotated", sidecar)+"---"+unbound("defaults-declaring", ""))
+	got, want := podOf(t, "defaults-annotated", "test"), podOf(t, "defaults-declaring", "test")
+	// What config-defaults gave the Task's own sidecar: the workspace, and the resources.
+	for _, path := range []string{`"mountPath":"/go/src"`, `"requests":{"cpu":"50m","memory":"32Mi"}`} {
+		if text, _ := json.Marshal(container(*want, "sidecar-postgres")); !strings.Contains(string(text), path) {
+			t.Fatalf("Tekton's controller did not apply config-defaults (%s): %s", path, text)
+		}
+	}
+	verdict, ok := suite.server.verdict("Pod", got.GetName())
+	if !ok {
+		t.Fatalf("the Pod %s never reached the policy", got.GetName())
+	}
+	if len(verdict.Warnings) > 0 {
+		t.Errorf("the Pod's warnings: %q", verdict.Warnings)
+	}
+	assertSameSpec(t, got, want, strings.NewReplacer("defaults-annotated", "defaults-declaring"))
+}
+
+// flagged sets a flag of Tekton's feature-flags until the test ends.
 func flagged(t *testing.T, flag, value string) {
 	t.Helper()
+	configured(t, "feature-flags", map[string]string{flag: value})
+}
+
+// configured sets keys of one of Tekton's ConfigMaps until the test ends, and gives Tekton's controller
+// a moment to see it.
+func configured(t *testing.T, name string, data map[string]string) {
+	t.Helper()
 	configMaps := resource(suite.client, "ConfigMap", tektonNamespace)
-	before, err := configMaps.Get(context.Background(), "feature-flags", metav1.GetOptions{})
+	before, err := configMaps.Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	previous, _, _ := unstructured.NestedString(before.Object, "data", flag)
-	set := func(value string) error {
-		patch, err := json.Marshal(map[string]any{"data": map[string]string{flag: value}})
+	previous := map[string]any{}
+	for key := range data {
+		// A key that was not there is deleted again (a merge patch's null).
+		value, found, _ := unstructured.NestedString(before.Object, "data", key)
+		previous[key] = nil
+		if found {
+			previous[key] = value
+		}
+	}
+	set := func(data any) error {
+		patch, err := json.Marshal(map[string]any{"data": data})
 		if err == nil {
-			_, err = configMaps.Patch(context.Background(), "feature-flags", types.MergePatchType, patch, metav1.PatchOptions{})
+			_, err = configMaps.Patch(context.Background(), name, types.MergePatchType, patch, metav1.PatchOptions{})
 		}
 		return err
 	}
-	if err := set(value); err != nil {
+	if err := set(data); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

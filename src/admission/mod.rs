@@ -28,12 +28,12 @@ pub use response::validation_response;
 use tekton_config::TektonConfigMap;
 pub use verdict::{Mutated, Outcome, Verdict};
 
-use crate::declaration;
+use crate::declaration::{self, Declared};
 use crate::inject::context::{self, TaskRunContext};
 use crate::inject::task::KnownTask;
 use crate::inject::{self, pod, taskrun};
 use crate::settings::{self, Settings};
-use crate::support::error::{PolicyError, render_settings_errors, warning};
+use crate::support::error::{PolicyError, Problem, render_settings_errors, warning};
 use crate::support::json::kind_of;
 use crate::support::json_edit;
 use crate::support::json_pruned::{self, Keep};
@@ -238,11 +238,10 @@ fn inject_into(
 ) -> Result<Outcome, PolicyError> {
     let Read {
         text,
-        object,
         metadata,
         settings,
         flags,
-        defaults,
+        ..
     } = read;
     let task = metadata.labels.get(PIPELINE_TASK_LABEL).map(String::as_str);
     let marker_key = marker::key(&settings.annotation_prefix);
@@ -253,51 +252,17 @@ fn inject_into(
         return Ok(Outcome::Accept);
     }
     let context_key = declaration::key(&settings.annotation_prefix, context::SUFFIX);
-    let present = metadata.annotations.get(&context_key).map(String::as_str);
-    let injected = if target == Target::TaskRun {
-        let v1beta1 = request.kind.version == "v1beta1";
-        let head = taskrun::Head {
-            named: Named {
-                name: metadata.name.as_deref(),
-                namespace: metadata.namespace.as_deref(),
-            },
-            carrier: context::Annotation {
-                key: &context_key,
-                present,
-            },
-        };
-        let default_binding = match taskrun::leaves_to_defaults(object, &declared, &names) {
-            true => config_defaults::workspace_binding(defaults, warnings),
-            false => None,
-        };
-        let default_binding = default_binding.as_ref();
-        taskrun::inject(
-            object,
+    let injected = match target {
+        Target::TaskRun => into_taskrun(request, read, &declared, &names, &context_key, warnings),
+        _ => into_pod(
+            request,
+            read,
             &declared,
             &names,
-            v1beta1,
-            head,
-            default_binding,
-            settings,
-        )
-    } else {
-        let context = TaskRunContext::read(present);
-        // The Task matters only to a Pod with workspaces bound (by the TaskRun, or by config-defaults,
-        // which the Pod's volumes show) or a sidecar with variables, and is read only then.
-        let namespace = request
-            .namespace
-            .as_deref()
-            .or(metadata.namespace.as_deref());
-        let bound = context.as_ref().is_some_and(|c| !c.workspaces.is_empty())
-            || pod::has_workspace_volumes(object);
-        let mut pending = declared.iter().filter(|d| !d.among(&names));
-        let task = match namespace {
-            Some(namespace) if pending.any(|d| bound || d.sidecar.names_variables()) => {
-                task_ref::known(metadata, namespace, cluster, defaults, warnings)
-            }
-            _ => KnownTask::default(),
-        };
-        pod::inject(object, &declared, &names, context, task, settings)
+            &context_key,
+            cluster,
+            warnings,
+        ),
     }
     .map_err(PolicyError::Declarations)?;
     warnings.extend(injected.warnings);
@@ -334,6 +299,77 @@ fn inject_into(
     json_edit::apply(text, &edits)
         .map(|text| Outcome::Mutate(Mutated::new(text)))
         .ok_or_else(|| PolicyError::Request("the object is not valid JSON".to_string()))
+}
+
+/// The TaskRun's injection, with config-defaults' binding read when a sidecar lists a workspace only it
+/// binds.
+fn into_taskrun(
+    request: &envelope::Request<'_>,
+    read: Read<'_>,
+    declared: &[Declared],
+    names: &[String],
+    context_key: &str,
+    warnings: &mut Vec<String>,
+) -> Result<inject::Injected, Vec<Problem>> {
+    let Read {
+        object, metadata, ..
+    } = read;
+    let head = taskrun::Head {
+        named: Named {
+            name: metadata.name.as_deref(),
+            namespace: metadata.namespace.as_deref(),
+        },
+        carrier: context::Annotation {
+            key: context_key,
+            present: metadata.annotations.get(context_key).map(String::as_str),
+        },
+    };
+    let default_binding = match taskrun::leaves_to_defaults(object, declared, names) {
+        true => config_defaults::workspace_binding(read.defaults, warnings),
+        false => None,
+    };
+    let v1beta1 = request.kind.version == "v1beta1";
+    let binding = default_binding.as_ref();
+    taskrun::inject(
+        object,
+        declared,
+        names,
+        v1beta1,
+        head,
+        binding,
+        read.settings,
+    )
+}
+
+/// The Pod's injection, with its Task read when it matters: to a Pod with workspaces bound (by the
+/// TaskRun, or by config-defaults, which the Pod's volumes show) or a sidecar with variables.
+fn into_pod(
+    request: &envelope::Request<'_>,
+    read: Read<'_>,
+    declared: &[Declared],
+    names: &[String],
+    context_key: &str,
+    cluster: &dyn Cluster,
+    warnings: &mut Vec<String>,
+) -> Result<inject::Injected, Vec<Problem>> {
+    let Read {
+        object, metadata, ..
+    } = read;
+    let context = TaskRunContext::read(metadata.annotations.get(context_key).map(String::as_str));
+    let namespace = request
+        .namespace
+        .as_deref()
+        .or(metadata.namespace.as_deref());
+    let bound = context.as_ref().is_some_and(|c| !c.workspaces.is_empty())
+        || pod::has_workspace_volumes(object);
+    let mut pending = declared.iter().filter(|d| !d.among(names));
+    let task = match namespace {
+        Some(namespace) if pending.any(|d| bound || d.sidecar.names_variables()) => {
+            task_ref::known(metadata, namespace, cluster, read.defaults, warnings)
+        }
+        _ => KnownTask::default(),
+    };
+    pod::inject(object, declared, names, context, task, read.settings)
 }
 
 /// What of the object a target's path reads. A Pod's steps, most of its text, are left out of the tree.

@@ -85,10 +85,7 @@ pub(super) fn resolved(
     defaults: &TektonConfigMap<'_>,
     warnings: &mut Vec<String>,
 ) -> Settings {
-    if !matches!(
-        settings.default_container_resource_requirements,
-        ContainerDefaults::Tekton(_)
-    ) {
+    if settings.default_container_resource_requirements != ContainerDefaults::Tekton {
         return settings;
     }
     const START: &str = "container resource defaults not known: ";

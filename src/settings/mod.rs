@@ -60,21 +60,25 @@ pub(crate) enum InjectAs {
 pub(crate) type ContainerResources = BTreeMap<String, Map<String, Value>>;
 
 /// Where the policy takes Tekton's `default-container-resource-requirements` from.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ContainerDefaults {
     /// From config-defaults in the cluster: read, then a `Copy`, before anything is decided
     /// (`admission::config_defaults`).
-    Tekton(FromTekton),
+    Tekton,
     /// A copy the platform team keeps in step.
     Copy(ContainerResources),
 }
 
-/// The word that makes a setting follow Tekton's configuration in the cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) enum FromTekton {
-    Tekton,
+/// The word `tekton`, else a table: read by hand, as serde's untagged enums cost the module kilobytes.
+impl<'de> Deserialize<'de> for ContainerDefaults {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(word) if word == "tekton" => Ok(ContainerDefaults::Tekton),
+            table => serde_json::from_value(table)
+                .map(ContainerDefaults::Copy)
+                .map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 impl ContainerDefaults {
@@ -83,7 +87,7 @@ impl ContainerDefaults {
         static NONE: ContainerResources = BTreeMap::new();
         match self {
             ContainerDefaults::Copy(table) => table,
-            ContainerDefaults::Tekton(_) => &NONE,
+            ContainerDefaults::Tekton => &NONE,
         }
     }
 }

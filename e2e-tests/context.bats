@@ -130,6 +130,14 @@ joined() {
   echo "$file"
 }
 
+@test "a Pod-level sidecar of a Task from a resolver gets what the Task says, read from its ResolutionRequest" {
+  # The same as for the namespaced Task of the same text.
+  run golang_pod task-golang-test-hub
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(golang_pod task-golang-test)" ]
+  [ "$output" = '[null,[[{"mountPath":"/workspace/source","name":"ws-1bcf2"}]]]' ]
+}
+
 @test "a Pod-level sidecar gets a workspace config-defaults binds, as the Task says, read from the cluster" {
   # The same sidecar and mount as for the Pod whose TaskRun binds the workspace itself.
   local bound

@@ -27,8 +27,9 @@ func Generate(r *rand.Rand) Case {
 	c.Declared = []v1.Sidecar{g.sidecar(c.Task)}
 	c.Run = g.run(c.Task, c.Cluster)
 	c.TaskReadable = !c.Inline && g.chance(2)
+	c.Resolved = c.TaskReadable && g.chance(2)
 	c.DefaultsReadable = g.chance(2)
-	c.Name = fmt.Sprintf("generated (inline=%v, task read=%v, defaults read=%v, steps=%d, workspaces=%d)", c.Inline, c.TaskReadable, c.DefaultsReadable, len(c.Task.Steps), len(c.Task.Workspaces))
+	c.Name = fmt.Sprintf("generated (inline=%v, task read=%v, resolved=%v, defaults read=%v, steps=%d, workspaces=%d)", c.Inline, c.TaskReadable, c.Resolved, c.DefaultsReadable, len(c.Task.Steps), len(c.Task.Workspaces))
 	return c
 }
 

@@ -8,6 +8,7 @@ package oracle
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // Prefix is the policy's default annotation prefix.
@@ -36,6 +38,9 @@ type Case struct {
 	// TaskReadable: at Pod admission the policy can read the TaskRun and the Task it refers to from
 	// the cluster; otherwise every read fails, as where the policy is not granted them.
 	TaskReadable bool
+	// Resolved: with TaskReadable, the TaskRun refers to its Task through the cluster resolver, and
+	// what the policy can read is the ResolutionRequest Tekton leaves, holding the Task as YAML.
+	Resolved bool
 	// DefaultsReadable: the policy can read Tekton's config-defaults ConfigMap (at TaskRun and Pod
 	// admission); otherwise that read fails.
 	DefaultsReadable bool
@@ -87,10 +92,44 @@ func Run(ctx context.Context, policy *Policy, c Case) (Result, error) {
 			ObjectMeta: metav1.ObjectMeta{Name: admitted.Spec.TaskRef.Name, Namespace: admitted.Namespace},
 			Spec:       c.Task,
 		}
-		policy = policy.WithHost(Holding(append(held, admitted, stored)...))
+		held = append(held, admitted, stored)
+		if c.Resolved {
+			if held, err = resolvedThrough(held, admitted, stored); err != nil {
+				return result, err
+			}
+		}
+		policy = policy.WithHost(Holding(held...))
 	}
 	result.Got, err = admit(ctx, policy, c, pod, "Pod", &result)
 	return result, err
+}
+
+// resolvedThrough is what the cluster holds when run refers to task through the cluster resolver, in
+// place of run and task (the last two of held): the TaskRun as stored, and the ResolutionRequest Tekton
+// left for it, under the name Tekton gives it, its data the Task's YAML in base64
+// (pkg/resolution/resource/crd_resource.go).
+func resolvedThrough(held []any, run *v1.TaskRun, task *v1.Task) ([]any, error) {
+	run = run.DeepCopy()
+	params := v1.Params{
+		{Name: "kind", Value: *v1.NewStructuredValues("task")},
+		{Name: "name", Value: *v1.NewStructuredValues(task.Name)},
+		{Name: "namespace", Value: *v1.NewStructuredValues(task.Namespace)},
+	}
+	run.Spec.TaskRef = &v1.TaskRef{ResolverRef: v1.ResolverRef{Resolver: "cluster", Params: params}}
+	name, err := requestName("cluster", run, params)
+	if err != nil {
+		return nil, err
+	}
+	text, err := yaml.Marshal(task)
+	if err != nil {
+		return nil, err
+	}
+	request := map[string]any{
+		"apiVersion": "resolution.tekton.dev/v1beta1", "kind": "ResolutionRequest",
+		"metadata": map[string]any{"name": name, "namespace": run.Namespace},
+		"status":   map[string]any{"data": base64.StdEncoding.EncodeToString(text)},
+	}
+	return append(held[:len(held)-2], run, request), nil
 }
 
 // Holding is a Host that answers kubewarden/kubernetes/get_resource from objects, each found by its

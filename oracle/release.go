@@ -5,8 +5,10 @@ package oracle
 import (
 	podtemplate "github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"github.com/tektoncd/pipeline/pkg/apis/resolution/v1beta1"
 	"github.com/tektoncd/pipeline/pkg/pod"
 	"github.com/tektoncd/pipeline/pkg/reconciler/taskrun/resources"
+	"github.com/tektoncd/pipeline/pkg/resolution/resource"
 )
 
 // Release is the tektoncd/pipeline release go.mod requires. The oracle also builds against v0.58.0,
@@ -22,3 +24,11 @@ func applyPodTemplate(tr *v1.TaskRun, params v1.ParamSpecs) *podtemplate.Templat
 }
 
 func applyArtifacts(ts *v1.TaskSpec) *v1.TaskSpec { return resources.ApplyArtifacts(ts) }
+
+// requestName is the name of the ResolutionRequest Tekton makes for tr's taskRef through resolver with
+// params (GetNameAndNamespace in pkg/resolution/resource/name.go).
+func requestName(resolver string, tr *v1.TaskRun, params v1.Params) (string, error) {
+	name, _, err := resource.GetNameAndNamespace(resolver, tr, tr.Name, tr.Namespace,
+		&v1beta1.ResolutionRequestSpec{Params: params})
+	return name, err
+}

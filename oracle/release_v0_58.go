@@ -5,6 +5,7 @@ package oracle
 import (
 	podtemplate "github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"github.com/tektoncd/pipeline/pkg/resolution/resource"
 )
 
 // Release is the tektoncd/pipeline release go.tekton-v0.58.mod requires.
@@ -20,3 +21,9 @@ func applyPodTemplate(tr *v1.TaskRun, _ v1.ParamSpecs) *podtemplate.Template {
 
 // applyArtifacts: v0.58 has no artifacts.
 func applyArtifacts(ts *v1.TaskSpec) *v1.TaskSpec { return ts }
+
+// requestName: v0.58's buildRequest (pkg/remote/resolution/resolver.go) hashes the same, and does not
+// cut a long resolver name.
+func requestName(resolver string, tr *v1.TaskRun, params v1.Params) (string, error) {
+	return resource.GenerateDeterministicName(resolver, tr.Namespace+"/"+tr.Name, params)
+}

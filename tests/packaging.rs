@@ -483,7 +483,8 @@ fn what_the_policy_reads_is_granted_to_its_policy_server_and_nothing_more() {
     let validating = yaml("deploy/cluster/validate-pipelineruns.yaml");
     assert_eq!(validating["spec"]["contextAwareResources"], wanted);
     let pod_side = serde_json::json!([{"apiVersion": "v1", "kind": "ConfigMap"},
-        {"apiVersion": "tekton.dev/v1", "kind": "TaskRun"}, {"apiVersion": "tekton.dev/v1", "kind": "Task"}]);
+        {"apiVersion": "tekton.dev/v1", "kind": "TaskRun"}, {"apiVersion": "tekton.dev/v1", "kind": "Task"},
+        {"apiVersion": "resolution.tekton.dev/v1beta1", "kind": "ResolutionRequest"}]);
     let mutating = yaml("deploy/cluster/inject-taskruns-and-pods.yaml");
     assert_eq!(mutating["spec"]["contextAwareResources"], pod_side);
     let documents: Vec<Value> = text("deploy/rbac.yaml")
@@ -501,7 +502,8 @@ fn what_the_policy_reads_is_granted_to_its_policy_server_and_nothing_more() {
     let get = serde_json::json!(["get"]);
     assert_eq!(
         of_kind("ClusterRole")["rules"],
-        serde_json::json!([{"apiGroups": ["tekton.dev"], "resources": ["pipelines", "taskruns", "tasks"], "verbs": get}])
+        serde_json::json!([{"apiGroups": ["tekton.dev"], "resources": ["pipelines", "taskruns", "tasks"], "verbs": get},
+            {"apiGroups": ["resolution.tekton.dev"], "resources": ["resolutionrequests"], "verbs": get}])
     );
     let role = of_kind("Role");
     assert_eq!(role["metadata"]["namespace"], "tekton-pipelines");
@@ -510,7 +512,7 @@ fn what_the_policy_reads_is_granted_to_its_policy_server_and_nothing_more() {
         serde_json::json!([{"apiGroups": [""], "resources": ["configmaps"],
             "resourceNames": ["feature-flags", "config-defaults"], "verbs": get}])
     );
-    assert_eq!(wanted.as_array().map(Vec::len), Some(4));
+    assert_eq!(wanted.as_array().map(Vec::len), Some(5));
     let account = of_kind("ServiceAccount");
     let server = yaml("deploy/policy-server.yaml");
     assert_eq!(

@@ -19,6 +19,7 @@ use super::tekton_config::TektonConfigMap;
 use crate::inject::context::bindings;
 use crate::inject::task::{KnownTask, TaskWorkspaces};
 use crate::support::json::array;
+use crate::tekton::resolution;
 use crate::tekton::variables::Variables;
 
 /// The start of the warning for a Task or TaskRun that could not be read.
@@ -122,7 +123,11 @@ fn read(
         return Some((taskrun, spec, name));
     }
     if named.is_none() {
-        return take_spec(&mut taskrun, "/spec/taskSpec").map(|spec| (taskrun, spec, name));
+        if let Some(spec) = take_spec(&mut taskrun, "/spec/taskSpec") {
+            return Some((taskrun, spec, name));
+        }
+        let (name, spec) = resolved(&reference, namespace, &owner.name, cluster, warnings)?;
+        return Some((taskrun, spec, name));
     }
     let name = local_task(&reference)?;
     match cluster.get("tekton.dev/v1", "Task", namespace, &name) {
@@ -135,6 +140,36 @@ fn read(
             None
         }
     }
+}
+
+/// The name and spec of the Task a resolver gave TaskRun `taskrun`, read from the ResolutionRequest
+/// Tekton left for it; none, with a warning, when it cannot be read. None for a reference without a
+/// resolver.
+fn resolved(
+    reference: &Value,
+    namespace: &str,
+    taskrun: &str,
+    cluster: &dyn Cluster,
+    warnings: &mut Vec<String>,
+) -> Option<(String, Value)> {
+    let resolver = reference.get("resolver").and_then(Value::as_str);
+    let resolver = resolver.filter(|r| !r.is_empty())?;
+    let Some(name) = resolution::request_name(resolver, reference, namespace, taskrun) else {
+        let start = format!("{NOT_READ}the params of resolver ");
+        warnings.push(within_a_line(&start, resolver, " are not plain strings"));
+        return None;
+    };
+    let (api_version, kind) = resolution::REQUEST;
+    let request = cluster.get(api_version, kind, namespace, &name);
+    let task = request.as_ref().ok().and_then(resolution::resolved_task);
+    if task.is_none() {
+        let problem = match request {
+            Ok(_) => " holds no Task",
+            Err(_) => " could not be read",
+        };
+        warnings.push(within_a_line(&format!("{NOT_READ}{kind} "), &name, problem));
+    }
+    task
 }
 
 /// The spec at `pointer` in `taskrun`, taken out of it; Go reads a `null` spec as none.
@@ -277,8 +312,14 @@ mod tests {
         vec!["Task not known: TaskRun \"run-test\" could not be read", AS_SHOWN], 1)]
     #[case::task_not_readable(json!([]), vec![taskrun(REF(), UID)], shared_as_the_pod_shows(),
         vec!["Task not known: Task \"golang-test\" could not be read", AS_SHOWN], 2)]
-    #[case::through_a_resolver(json!([]), vec![taskrun(json!({"taskRef": {"resolver": "hub"}}), UID), task(true)],
-        shared_as_the_pod_shows(), vec![AS_SHOWN], 1)]
+    // The ResolutionRequests' names are those Tekton's `resource.GetNameAndNamespace` gives (v1.15.0).
+    #[case::through_a_resolver_not_readable(json!([]), vec![taskrun(json!({"taskRef": {"resolver": "hub"}}), UID), task(true)],
+        shared_as_the_pod_shows(), vec!["Task not known: ResolutionRequest \"hub-2cbd01e4ecd6b35c41d89d614854826a\" could not be read", AS_SHOWN], 2)]
+    #[case::through_a_resolver(json!([]), vec![taskrun(HUB(), UID), resolution_request(HUB(), Some(task(false)))], shared(), vec![], 2)]
+    #[case::through_a_resolver_that_failed(json!([]), vec![taskrun(HUB(), UID), resolution_request(HUB(), None)],
+        shared_as_the_pod_shows(), vec!["Task not known: ResolutionRequest \"hub-a1f0d6064d4583b920ff363fa6b83abe\" holds no Task", AS_SHOWN], 2)]
+    #[case::through_a_resolver_with_variables(json!([]), vec![taskrun(json!({"taskRef": {"resolver": "git", "params": [{"name": "revision", "value": "$(params.rev)"}]}}), UID)],
+        shared_as_the_pod_shows(), vec!["Task not known: the params of resolver \"git\" are not plain strings", AS_SHOWN], 1)]
     #[case::from_a_bundle(json!([]), vec![taskrun(json!({"taskRef": {"name": "golang-test", "bundle": "r.example.com/t:1"}}), UID), task(true)],
         shared_as_the_pod_shows(), vec![AS_SHOWN], 1)]
     #[case::of_another_kind(json!([]), vec![taskrun(json!({"taskRef": {"name": "golang-test", "kind": "ClusterTask"}}), UID), task(true)],
@@ -314,6 +355,24 @@ mod tests {
                 reads
             )
         );
+    }
+
+    /// A TaskRun of the hub's `golang-test`, through the hub resolver.
+    const HUB: fn() -> Value = || {
+        json!({"taskRef": {"resolver": "hub", "params": [{"name": "name", "value": "golang-test"},
+            {"name": "version", "value": "0.2"}]}, "workspaces": [{"name": "source", "emptyDir": {}}]})
+    };
+
+    /// The ResolutionRequest Tekton leaves for TaskRun `run-test` with `spec`, holding `task` as the
+    /// resolver's YAML.
+    fn resolution_request(spec: Value, task: Option<Value>) -> Value {
+        use ::base64::Engine;
+        let reference = &spec["taskRef"];
+        let name = resolution::request_name("hub", reference, "ci", "run-test").expect("named");
+        let data =
+            task.map(|task| ::base64::engine::general_purpose::STANDARD.encode(task.to_string()));
+        json!({"apiVersion": "resolution.tekton.dev/v1beta1", "kind": "ResolutionRequest",
+            "metadata": {"name": name, "namespace": "ci"}, "status": {"data": data}})
     }
 
     /// A TaskRun of `golang-test` that leaves its workspace to config-defaults.

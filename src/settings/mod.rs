@@ -72,12 +72,20 @@ pub(crate) enum ContainerDefaults {
 /// The word `tekton`, else a table: read by hand, as serde's untagged enums cost the module kilobytes.
 impl<'de> Deserialize<'de> for ContainerDefaults {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match Value::deserialize(deserializer)? {
-            Value::String(word) if word == "tekton" => Ok(ContainerDefaults::Tekton),
-            table => serde_json::from_value(table)
-                .map(ContainerDefaults::Copy)
-                .map_err(serde::de::Error::custom),
+        let entries = match Value::deserialize(deserializer)? {
+            Value::String(word) if word == "tekton" => return Ok(ContainerDefaults::Tekton),
+            Value::Object(entries) => entries,
+            _ => return Err(serde::de::Error::custom("not \"tekton\" nor a table")),
+        };
+        // Inserted one by one: collecting into a map sorts, and a sort costs the module kilobytes.
+        let mut table = ContainerResources::new();
+        for (name, requirements) in entries {
+            let Value::Object(requirements) = requirements else {
+                return Err(serde::de::Error::custom("an entry is not requirements"));
+            };
+            table.insert(name, requirements);
         }
+        Ok(ContainerDefaults::Copy(table))
     }
 }
 

@@ -5,6 +5,7 @@
 //!
 //! Everything above may use these modules; they use nothing above them.
 
+pub(crate) mod base64;
 pub mod error;
 pub(crate) mod image_reference;
 pub mod json;

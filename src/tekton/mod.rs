@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 
 mod params;
 mod replacements;
+pub(crate) mod resolution;
 pub(crate) mod sidecar;
 #[cfg(test)]
 mod sidecar_oracle;

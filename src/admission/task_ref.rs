@@ -7,8 +7,8 @@
 //! the Task as Tekton does (`GetTaskFuncFromTaskRun` and `GetTaskData` in
 //! `pkg/reconciler/taskrun/resources/`): `status.taskSpec` once it is written (a retry's Pod, one created
 //! again), else the namespaced Task its `taskRef` names, as `LocalTaskRefResolver` gets it, else its inline
-//! `taskSpec`. A Task that comes through a resolver or a bundle is not in the namespace under its name,
-//! and is not read.
+//! `taskSpec`, else the Task a resolver gave it, from the ResolutionRequest Tekton left
+//! (`tekton::resolution`). A bundle or another kind is not read.
 
 use serde_json::Value;
 

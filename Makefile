@@ -197,8 +197,8 @@ oracle-tests: policy.wasm
 	  grep -E '^\s*--- (PASS|FAIL): Test[A-Za-z]+ |ORACLE_SEED|outcomes|^ok' $$log; \
 	done
 
-# The e2e suite on a real control plane (e2e-cluster/, Go, test code only): etcd, kube-apiserver, kubectl
-# and Tekton's controller, built from the Go modules at e2e-cluster/go.mod's versions into target/ (a
+# The e2e suite on a real control plane (e2e-cluster/, Go: test code, and a main that runs Tekton's
+# cluster resolver): etcd, kube-apiserver, kubectl, Tekton's controller and that resolver, built from the Go modules at e2e-cluster/go.mod's versions into target/ (a
 # cold build takes several minutes: BENCHMARKS.md), run on 127.0.0.1 with the policy served as
 # policy-server serves it. Tekton's controller listens on every address for its probes and profiling, so
 # the suite runs in a network namespace of its own (`unshare --net`, as root or through sudo), where
@@ -215,7 +215,7 @@ target/e2e-cluster/annotated-mutation-floor.wasm: mutation-floor.wasm policy-met
 	@mkdir -p $(@D)
 	kwctl annotate -m policy-metadata.yml -o $@ mutation-floor.wasm
 AS_ROOT      := $(if $(filter 0,$(shell id -u)),,sudo --preserve-env)
-$(CLUSTER_BIN)/.built: e2e-cluster/go.mod e2e-cluster/go.sum
+$(CLUSTER_BIN)/.built: e2e-cluster/go.mod e2e-cluster/go.sum e2e-cluster/resolvers/main.go
 	@mkdir -p $(CLUSTER_BIN)
 	cd e2e-cluster && kube=$$(go list -m -f '{{.Version}}' k8s.io/kubernetes) && minor=$$(echo $$kube | cut -d. -f2) && \
 	  go build -o ../$(CLUSTER_BIN)/kube-apiserver -ldflags "-X k8s.io/component-base/version.gitVersion=$$kube \
@@ -223,7 +223,8 @@ $(CLUSTER_BIN)/.built: e2e-cluster/go.mod e2e-cluster/go.sum
 	    k8s.io/kubernetes/cmd/kube-apiserver && \
 	  go build -o ../$(CLUSTER_BIN)/kubectl k8s.io/kubernetes/cmd/kubectl && \
 	  go build -o ../$(CLUSTER_BIN)/etcd go.etcd.io/etcd/server/v3 && \
-	  go build -o ../$(CLUSTER_BIN)/controller github.com/tektoncd/pipeline/cmd/controller
+	  go build -o ../$(CLUSTER_BIN)/controller github.com/tektoncd/pipeline/cmd/controller && \
+	  go build -o ../$(CLUSTER_BIN)/resolvers ./resolvers
 	@touch $@
 $(CLUSTER_DIR)/cluster.test: $(CLUSTER_SRCS)
 	@unformatted=$$(cd e2e-cluster && gofmt -l .); test -z "$$unformatted" || { echo "gofmt: $$unformatted" >&2; exit 1; }

@@ -31,11 +31,12 @@ var suite struct {
 	readerKubeconfig string
 	server           *policyServer
 	controller       *process
+	resolvers        *process
 	bin, dir         string
 }
 
 // TestMain starts the cluster from what the Makefile gives it: CLUSTER_BIN (etcd, kube-apiserver,
-// kubectl and Tekton's controller), TEKTON_CONFIG (the config/ directory of tektoncd/pipeline), POLICY
+// kubectl, Tekton's controller and its cluster resolver), TEKTON_CONFIG (the config/ directory of tektoncd/pipeline), POLICY
 // and FLOOR (the policy's module and the mutation floor's), DEPLOY (deploy/cluster/), RBAC
 // (deploy/rbac.yaml) and CLUSTER_LOGS
 // (where the servers' logs and the audit log go); POLICY_SERVER_BIN, when it is set, names the
@@ -69,6 +70,9 @@ func run(m *testing.M) (int, error) {
 	if err := installTekton(ctx, suite.client, os.Getenv("TEKTON_CONFIG")); err != nil {
 		return 1, err
 	}
+	if err := installResolvers(ctx, suite.client, os.Getenv("TEKTON_CONFIG")); err != nil {
+		return 1, err
+	}
 	if err := createNamespace(ctx, namespace); err != nil {
 		return 1, err
 	}
@@ -81,6 +85,11 @@ func run(m *testing.M) (int, error) {
 	}
 	suite.controller, err = startController(suite.bin, suite.dir, plane.kubeconfig)
 	defer suite.controller.stop()
+	if err != nil {
+		return 1, err
+	}
+	suite.resolvers, err = startResolvers(suite.bin, suite.dir, plane.kubeconfig)
+	defer suite.resolvers.stop()
 	if err != nil {
 		return 1, err
 	}

@@ -166,6 +166,49 @@ func TestPipelineRefTaskRunsAsIfTheTaskDeclaredTheSidecar(t *testing.T) {
 	}
 }
 
+// A Task that comes through a resolver, on a real cluster: Tekton's controller asks Tekton's cluster
+// resolver for it through a ResolutionRequest, and the policy reads that request, under the name Tekton
+// gave it, through deploy/rbac.yaml's account. The one-step Task with a declared mountPath (the case a
+// Pod cannot tell) and variables: the Pod equals, whole and without a warning, the one Tekton's controller
+// builds for the resolved Task that declares the sidecar.
+func TestResolvedTaskRunsAsIfTheTaskDeclaredTheSidecar(t *testing.T) {
+	resolved := func(name, declared string) string {
+		return `
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata: {name: ` + name + `}
+spec:
+  workspaces: [{name: source}]
+  tasks:
+    - name: test
+      taskRef:
+        resolver: cluster
+        params:
+          - {name: kind, value: task}
+          - {name: name, value: ` + name + `}
+          - {name: namespace, value: ` + namespace + `}
+      workspaces: [{name: source, workspace: source}]
+---
+` + pipelineRun(name, name, declared, "")
+	}
+	create(t, goTest("resolved-annotated", "/go/src", 1, "")+"---"+
+		goTest("resolved-declaring", "/go/src", 1, postgresWithVariables)+"---"+
+		resolved("resolved-annotated", postgresWithVariables)+"---"+resolved("resolved-declaring", ""))
+	got, want := podOf(t, "resolved-annotated", "test"), podOf(t, "resolved-declaring", "test")
+	requests, err := resource(suite.client, "ResolutionRequest", namespace).List(context.Background(), metav1.ListOptions{})
+	if err != nil || len(requests.Items) < 2 {
+		t.Fatalf("Tekton's controller made no ResolutionRequests (%v): %v", err, requests)
+	}
+	verdict, ok := suite.server.verdict("Pod", got.GetName())
+	if !ok {
+		t.Fatalf("the Pod %s never reached the policy", got.GetName())
+	}
+	if len(verdict.Warnings) > 0 {
+		t.Errorf("the Pod's warnings: %q", verdict.Warnings)
+	}
+	assertSameSpec(t, got, want, strings.NewReplacer("resolved-annotated", "resolved-declaring"))
+}
+
 // An inline Task of an inline Pipeline: the policy merges the sidecar into the TaskRun's taskSpec, the
 // TaskRun records it in its marker, and Tekton's controller builds the Pod itself, the same as for the
 // Task that declares the sidecar: with one step and a declared mountPath, the case a Pod cannot tell.

@@ -40,6 +40,7 @@ var resources = map[string]schema.GroupVersionResource{
 	"Pipeline":                       {Group: "tekton.dev", Version: "v1", Resource: "pipelines"},
 	"PipelineRun":                    {Group: "tekton.dev", Version: "v1", Resource: "pipelineruns"},
 	"TaskRun":                        {Group: "tekton.dev", Version: "v1", Resource: "taskruns"},
+	"ResolutionRequest":              {Group: "resolution.tekton.dev", Version: "v1beta1", Resource: "resolutionrequests"},
 }
 
 // resource is the client of kind's objects in namespace (ignored for cluster-scoped kinds).
@@ -167,4 +168,68 @@ func startController(bin, dir, kubeconfig string) (*process, error) {
 		"-workingdirinit-image=e2e.invalid/tekton/workingdirinit",
 		"-shell-image=e2e.invalid/tekton/busybox",
 		"-shell-image-win=e2e.invalid/tekton/powershell")
+}
+
+// resolversNamespace is where Tekton's resolvers and their ConfigMaps live (config/resolvers/).
+const resolversNamespace = "tekton-pipelines-resolvers"
+
+// installResolvers creates the resolvers' namespace and ConfigMaps from config/resolvers/ of the
+// tektoncd/pipeline module. Their Prometheus exporter is turned off: it would want the port of the
+// controller's, in the same network namespace, and the suite reads no metrics.
+func installResolvers(ctx context.Context, client dynamic.Interface, config string) error {
+	paths, err := filepath.Glob(filepath.Join(config, "resolvers", "*.yaml"))
+	if err != nil || len(paths) == 0 {
+		return fmt.Errorf("no resolvers' ConfigMaps in %s: %v", config, err)
+	}
+	namespace := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": resolversNamespace}}}
+	if _, err := resource(client, "Namespace", "").Create(ctx, namespace, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	for _, path := range paths {
+		objects, err := documents(path)
+		if err != nil {
+			return err
+		}
+		for _, object := range objects {
+			if object.GetKind() != "ConfigMap" {
+				continue
+			}
+			if object.GetName() == "config-observability" {
+				if err := unstructured.SetNestedField(object.Object, "none", "data", "metrics-protocol"); err != nil {
+					return err
+				}
+			}
+			_, err := resource(client, "ConfigMap", resolversNamespace).Create(ctx, object, metav1.CreateOptions{})
+			if err != nil {
+				return fmt.Errorf("ConfigMap %s: %w", object.GetName(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// startResolvers runs the suite's build of Tekton's cluster resolver (e2e-cluster/resolvers/) as
+// config/resolvers/resolvers-deployment.yaml runs Tekton's resolvers.
+func startResolvers(bin, dir, kubeconfig string) (*process, error) {
+	probes, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	profiling, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	env := []string{
+		"SYSTEM_NAMESPACE=" + resolversNamespace,
+		"KUBERNETES_MIN_VERSION=v1.28.0",
+		"CONFIG_LOGGING_NAME=config-logging",
+		"CONFIG_OBSERVABILITY_NAME=config-observability",
+		"CONFIG_FEATURE_FLAGS_NAME=feature-flags",
+		"CONFIG_LEADERELECTION_NAME=config-leader-election-resolvers",
+		"METRICS_DOMAIN=tekton.dev/resolution",
+		"PROBES_PORT=" + strconv.Itoa(probes),
+		"PROFILING_PORT=" + strconv.Itoa(profiling),
+	}
+	return start(dir, "tekton-resolvers", filepath.Join(bin, "resolvers"), env, "-kubeconfig="+kubeconfig)
 }

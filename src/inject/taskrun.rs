@@ -38,8 +38,10 @@ pub fn leaves_to_defaults(taskrun: &Value, declared: &[Declared], already: &[Str
     let inline = taskrun
         .pointer("/spec/taskSpec")
         .is_some_and(Value::is_object);
-    let pending = declared.iter().filter(|d| !d.among(already));
-    inline && InlineTask::of(taskrun, None).leaves_to_defaults(pending)
+    let listing = |d: &&Declared| !d.among(already) && !d.sidecar.list("workspaces").is_empty();
+    let mut pending = declared.iter().filter(listing).peekable();
+    // The Task is indexed only when a sidecar lists a workspace: most list none.
+    inline && pending.peek().is_some() && InlineTask::of(taskrun, None).leaves_to_defaults(pending)
 }
 
 /// Merges `declared` into the TaskRun's inline `spec.taskSpec.sidecars`, or, for a referenced Task,

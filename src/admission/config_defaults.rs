@@ -28,6 +28,11 @@ const CONTAINER_RESOURCES: &str = "default-container-resource-requirements";
 /// The start of the warning when config-defaults' workspace binding is not known.
 const BINDING_NOT_KNOWN: &str = "workspace binding not known: ";
 
+/// The warning where config-defaults' binding would share a claim with another binding: Tekton's order
+/// of the bindings, which names the claim's volume, is then not fixed.
+pub(super) const ON_ONE_CLAIM: &str =
+    "workspace binding not known: config-defaults shares a claim, in no fixed order";
+
 /// The binding Tekton gives every required workspace a TaskRun leaves unbound, without its name: the
 /// fields `updateTaskRunWithDefaultWorkspaces` copies of config-defaults' `WorkspaceBinding`. None when
 /// config-defaults binds nothing (such a TaskRun fails), and none, with a warning, when it cannot be read
@@ -37,8 +42,8 @@ pub(super) fn workspace_binding(
     warnings: &mut Vec<String>,
 ) -> Option<Value> {
     let text = match defaults.data(WORKSPACE_BINDING) {
-        Err(unreadable) => {
-            warnings.push(format!("{BINDING_NOT_KNOWN}{unreadable}"));
+        Err(()) => {
+            warnings.push(defaults.unreadable(BINDING_NOT_KNOWN, ""));
             return None;
         }
         Ok(None) => return None,
@@ -90,7 +95,7 @@ pub(super) fn resolved(
     }
     const START: &str = "container resource defaults not known: ";
     let table = match defaults.data(CONTAINER_RESOURCES) {
-        Err(_) => Err(defaults.unreadable(START, "")),
+        Err(()) => Err(defaults.unreadable(START, "")),
         Ok(None) => Ok(ContainerResources::new()),
         Ok(Some(value)) => value
             .as_str()
@@ -261,6 +266,12 @@ mod tests {
         json!([{"name": "$(workspaces.source.volume)", "mountPath": "/workspace/source", "subPath": "s"}]), &[SHARED], 1)]
     #[case::bound_by_the_taskrun(json!([{"name": "source", "emptyDir": {}}]), Some(json!({WORKSPACE_BINDING: "emptyDir: {}\nsubPath: s"})),
         json!([{"name": "$(workspaces.source.volume)", "mountPath": "/workspace/source"}]), &[SHARED], 0)]
+    #[case::at_a_param_sub_path(json!([]), Some(json!({WORKSPACE_BINDING: "emptyDir: {}\nsubPath: $(params.dir)"})),
+        json!([{"name": "$(workspaces.source.volume)", "mountPath": "/workspace/source", "subPath": "$(params.dir)"}]), &[SHARED], 1)]
+    // Tekton substitutes only params in a binding (`ApplyParametersToWorkspaceBindings`), the context too in
+    // a sidecar's mount: the two would differ.
+    #[case::at_a_context_sub_path(json!([]), Some(json!({WORKSPACE_BINDING: "emptyDir: {}\nsubPath: $(context.taskRun.name)"})),
+        Value::Null, &["annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": workspace \"source\": subPath not substituted for steps: no mount"], 1)]
     #[case::config_defaults_not_readable(json!([]), None, Value::Null, &[UNREADABLE, NOT_BOUND], 1)]
     #[case::config_defaults_bind_nothing(json!([]), Some(json!({})), Value::Null, &[NOT_BOUND], 1)]
     fn an_inline_task_s_sidecar_gets_config_defaults_binding(

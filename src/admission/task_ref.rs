@@ -66,6 +66,18 @@ fn bind_by_default(
     let Some(binding) = config_defaults::workspace_binding(defaults, warnings) else {
         return;
     };
+    // Tekton rebuilds the bindings from a Go map, in no fixed order, and `CreateVolumes` names a claim's
+    // one volume after the first of its bindings: two on one claim leave the names to chance.
+    let mut claims: Vec<&str> = array(taskrun, "/spec/workspaces")
+        .iter()
+        .filter_map(claim)
+        .collect();
+    claims.extend(claim(&binding).into_iter().cycle().take(unbound.len()));
+    let mut seen = std::collections::BTreeSet::new();
+    if claims.iter().any(|c| !seen.insert(*c)) {
+        warnings.push(config_defaults::ON_ONE_CLAIM.to_string());
+        return;
+    }
     let Some(spec) = taskrun.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
     };
@@ -84,6 +96,13 @@ fn bind_by_default(
             list.push(named);
         }
     }
+}
+
+/// The claim a binding mounts, if it is one.
+fn claim(binding: &Value) -> Option<&str> {
+    binding
+        .pointer("/persistentVolumeClaim/claimName")?
+        .as_str()
 }
 
 /// The TaskRun, the spec of its Task and the Task's name (the `taskRef`'s, else the TaskRun's, as
@@ -164,7 +183,7 @@ fn resolved(
     let task = request.as_ref().ok().and_then(resolution::resolved_task);
     if task.is_none() {
         let problem = match request {
-            Ok(_) => " holds no Task",
+            Ok(_) => " holds no Task the policy reads",
             Err(_) => " could not be read",
         };
         warnings.push(within_a_line(&format!("{NOT_READ}{kind} "), &name, problem));
@@ -199,6 +218,7 @@ mod tests {
     use serde_json::json;
 
     use super::super::cluster::Holding;
+    use super::super::config_defaults::ON_ONE_CLAIM;
     use super::super::{Outcome, verdict_reading};
     use super::*;
     use crate::tekton::workspaces::workspace_volume;
@@ -317,7 +337,7 @@ mod tests {
         shared_as_the_pod_shows(), vec!["Task not known: ResolutionRequest \"hub-2cbd01e4ecd6b35c41d89d614854826a\" could not be read", AS_SHOWN], 2)]
     #[case::through_a_resolver(json!([]), vec![taskrun(HUB(), UID), resolution_request(HUB(), Some(task(false)))], shared(), vec![], 2)]
     #[case::through_a_resolver_that_failed(json!([]), vec![taskrun(HUB(), UID), resolution_request(HUB(), None)],
-        shared_as_the_pod_shows(), vec!["Task not known: ResolutionRequest \"hub-a1f0d6064d4583b920ff363fa6b83abe\" holds no Task", AS_SHOWN], 2)]
+        shared_as_the_pod_shows(), vec!["Task not known: ResolutionRequest \"hub-a1f0d6064d4583b920ff363fa6b83abe\" holds no Task the policy reads", AS_SHOWN], 2)]
     #[case::through_a_resolver_with_variables(json!([]), vec![taskrun(json!({"taskRef": {"resolver": "git", "params": [{"name": "revision", "value": "$(params.rev)"}]}}), UID)],
         shared_as_the_pod_shows(), vec!["Task not known: the params of resolver \"git\" are not plain strings", AS_SHOWN], 1)]
     #[case::from_a_bundle(json!([]), vec![taskrun(json!({"taskRef": {"name": "golang-test", "bundle": "r.example.com/t:1"}}), UID), task(true)],
@@ -334,6 +354,12 @@ mod tests {
         vec![taskrun(UNBOUND(), UID), task(true), defaults("persistentVolumeClaim: {claimName: cache}")],
         json!([{"name": workspace_volume("source"), "mountPath": "/db", "readOnly": true}]),
         vec!["annotation \"pipelinerun-sidecars.io/test\", sidecar \"db\": a listed workspace stays shared with the steps"], 3)]
+    #[case::config_defaults_on_a_claim_of_the_taskrun(json!([]),
+        vec![taskrun(json!({"taskRef": {"name": "golang-test"}, "workspaces": [{"name": "other", "persistentVolumeClaim": {"claimName": "cache"}}]}), UID),
+            stored(json!({"workspaces": [{"name": "source", "mountPath": "/go/src", "readOnly": true}, {"name": "other", "optional": true}],
+                "steps": [{"name": "test", "image": "golang"}]})),
+            defaults("persistentVolumeClaim: {claimName: cache}")],
+        shared_as_the_pod_shows(), vec![ON_ONE_CLAIM, AS_SHOWN], 3)]
     #[case::config_defaults_not_readable(json!([]), vec![taskrun(UNBOUND(), UID), task(false)], shared_as_the_pod_shows(),
         vec!["workspace binding not known: config-defaults in \"tekton-pipelines\" could not be read", AS_SHOWN], 3)]
     #[case::config_defaults_not_a_binding(json!([]), vec![taskrun(UNBOUND(), UID), task(false), defaults("[emptyDir]")], shared_as_the_pod_shows(),
@@ -354,6 +380,24 @@ mod tests {
                 warnings.iter().map(ToString::to_string).collect(),
                 reads
             )
+        );
+    }
+
+    /// A binding's subPath with a variable is what the reconciler substitutes
+    /// (`ApplyParametersToWorkspaceBindings`): a listed workspace takes the subPath the Pod shows.
+    #[test]
+    fn a_listed_workspace_takes_a_substituted_sub_path_from_the_pod() {
+        let mut pod = pod(json!([{"name": "source", "mountPath": "/db"}]));
+        pod["spec"]["containers"][0]["volumeMounts"][0]["subPath"] = json!("x");
+        let run = taskrun(
+            json!({"taskRef": {"name": "golang-test"}, "params": [{"name": "dir", "value": "x"}],
+            "workspaces": [{"name": "source", "subPath": "$(params.dir)", "persistentVolumeClaim": {"claimName": "c"}}]}),
+            UID,
+        );
+        let (mounts, _, _) = injected(pod, vec![run, task(true)]);
+        assert_eq!(
+            mounts,
+            json!([{"name": workspace_volume("source"), "mountPath": "/db", "subPath": "x"}])
         );
     }
 

@@ -66,13 +66,11 @@ impl<'c> TektonConfigMap<'c> {
         self.read.get_or_init(read).as_ref()
     }
 
-    /// The value of `key` in the ConfigMap's data: `Ok(None)` when it has none, `Err` with
-    /// "<name> in \"<namespace>\" could not be read" when the ConfigMap cannot be read.
-    pub(super) fn data(&self, key: &str) -> Result<Option<&Value>, String> {
-        match self.config_map() {
-            Some(config_map) => Ok(config_map.get("data").and_then(|data| data.get(key))),
-            None => Err(self.unreadable("", "")),
-        }
+    /// The value of `key` in the ConfigMap's data: `Ok(None)` when it has none, `Err` when the ConfigMap
+    /// cannot be read.
+    pub(super) fn data(&self, key: &str) -> Result<Option<&Value>, ()> {
+        let config_map = self.config_map().ok_or(())?;
+        Ok(config_map.get("data").and_then(|data| data.get(key)))
     }
 
     /// "<start><name> in \"<namespace>\" could not be read<end>", on one line.

@@ -30,6 +30,14 @@ use crate::tekton::variables::{
 };
 use crate::tekton::workspaces::declared_mount_path;
 
+/// Whether every variable in `text` is a param: what Tekton substitutes in a binding's `subPath` for the
+/// steps (`ApplyParametersToWorkspaceBindings`) as in a sidecar's volume mount, where it also substitutes
+/// the context.
+fn only_params(text: &str) -> bool {
+    let mut starts = text.match_indices("$(").map(|(i, _)| text.get(i + 2..));
+    starts.all(|rest| rest.is_some_and(|rest| rest.starts_with("params.")))
+}
+
 /// What an inline Task declares and its TaskRun binds, for the sidecars that join it.
 pub(super) struct InlineTask<'a> {
     /// `spec.taskSpec.workspaces`.
@@ -189,6 +197,13 @@ impl<'a> InlineTask<'a> {
                 warnings.push(format!("workspace {name:?} is not bound: no mount for it"));
                 continue;
             };
+            let sub_path = binding.get("subPath").and_then(Value::as_str);
+            if sub_path.is_some_and(|p| !only_params(p)) {
+                warnings.push(format!(
+                    "workspace {name:?}: subPath not substituted for steps: no mount"
+                ));
+                continue;
+            }
             let own_path = text(usage, "mountPath");
             let mount_path = if own_path.is_empty() {
                 declared_mount_path(declaration, name)
@@ -201,11 +216,7 @@ impl<'a> InlineTask<'a> {
                 Value::String(format!("$(workspaces.{name}.volume)")),
             );
             mount.insert("mountPath".to_string(), Value::String(mount_path));
-            if let Some(sub_path) = binding
-                .get("subPath")
-                .and_then(Value::as_str)
-                .filter(|p| !p.is_empty())
-            {
+            if let Some(sub_path) = sub_path.filter(|p| !p.is_empty()) {
                 mount.insert("subPath".to_string(), Value::from(sub_path));
             }
             if declaration.get("readOnly") == Some(&Value::Bool(true)) {

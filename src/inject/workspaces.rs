@@ -159,6 +159,11 @@ impl<'a> PodView<'a> {
                 .get(name)
                 .and_then(|i| context.workspaces.get(*i))
             {
+                // A subPath with a variable is the reconciler's to substitute: the Pod shows what it made.
+                Some(binding) if has_variable(&binding.sub_path) => {
+                    let sub_path = self.shown_sub_path(&binding.volume);
+                    (binding.volume.clone(), sub_path)
+                }
                 Some(binding) => (binding.volume.clone(), binding.sub_path.clone()),
                 None => {
                     return Ok(Listed::Unbound(format!(
@@ -173,15 +178,7 @@ impl<'a> PodView<'a> {
                         "workspace {name:?} has no volume in this Pod: no mount for it"
                     )));
                 }
-                let mut sub_paths = self
-                    .mounts_of(self.all_by_volume(), &volume)
-                    .map(|m| text(m, "subPath"));
-                let first = sub_paths.next().unwrap_or_default();
-                // One subPath for every mount of the volume is the binding's; with several, none is.
-                let sub_path = match sub_paths.all(|other| other == first) {
-                    true => first.to_string(),
-                    false => String::new(),
-                };
+                let sub_path = self.shown_sub_path(&volume);
                 (volume, sub_path)
             }
         };
@@ -235,6 +232,19 @@ impl<'a> PodView<'a> {
             mount.insert("readOnly".to_string(), Value::Bool(true));
         }
         Ok(Listed::Mount(Value::Object(mount)))
+    }
+
+    /// The subPath the Pod's containers mount `volume` at: one subPath for every mount of the volume is
+    /// the binding's; with several, none is.
+    fn shown_sub_path(&self, volume: &str) -> String {
+        let mut sub_paths = self
+            .mounts_of(self.all_by_volume(), volume)
+            .map(|m| text(m, "subPath"));
+        let first = sub_paths.next().unwrap_or_default();
+        match sub_paths.all(|other| other == first) {
+            true => first.to_string(),
+            false => String::new(),
+        }
     }
 
     /// The volumes a sidecar may mount, for a message: "; the volumes a sidecar may mount are ...".

@@ -26,17 +26,9 @@ use crate::tekton::WORKSPACE_DIR;
 use crate::tekton::safe_for_template;
 use crate::tekton::sidecar::{Sidecar, internal_volume_problem, text};
 use crate::tekton::variables::{
-    Ambiguous, MAX_PARAMS, Unresolved, Variables, has_variable, with_own_paths,
+    Ambiguous, MAX_PARAMS, Unresolved, Variables, has_variable, only_params, with_own_paths,
 };
 use crate::tekton::workspaces::declared_mount_path;
-
-/// Whether every variable in `text` is a param: what Tekton substitutes in a binding's `subPath` for the
-/// steps (`ApplyParametersToWorkspaceBindings`) as in a sidecar's volume mount, where it also substitutes
-/// the context.
-fn only_params(text: &str) -> bool {
-    let mut starts = text.match_indices("$(").map(|(i, _)| text.get(i + 2..));
-    starts.all(|rest| rest.is_some_and(|rest| rest.starts_with("params.")))
-}
 
 /// What an inline Task declares and its TaskRun binds, for the sidecars that join it.
 pub(super) struct InlineTask<'a> {

@@ -52,8 +52,7 @@ const TEKTON_ROOTS: [&str; 7] = [
 /// `$( params.x)` is no variable of its.
 pub(crate) fn names_tekton_variable(value: &Value) -> bool {
     match value {
-        Value::String(text) => text.match_indices("$(").any(|(at, _)| {
-            let rest = text.get(at + 2..).unwrap_or_default();
+        Value::String(text) => references(text).any(|rest| {
             TEKTON_ROOTS.iter().any(|root| {
                 rest.strip_prefix(root)
                     .is_some_and(|after| after.starts_with(['.', '[']))
@@ -63,6 +62,19 @@ pub(crate) fn names_tekton_variable(value: &Value) -> bool {
         Value::Object(members) => members.values().any(names_tekton_variable),
         _ => false,
     }
+}
+
+/// What follows each `$(` in `text`: the references it holds, each to the end of the text.
+fn references(text: &str) -> impl Iterator<Item = &str> {
+    text.match_indices("$(")
+        .filter_map(|(at, _)| text.get(at + 2..))
+}
+
+/// Whether every reference in `text` is to a param: what Tekton substitutes in a binding's `subPath` for
+/// the steps (`ApplyParametersToWorkspaceBindings`) as in a sidecar's volume mount, where it also
+/// substitutes the context.
+pub(crate) fn only_params(text: &str) -> bool {
+    references(text).all(|rest| rest.starts_with("params."))
 }
 
 /// Whether `text` holds a variable reference.

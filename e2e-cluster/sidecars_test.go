@@ -147,14 +147,7 @@ func TestPipelineRefTaskRunsAsIfTheTaskDeclaredTheSidecar(t *testing.T) {
 			create(t, task(annotated, "")+"---"+task(declaring, sidecar)+"---"+
 				byRef(annotated, annotated, annotated, sidecar)+"---"+byRef(declaring, declaring, declaring, ""))
 			got, want := podOf(t, annotated, "test"), podOf(t, declaring, "test")
-			verdict, ok := suite.server.verdict("Pod", got.GetName())
-			if !ok {
-				t.Fatalf("the Pod %s never reached the policy", got.GetName())
-			}
-			if len(verdict.Warnings) > 0 {
-				t.Errorf("the Pod's warnings: %q", verdict.Warnings)
-			}
-			assertSameSpec(t, got, want, strings.NewReplacer(annotated, declaring))
+			assertTektonsPod(t, got, want, strings.NewReplacer(annotated, declaring))
 			marked := taskRunOf(t, annotated, "test")
 			if value, ok := marked.GetAnnotations()["pipelinerun-sidecars.io/injected"]; ok {
 				t.Errorf("a TaskRun from a taskRef has nothing injected, yet its marker says %q", value)
@@ -199,14 +192,7 @@ spec:
 	if err != nil || len(requests.Items) < 2 {
 		t.Fatalf("Tekton's controller made no ResolutionRequests (%v): %v", err, requests)
 	}
-	verdict, ok := suite.server.verdict("Pod", got.GetName())
-	if !ok {
-		t.Fatalf("the Pod %s never reached the policy", got.GetName())
-	}
-	if len(verdict.Warnings) > 0 {
-		t.Errorf("the Pod's warnings: %q", verdict.Warnings)
-	}
-	assertSameSpec(t, got, want, strings.NewReplacer("resolved-annotated", "resolved-declaring"))
+	assertTektonsPod(t, got, want, strings.NewReplacer("resolved-annotated", "resolved-declaring"))
 }
 
 // An inline Task of an inline Pipeline: the policy merges the sidecar into the TaskRun's taskSpec, the
@@ -247,6 +233,20 @@ var serviceAccountVolume = regexp.MustCompile(`kube-api-access-[a-z0-9]{5}`)
 // scriptName is the name Tekton gives a step's script file, with a random suffix
 // (`names.SimpleNameGenerator` in pkg/pod/script.go).
 var scriptName = regexp.MustCompile(`(/tekton/scripts/script-[0-9]+)-[a-z0-9]{5}`)
+
+// assertTektonsPod holds the Pod the policy mutated (got) to Tekton's Pod for the Task that declares the
+// sidecar (want), whole, once the names are replaced: it reached the policy, with no warning.
+func assertTektonsPod(t *testing.T, got, want *unstructured.Unstructured, names *strings.Replacer) {
+	t.Helper()
+	verdict, ok := suite.server.verdict("Pod", got.GetName())
+	if !ok {
+		t.Fatalf("the Pod %s never reached the policy", got.GetName())
+	}
+	if len(verdict.Warnings) > 0 {
+		t.Errorf("the Pod's warnings: %q", verdict.Warnings)
+	}
+	assertSameSpec(t, got, want, names)
+}
 
 // assertSameSpec compares two Pods' specs, once the names of got's run are replaced by want's.
 func assertSameSpec(t *testing.T, got, want *unstructured.Unstructured, names *strings.Replacer) {
@@ -327,14 +327,7 @@ spec:
 			t.Fatalf("Tekton's controller did not apply config-defaults (%s): %s", path, text)
 		}
 	}
-	verdict, ok := suite.server.verdict("Pod", got.GetName())
-	if !ok {
-		t.Fatalf("the Pod %s never reached the policy", got.GetName())
-	}
-	if len(verdict.Warnings) > 0 {
-		t.Errorf("the Pod's warnings: %q", verdict.Warnings)
-	}
-	assertSameSpec(t, got, want, strings.NewReplacer("defaults-annotated", "defaults-declaring"))
+	assertTektonsPod(t, got, want, strings.NewReplacer("defaults-annotated", "defaults-declaring"))
 }
 
 // flagged sets a flag of Tekton's feature-flags until the test ends.

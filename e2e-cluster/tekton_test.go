@@ -94,25 +94,11 @@ func installTekton(ctx context.Context, client dynamic.Interface, config string)
 	if len(crds) == 0 || len(maps) == 0 {
 		return fmt.Errorf("no CRDs or ConfigMaps in %s", config)
 	}
-	namespace := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": tektonNamespace}}}
-	if _, err := resource(client, "Namespace", "").Create(ctx, namespace, metav1.CreateOptions{}); err != nil {
-		return err
+	crdsAndMaps := func(object *unstructured.Unstructured) (bool, error) {
+		return object.GetKind() == "CustomResourceDefinition" || object.GetKind() == "ConfigMap", nil
 	}
-	for _, path := range append(crds, maps...) {
-		objects, err := documents(path)
-		if err != nil {
-			return err
-		}
-		for _, object := range objects {
-			if object.GetKind() != "CustomResourceDefinition" && object.GetKind() != "ConfigMap" {
-				continue
-			}
-			_, err := resource(client, object.GetKind(), tektonNamespace).Create(ctx, object, metav1.CreateOptions{})
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", object.GetKind(), object.GetName(), err)
-			}
-		}
+	if err := createIn(ctx, client, tektonNamespace, append(crds, maps...), crdsAndMaps); err != nil {
+		return err
 	}
 	return waitEstablished(ctx, client)
 }
@@ -139,14 +125,6 @@ func waitEstablished(ctx context.Context, client dynamic.Interface) error {
 // address: the suite runs in a network namespace of its own (the Makefile's `unshare`), where that is
 // 127.0.0.1.
 func startController(bin, dir, kubeconfig string) (*process, error) {
-	probes, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	profiling, err := freePort()
-	if err != nil {
-		return nil, err
-	}
 	env := []string{
 		"SYSTEM_NAMESPACE=" + tektonNamespace,
 		"KUBERNETES_MIN_VERSION=v1.28.0",
@@ -157,10 +135,8 @@ func startController(bin, dir, kubeconfig string) (*process, error) {
 		"CONFIG_LEADERELECTION_NAME=config-leader-election-controller",
 		"CONFIG_SPIRE=config-spire",
 		"METRICS_DOMAIN=tekton.dev/pipeline",
-		"PROBES_PORT=" + strconv.Itoa(probes),
-		"PROFILING_PORT=" + strconv.Itoa(profiling),
 	}
-	return start(dir, "tekton-controller", filepath.Join(bin, "controller"), env,
+	return startServing(dir, "tekton-controller", filepath.Join(bin, "controller"), env,
 		"-kubeconfig="+kubeconfig, "-disable-ha",
 		"-entrypoint-image=e2e.invalid/tekton/entrypoint",
 		"-nop-image=e2e.invalid/tekton/nop",
@@ -181,9 +157,25 @@ func installResolvers(ctx context.Context, client dynamic.Interface, config stri
 	if err != nil || len(paths) == 0 {
 		return fmt.Errorf("no resolvers' ConfigMaps in %s: %v", config, err)
 	}
-	namespace := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": resolversNamespace}}}
-	if _, err := resource(client, "Namespace", "").Create(ctx, namespace, metav1.CreateOptions{}); err != nil {
+	maps := func(object *unstructured.Unstructured) (bool, error) {
+		if object.GetKind() != "ConfigMap" {
+			return false, nil
+		}
+		if object.GetName() == "config-observability" {
+			return true, unstructured.SetNestedField(object.Object, "none", "data", "metrics-protocol")
+		}
+		return true, nil
+	}
+	return createIn(ctx, client, resolversNamespace, paths, maps)
+}
+
+// createIn creates namespace, then the objects of the files at paths that keep takes (and may edit) in
+// it, or cluster-wide for a cluster-scoped kind.
+func createIn(ctx context.Context, client dynamic.Interface, namespace string, paths []string,
+	keep func(*unstructured.Unstructured) (bool, error)) error {
+	object := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": namespace}}}
+	if _, err := resource(client, "Namespace", "").Create(ctx, object, metav1.CreateOptions{}); err != nil {
 		return err
 	}
 	for _, path := range paths {
@@ -192,17 +184,16 @@ func installResolvers(ctx context.Context, client dynamic.Interface, config stri
 			return err
 		}
 		for _, object := range objects {
-			if object.GetKind() != "ConfigMap" {
+			kept, err := keep(object)
+			if err != nil {
+				return err
+			}
+			if !kept {
 				continue
 			}
-			if object.GetName() == "config-observability" {
-				if err := unstructured.SetNestedField(object.Object, "none", "data", "metrics-protocol"); err != nil {
-					return err
-				}
-			}
-			_, err := resource(client, "ConfigMap", resolversNamespace).Create(ctx, object, metav1.CreateOptions{})
+			_, err = resource(client, object.GetKind(), namespace).Create(ctx, object, metav1.CreateOptions{})
 			if err != nil {
-				return fmt.Errorf("ConfigMap %s: %w", object.GetName(), err)
+				return fmt.Errorf("%s %s: %w", object.GetKind(), object.GetName(), err)
 			}
 		}
 	}
@@ -212,14 +203,6 @@ func installResolvers(ctx context.Context, client dynamic.Interface, config stri
 // startResolvers runs the suite's build of Tekton's cluster resolver (e2e-cluster/resolvers/) as
 // config/resolvers/resolvers-deployment.yaml runs Tekton's resolvers.
 func startResolvers(bin, dir, kubeconfig string) (*process, error) {
-	probes, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	profiling, err := freePort()
-	if err != nil {
-		return nil, err
-	}
 	env := []string{
 		"SYSTEM_NAMESPACE=" + resolversNamespace,
 		"KUBERNETES_MIN_VERSION=v1.28.0",
@@ -228,8 +211,21 @@ func startResolvers(bin, dir, kubeconfig string) (*process, error) {
 		"CONFIG_FEATURE_FLAGS_NAME=feature-flags",
 		"CONFIG_LEADERELECTION_NAME=config-leader-election-resolvers",
 		"METRICS_DOMAIN=tekton.dev/resolution",
-		"PROBES_PORT=" + strconv.Itoa(probes),
-		"PROFILING_PORT=" + strconv.Itoa(profiling),
 	}
-	return start(dir, "tekton-resolvers", filepath.Join(bin, "resolvers"), env, "-kubeconfig="+kubeconfig)
+	return startServing(dir, "tekton-resolvers", filepath.Join(bin, "resolvers"), env, "-kubeconfig="+kubeconfig)
+}
+
+// startServing starts one of Tekton's knative processes with env, and free ports for its probe and
+// profiling servers.
+func startServing(dir, name, binary string, env []string, args ...string) (*process, error) {
+	probes, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	profiling, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	env = append(env, "PROBES_PORT="+strconv.Itoa(probes), "PROFILING_PORT="+strconv.Itoa(profiling))
+	return start(dir, name, binary, env, args...)
 }
